@@ -1,0 +1,166 @@
+//! Conversions between wire messages and domain values, kept in one place.
+
+use prost_types::{ListValue, Struct, Value, value::Kind};
+
+use crate::domain::{AuthType, MfaState, Tags, User, UserState, format_time};
+use crate::error::{Error, Label, Result};
+use crate::pb::identity as pb;
+
+/// A `Struct` as a JSON object; `field` names it in errors (numbers must be finite).
+pub fn json_from_struct(
+    value: Struct,
+    field: &'static str,
+) -> Result<serde_json::Map<String, serde_json::Value>> {
+    value
+        .fields
+        .into_iter()
+        .map(|(key, value)| Ok((key, json_from_value(value, field)?)))
+        .collect()
+}
+
+/// A `Value` as JSON; `field` names it in errors.
+pub fn json_from_value(value: Value, field: &'static str) -> Result<serde_json::Value> {
+    use serde_json::Value as Json;
+    Ok(match value.kind {
+        None | Some(Kind::NullValue(_)) => Json::Null,
+        Some(Kind::BoolValue(b)) => Json::Bool(b),
+        Some(Kind::NumberValue(n)) => serde_json::Number::from_f64(n)
+            .map(Json::Number)
+            .ok_or_else(|| Error::invalid(field, "numbers must be finite"))?,
+        Some(Kind::StringValue(s)) => Json::String(s),
+        Some(Kind::ListValue(list)) => Json::Array(
+            list.values
+                .into_iter()
+                .map(|v| json_from_value(v, field))
+                .collect::<Result<_>>()?,
+        ),
+        Some(Kind::StructValue(s)) => Json::Object(json_from_struct(s, field)?),
+    })
+}
+
+/// A JSON object as a `Struct`.
+pub fn struct_from_json(map: &serde_json::Map<String, serde_json::Value>) -> Struct {
+    Struct {
+        fields: map
+            .iter()
+            .map(|(key, value)| (key.clone(), value_from_json(value)))
+            .collect(),
+    }
+}
+
+fn value_from_json(value: &serde_json::Value) -> Value {
+    use serde_json::Value as Json;
+    let kind = match value {
+        Json::Null => Kind::NullValue(0),
+        Json::Bool(b) => Kind::BoolValue(*b),
+        Json::Number(n) => Kind::NumberValue(n.as_f64().unwrap_or_default()),
+        Json::String(s) => Kind::StringValue(s.clone()),
+        Json::Array(items) => Kind::ListValue(ListValue {
+            values: items.iter().map(value_from_json).collect(),
+        }),
+        Json::Object(map) => Kind::StructValue(struct_from_json(map)),
+    };
+    Value { kind: Some(kind) }
+}
+
+/// Tags from a request's `Struct`.
+pub fn tags_from_struct(value: Struct) -> Result<Tags> {
+    json_from_struct(value, "tags").map(Tags::new)
+}
+
+/// A string field of a `Struct` such as `credentials`; absent reads as empty.
+pub fn struct_string(
+    map: &serde_json::Map<String, serde_json::Value>,
+    key: &'static str,
+    label: impl Into<Label>,
+) -> Result<String> {
+    match map.get(key) {
+        None | Some(serde_json::Value::Null) => Ok(String::new()),
+        Some(serde_json::Value::String(s)) => Ok(s.clone()),
+        Some(_) => Err(Error::invalid(label, "must be a string")),
+    }
+}
+
+/// `Some(value)` for a non-empty string field: proto3 strings cannot tell unset from empty,
+/// so empty means "not given".
+pub fn given(value: String) -> Option<String> {
+    (!value.is_empty()).then_some(value)
+}
+
+/// A user as `UserInfo`.
+pub fn user_info(user: &User) -> pb::UserInfo {
+    let (role_id, role_type) = match &user.domain_role {
+        Some((role_id, _)) if user.is_domain_admin() => {
+            (role_id.clone(), pb::user_info::RoleType::DomainAdmin)
+        }
+        _ => (String::new(), pb::user_info::RoleType::User),
+    };
+    pb::UserInfo {
+        user_id: user.user_id.clone(),
+        name: user.name.clone(),
+        state: match user.state {
+            UserState::Enabled => pb::user_info::State::Enabled,
+            UserState::Disabled => pb::user_info::State::Disabled,
+            UserState::Pending => pb::user_info::State::Pending,
+        } as i32,
+        email: user.email.clone(),
+        email_verified: user.email_verified,
+        auth_type: auth_type(user.auth_type) as i32,
+        role_id,
+        role_type: role_type as i32,
+        mfa: user.mfa.as_ref().map(|mfa| pb::Mfa {
+            state: match mfa.state {
+                MfaState::Enabled => pb::mfa::State::Enabled,
+                MfaState::Disabled => pb::mfa::State::Disabled,
+            } as i32,
+            mfa_type: mfa.mfa_type.clone(),
+            options: Some(struct_from_json(mfa.options.as_map())),
+        }),
+        language: user.language.clone(),
+        timezone: user.timezone.clone(),
+        required_actions: user
+            .required_actions
+            .iter()
+            .filter_map(|action| pb::UserRequiredAction::from_str_name(action))
+            .map(|action| action as i32)
+            .collect(),
+        refresh_timeout: user.refresh_timeout,
+        tags: Some(struct_from_json(user.tags.as_map())),
+        domain_id: user.domain_id.clone(),
+        created_at: format_time(user.created_at),
+        last_accessed_at: user.last_accessed_at.map(format_time).unwrap_or_default(),
+    }
+}
+
+/// The wire `AuthType` of a user.
+pub fn auth_type(auth_type: AuthType) -> pb::AuthType {
+    match auth_type {
+        AuthType::Local => pb::AuthType::Local,
+        AuthType::External => pb::AuthType::External,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn structs_round_trip_through_json() {
+        let json = serde_json::json!({
+            "team": "cloudforet", "level": 3.5, "on": true, "none": null,
+            "list": [1.0, "two", {"three": 3.0}], "nested": {"a": {"b": "c"}}
+        });
+        let map = json.as_object().unwrap();
+        let back = json_from_struct(struct_from_json(map), "tags").unwrap();
+        assert_eq!(serde_json::Value::Object(back), json);
+    }
+
+    #[test]
+    fn non_finite_numbers_are_refused_by_name() {
+        let value = Value {
+            kind: Some(Kind::NumberValue(f64::NAN)),
+        };
+        let err = json_from_value(value, "tags").unwrap_err();
+        assert!(matches!(err, Error::InvalidParameter { ref key, .. } if key == "tags"));
+    }
+}

@@ -1,0 +1,11 @@
+//! The gRPC services, one file each. Handlers are thin: they unpack the request into domain
+//! types, call one function of `service`, and convert the answer.
+
+mod convert;
+mod token;
+mod user_profile;
+mod workspace_user;
+
+pub use token::TokenApi;
+pub use user_profile::UserProfileApi;
+pub use workspace_user::WorkspaceUserApi;

@@ -1,0 +1,135 @@
+//! `spaceone.api.identity.v2.Token`: sign in, and trade refresh tokens for scoped tokens.
+
+use std::sync::Arc;
+
+use tonic::{Request, Response, Status};
+
+use super::convert::{given, json_from_struct, struct_string};
+use crate::context::Context;
+use crate::domain::TokenRole;
+use crate::error::Error;
+use crate::pb::identity::{
+    GrantTokenInfo, GrantTokenRequest, IssueTokenRequest, TokenInfo, grant_token_info,
+    grant_token_request::{GrantType, Scope as WireScope},
+    issue_token_request::AuthType,
+    token_server::Token,
+};
+use crate::service::tokens::{self, GrantRequest, Scope, SignIn};
+
+/// The Token service.
+pub struct TokenApi {
+    ctx: Arc<Context>,
+}
+
+impl TokenApi {
+    /// The service on shared state.
+    pub fn new(ctx: Arc<Context>) -> Self {
+        Self { ctx }
+    }
+}
+
+#[tonic::async_trait]
+impl Token for TokenApi {
+    async fn issue(
+        &self,
+        request: Request<IssueTokenRequest>,
+    ) -> Result<Response<TokenInfo>, Status> {
+        let IssueTokenRequest {
+            credentials,
+            auth_type,
+            timeout,
+            verify_code: _,
+            domain_id,
+        } = request.into_inner();
+        match AuthType::try_from(auth_type) {
+            Ok(AuthType::Local | AuthType::None) => {}
+            Ok(AuthType::External) => {
+                return Err(Error::invalid(
+                    "auth_type",
+                    "EXTERNAL sign-in is not available in this domain",
+                )
+                .into());
+            }
+            Ok(AuthType::Mfa) => {
+                return Err(Error::invalid(
+                    "auth_type",
+                    "MFA sign-in is not enabled for this user",
+                )
+                .into());
+            }
+            Err(_) => {
+                return Err(
+                    Error::invalid("auth_type", format!("unknown value {auth_type}")).into(),
+                );
+            }
+        }
+        let credentials = json_from_struct(credentials.unwrap_or_default(), "credentials")?;
+        let sign_in = SignIn {
+            domain_id,
+            user_id: struct_string(&credentials, "user_id", "credentials.user_id")?,
+            password: struct_string(&credentials, "password", "credentials.password")?,
+            timeout,
+        };
+        let issued = tokens::issue(&self.ctx, sign_in).await?;
+        Ok(Response::new(TokenInfo {
+            access_token: issued.access_token,
+            refresh_token: issued.refresh_token,
+        }))
+    }
+
+    async fn grant(
+        &self,
+        request: Request<GrantTokenRequest>,
+    ) -> Result<Response<GrantTokenInfo>, Status> {
+        let GrantTokenRequest {
+            grant_type,
+            token,
+            scope,
+            timeout,
+            permissions,
+            domain_id,
+            workspace_id,
+        } = request.into_inner();
+        match GrantType::try_from(grant_type) {
+            Ok(GrantType::RefreshToken) => {}
+            Ok(GrantType::SystemToken) => {
+                return Err(
+                    Error::NotImplemented("Token.grant with grant_type SYSTEM_TOKEN").into(),
+                );
+            }
+            Ok(GrantType::None) => return Err(Error::required("grant_type").into()),
+            Err(_) => {
+                return Err(
+                    Error::invalid("grant_type", format!("unknown value {grant_type}")).into(),
+                );
+            }
+        }
+        let scope = match WireScope::try_from(scope) {
+            Ok(WireScope::Domain) => Scope::Domain,
+            Ok(WireScope::Workspace) => Scope::Workspace(workspace_id),
+            Ok(WireScope::User) => Scope::User,
+            Ok(WireScope::None) => return Err(Error::required("scope").into()),
+            _ => return Err(Error::invalid("scope", "must be DOMAIN, WORKSPACE or USER").into()),
+        };
+        let request = GrantRequest {
+            refresh_token: token,
+            scope,
+            timeout,
+            permissions,
+            domain_id: given(domain_id),
+        };
+        let granted = tokens::grant(&self.ctx, request).await?;
+        Ok(Response::new(GrantTokenInfo {
+            access_token: granted.access_token,
+            role_type: match granted.role {
+                TokenRole::DomainAdmin => grant_token_info::RoleType::DomainAdmin,
+                TokenRole::WorkspaceOwner => grant_token_info::RoleType::WorkspaceOwner,
+                TokenRole::WorkspaceMember => grant_token_info::RoleType::WorkspaceMember,
+                TokenRole::User => grant_token_info::RoleType::User,
+            } as i32,
+            domain_id: granted.domain_id,
+            workspace_id: granted.workspace_id.unwrap_or_default(),
+            role_id: granted.role_id.unwrap_or_default(),
+        }))
+    }
+}

@@ -1,0 +1,187 @@
+//! The JWT contract of SpaceONE: the claims every token carries and how they are signed
+//! and checked. Other SpaceONE services trust any token the published key verifies, so
+//! every rule here is a security boundary.
+
+use jsonwebtoken::{Algorithm, Header, Validation, errors::ErrorKind};
+use serde::{Deserialize, Serialize};
+
+use super::keys::KeyMaterial;
+use crate::domain::{TokenRole, ids};
+use crate::error::{Error, Result};
+
+/// The `iss` of every token.
+pub const ISSUER: &str = "spaceone.identity";
+/// The `ver` of every token; SpaceONE services check it exactly.
+pub const VERSION: &str = "2.0";
+/// The longest lifetime a caller may ask for, in seconds (7 days).
+pub const MAX_TIMEOUT: i64 = 604_800;
+/// How far in the future a token's `iat` may lie before it is refused, in seconds.
+const CLOCK_SKEW: i64 = 60;
+
+/// Lifetimes of the tokens the service issues.
+#[derive(Debug, Clone, Copy)]
+pub struct TokenSettings {
+    /// Access tokens, unless a caller asks for less or more (capped at `MAX_TIMEOUT`).
+    /// Refresh tokens live as long as the user's own `refresh_timeout` says.
+    pub access_timeout: i64,
+}
+
+impl TokenSettings {
+    /// The access token lifetime for a requested `timeout` (0 means the default).
+    pub fn access_lifetime(&self, requested: i32) -> Result<i64> {
+        match i64::from(requested) {
+            0 => Ok(self.access_timeout),
+            t if t < 0 => Err(Error::invalid(
+                "timeout",
+                "must be a positive number of seconds",
+            )),
+            t => Ok(t.min(MAX_TIMEOUT)),
+        }
+    }
+}
+
+/// Which kind of token, by its `typ` claim.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TokenKind {
+    /// Opens the API; signed with the published key.
+    Access,
+    /// Only buys access tokens through `Token.grant`; signed with the unpublished key.
+    Refresh,
+}
+
+impl TokenKind {
+    /// The `typ` claim.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Access => "ACCESS_TOKEN",
+            Self::Refresh => "REFRESH_TOKEN",
+        }
+    }
+}
+
+/// The claims of a SpaceONE token.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Claims {
+    /// Always `spaceone.identity`.
+    pub iss: String,
+    /// `ACCESS_TOKEN`, `REFRESH_TOKEN`, ...
+    pub typ: String,
+    /// The owner type: `USER`, `APP` or `SYSTEM`.
+    pub own: String,
+    /// The domain.
+    pub did: String,
+    /// The user.
+    pub aud: String,
+    /// 32 lowercase hex characters, unique per token.
+    pub jti: String,
+    /// Issued at, in seconds since the epoch.
+    pub iat: i64,
+    /// Expires at, in seconds since the epoch.
+    pub exp: i64,
+    /// Always `2.0`.
+    pub ver: String,
+    /// The role; always present on access tokens (SpaceONE skips role checks without it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rol: Option<String>,
+    /// The workspace of a workspace-scoped token.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub wid: Option<String>,
+    /// API permissions that narrow what the token may call.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub permissions: Vec<String>,
+    /// Request parameters a SpaceONE service injects from the token.
+    #[serde(default, skip_serializing_if = "serde_json::Map::is_empty")]
+    pub injected_params: serde_json::Map<String, serde_json::Value>,
+}
+
+impl Claims {
+    /// Fresh claims for a user's token, issued now and valid for `lifetime` seconds.
+    pub fn for_user(kind: TokenKind, domain_id: &str, user_id: &str, lifetime: i64) -> Self {
+        let now = chrono::Utc::now().timestamp();
+        Self {
+            iss: ISSUER.into(),
+            typ: kind.as_str().into(),
+            own: "USER".into(),
+            did: domain_id.into(),
+            aud: user_id.into(),
+            jti: ids::random_hex(16),
+            iat: now,
+            exp: now + lifetime,
+            ver: VERSION.into(),
+            rol: None,
+            wid: None,
+            permissions: Vec::new(),
+            injected_params: serde_json::Map::new(),
+        }
+    }
+
+    /// The same claims with a role (and, for a workspace, its id).
+    pub fn with_role(mut self, role: TokenRole, workspace_id: Option<&str>) -> Self {
+        self.rol = Some(role.as_str().into());
+        self.wid = workspace_id.map(str::to_owned);
+        self
+    }
+}
+
+/// Signs claims with RS256 under `key`; the header is `{"alg":"RS256","kid":...}`.
+pub fn sign(key: &KeyMaterial, claims: &Claims) -> Result<String> {
+    let mut header = Header::new(Algorithm::RS256);
+    header.typ = None;
+    header.kid = Some(key.kid.clone());
+    jsonwebtoken::encode(&header, claims, &key.encoding).map_err(Error::internal)
+}
+
+/// The `did` claim of a token, read without checking anything, to pick the key to check
+/// it with. Nothing else may be trusted before `verify`.
+pub fn unverified_domain(token: &str) -> Result<String> {
+    #[derive(Deserialize)]
+    struct DomainOnly {
+        did: String,
+    }
+    jsonwebtoken::dangerous::insecure_decode::<DomainOnly>(token)
+        .map(|data| data.claims.did)
+        .map_err(|_| Error::authentication("the token is malformed"))
+}
+
+/// Checks a token's signature against `key`, its algorithm (RS256 only: never `none`, never
+/// HMAC), issuer, version, kind, expiry and `nbf`/`iat` times.
+pub fn verify(key: &KeyMaterial, token: &str, kind: TokenKind) -> Result<Claims> {
+    let mut validation = Validation::new(Algorithm::RS256);
+    validation.leeway = 0;
+    validation.validate_nbf = true;
+    validation.validate_aud = false;
+    validation.set_issuer(&[ISSUER]);
+    validation.set_required_spec_claims(&["exp", "iss", "aud"]);
+    let claims = jsonwebtoken::decode::<Claims>(token, &key.decoding, &validation)
+        .map_err(|err| {
+            Error::authentication(match err.kind() {
+                ErrorKind::ExpiredSignature => "the token has expired",
+                ErrorKind::ImmatureSignature => "the token is not valid yet",
+                ErrorKind::InvalidSignature => "the token's signature is invalid",
+                ErrorKind::InvalidAlgorithm => "the token is not signed with RS256",
+                _ => "the token is invalid",
+            })
+        })?
+        .claims;
+    if claims.typ != kind.as_str() {
+        return Err(Error::authentication(format!(
+            "expected an {}",
+            kind.as_str()
+        )));
+    }
+    if claims.ver != VERSION {
+        return Err(Error::authentication("unsupported token version"));
+    }
+    if claims.iat > chrono::Utc::now().timestamp() + CLOCK_SKEW {
+        return Err(Error::authentication("the token is not valid yet"));
+    }
+    if claims.jti.len() != 32
+        || !claims
+            .jti
+            .chars()
+            .all(|c| matches!(c, '0'..='9' | 'a'..='f'))
+    {
+        return Err(Error::authentication("the token's jti is malformed"));
+    }
+    Ok(claims)
+}

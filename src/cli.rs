@@ -1,0 +1,320 @@
+//! The command line: `serve`, and the admin commands that bootstrap a domain. Admin
+//! commands print one JSON object on success, and one line on standard error on failure.
+
+use clap::{Parser, Subcommand};
+use serde_json::{Value, json};
+
+use crate::config::Settings;
+use crate::context::Context;
+use crate::domain::{
+    AuthType, Email, Language, Name, NewUser, Password, RoleBinding, Tags, Timezone, User, UserId,
+    Workspace, format_time,
+};
+use crate::error::{Error, Result};
+use crate::service::admin::{self, GroupMember};
+
+/// spaceid: a SpaceONE identity v2 service.
+#[derive(Debug, Parser)]
+#[command(name = "spaceid", version, about)]
+pub struct Cli {
+    /// Settings shared by every command.
+    #[command(flatten)]
+    pub settings: Settings,
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// The commands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Serve the gRPC API until SIGTERM or Ctrl-C.
+    Serve,
+    /// Create a domain with its managed roles and first domain admin; prints its domain_id.
+    Init(InitArgs),
+    /// Manage workspaces.
+    #[command(subcommand)]
+    Workspace(WorkspaceCommand),
+    /// Manage workspace groups.
+    #[command(subcommand, name = "workspace-group")]
+    WorkspaceGroup(WorkspaceGroupCommand),
+    /// Manage users.
+    #[command(subcommand)]
+    User(UserCommand),
+    /// Manage role bindings.
+    #[command(subcommand, name = "role-binding")]
+    RoleBinding(RoleBindingCommand),
+}
+
+/// `spaceid init`.
+#[derive(Debug, clap::Args)]
+pub struct InitArgs {
+    /// The domain's unique name.
+    #[arg(long)]
+    pub domain_name: String,
+    /// The first domain admin's user id.
+    #[arg(long)]
+    pub admin_user_id: String,
+    /// The first domain admin's password.
+    #[arg(long, env = "SPACEID_ADMIN_PASSWORD", hide_env_values = true)]
+    pub admin_password: String,
+    /// The admin's display name.
+    #[arg(long)]
+    pub admin_name: Option<String>,
+    /// The admin's e-mail address.
+    #[arg(long)]
+    pub admin_email: Option<String>,
+}
+
+/// `spaceid workspace ...`.
+#[derive(Debug, Subcommand)]
+pub enum WorkspaceCommand {
+    /// Create a workspace.
+    Create {
+        /// The domain.
+        #[arg(long)]
+        domain_id: String,
+        /// The workspace's name, unique in the domain.
+        #[arg(long)]
+        name: String,
+        /// Tags as a JSON object.
+        #[arg(long, default_value = "{}")]
+        tags: String,
+    },
+}
+
+/// `spaceid workspace-group ...`.
+#[derive(Debug, Subcommand)]
+pub enum WorkspaceGroupCommand {
+    /// Create a workspace group with workspaces and members.
+    Create {
+        /// The domain.
+        #[arg(long)]
+        domain_id: String,
+        /// The group's name, unique in the domain.
+        #[arg(long)]
+        name: String,
+        /// A workspace to put in the group (repeatable).
+        #[arg(long = "workspace-id")]
+        workspace_ids: Vec<String>,
+        /// A member as USER_ID=ROLE_ID with a workspace role (repeatable).
+        #[arg(long = "member")]
+        members: Vec<String>,
+    },
+}
+
+/// `spaceid user ...`.
+#[derive(Debug, Subcommand)]
+pub enum UserCommand {
+    /// Create a user (with no role bindings).
+    Create(UserCreateArgs),
+}
+
+/// `spaceid user create`.
+#[derive(Debug, clap::Args)]
+pub struct UserCreateArgs {
+    /// The domain.
+    #[arg(long)]
+    pub domain_id: String,
+    /// The user id, unique in the domain.
+    #[arg(long)]
+    pub user_id: String,
+    /// The password of a LOCAL user.
+    #[arg(long, env = "SPACEID_USER_PASSWORD", hide_env_values = true)]
+    pub password: Option<String>,
+    /// Display name.
+    #[arg(long)]
+    pub name: Option<String>,
+    /// E-mail address.
+    #[arg(long)]
+    pub email: Option<String>,
+    /// LOCAL (a password here) or EXTERNAL.
+    #[arg(long, default_value = "LOCAL")]
+    pub auth_type: String,
+    /// Language code.
+    #[arg(long)]
+    pub language: Option<String>,
+    /// IANA time zone.
+    #[arg(long)]
+    pub timezone: Option<String>,
+}
+
+/// `spaceid role-binding ...`.
+#[derive(Debug, Subcommand)]
+pub enum RoleBindingCommand {
+    /// Bind a user to a role in a workspace, or domain-wide.
+    Create {
+        /// The domain.
+        #[arg(long)]
+        domain_id: String,
+        /// The user.
+        #[arg(long)]
+        user_id: String,
+        /// The role, e.g. managed-workspace-member.
+        #[arg(long)]
+        role_id: String,
+        /// The workspace; omit (or `*`) for every workspace or a domain-wide role.
+        #[arg(long)]
+        workspace_id: Option<String>,
+    },
+}
+
+/// Runs an admin command against the database and returns what it prints.
+pub async fn run_admin(ctx: &Context, command: Command) -> Result<Value> {
+    match command {
+        Command::Serve => Err(Error::internal("serve is not an admin command")),
+        Command::Init(args) => {
+            let InitArgs {
+                domain_name,
+                admin_user_id,
+                admin_password,
+                admin_name,
+                admin_email,
+            } = args;
+            let admin_user = NewUser {
+                user_id: UserId::parse(&admin_user_id)?,
+                name: admin_name.as_deref().map(Name::parse).transpose()?,
+                email: admin_email.as_deref().map(Email::parse).transpose()?,
+                auth_type: AuthType::Local,
+                password: Some(Password::parse(&admin_password)?),
+                language: None,
+                timezone: None,
+                tags: Tags::default(),
+            };
+            let (domain, admin) = admin::init_domain(ctx, &domain_name, admin_user).await?;
+            Ok(json!({
+                "domain_id": domain.domain_id,
+                "name": domain.name,
+                "admin_user_id": admin.user_id,
+                "created_at": format_time(domain.created_at),
+            }))
+        }
+        Command::Workspace(WorkspaceCommand::Create {
+            domain_id,
+            name,
+            tags,
+        }) => {
+            let workspace =
+                admin::create_workspace(ctx, &domain_id, &name, parse_tags(&tags)?).await?;
+            Ok(workspace_json(&workspace))
+        }
+        Command::WorkspaceGroup(WorkspaceGroupCommand::Create {
+            domain_id,
+            name,
+            workspace_ids,
+            members,
+        }) => {
+            let members = members
+                .iter()
+                .map(|m| parse_member(m))
+                .collect::<Result<Vec<_>>>()?;
+            let group =
+                admin::create_workspace_group(ctx, &domain_id, &name, &workspace_ids, &members)
+                    .await?;
+            Ok(json!({
+                "workspace_group_id": group.workspace_group_id,
+                "name": group.name,
+                "domain_id": group.domain_id,
+                "workspaces": workspace_ids,
+                "users": members.iter().map(|m| json!({"user_id": m.user_id, "role_id": m.role_id})).collect::<Vec<_>>(),
+                "created_at": format_time(group.created_at),
+            }))
+        }
+        Command::User(UserCommand::Create(args)) => {
+            let UserCreateArgs {
+                domain_id,
+                user_id,
+                password,
+                name,
+                email,
+                auth_type,
+                language,
+                timezone,
+            } = args;
+            let new = NewUser {
+                user_id: UserId::parse(&user_id)?,
+                name: name.as_deref().map(Name::parse).transpose()?,
+                email: email.as_deref().map(Email::parse).transpose()?,
+                auth_type: AuthType::parse(&auth_type.to_uppercase())?,
+                password: password.as_deref().map(Password::parse).transpose()?,
+                language: language.as_deref().map(Language::parse).transpose()?,
+                timezone: timezone.as_deref().map(Timezone::parse).transpose()?,
+                tags: Tags::default(),
+            };
+            let user = admin::create_user(ctx, &domain_id, new).await?;
+            Ok(user_json(&user))
+        }
+        Command::RoleBinding(RoleBindingCommand::Create {
+            domain_id,
+            user_id,
+            role_id,
+            workspace_id,
+        }) => {
+            let binding = admin::create_role_binding(
+                ctx,
+                &domain_id,
+                &user_id,
+                &role_id,
+                workspace_id.as_deref(),
+            )
+            .await?;
+            Ok(role_binding_json(&binding))
+        }
+    }
+}
+
+fn parse_tags(text: &str) -> Result<Tags> {
+    match serde_json::from_str(text) {
+        Ok(Value::Object(map)) => Ok(Tags::new(map)),
+        _ => Err(Error::invalid("tags", "must be a JSON object")),
+    }
+}
+
+fn parse_member(text: &str) -> Result<GroupMember> {
+    match text.split_once('=') {
+        Some((user_id, role_id)) if !user_id.is_empty() && !role_id.is_empty() => Ok(GroupMember {
+            user_id: user_id.to_owned(),
+            role_id: role_id.to_owned(),
+        }),
+        _ => Err(Error::invalid(
+            "member",
+            format!("'{text}' is not USER_ID=ROLE_ID"),
+        )),
+    }
+}
+
+fn workspace_json(workspace: &Workspace) -> Value {
+    json!({
+        "workspace_id": workspace.workspace_id,
+        "name": workspace.name,
+        "state": workspace.state.as_str(),
+        "domain_id": workspace.domain_id,
+        "tags": workspace.tags.to_json(),
+        "created_at": format_time(workspace.created_at),
+    })
+}
+
+fn user_json(user: &User) -> Value {
+    json!({
+        "user_id": user.user_id,
+        "name": user.name,
+        "state": user.state.as_str(),
+        "email": user.email,
+        "auth_type": user.auth_type.as_str(),
+        "domain_id": user.domain_id,
+        "created_at": format_time(user.created_at),
+    })
+}
+
+fn role_binding_json(binding: &RoleBinding) -> Value {
+    json!({
+        "role_binding_id": binding.role_binding_id,
+        "user_id": binding.user_id,
+        "role_id": binding.role_id,
+        "role_type": binding.role_type.as_str(),
+        "resource_group": binding.resource_group.as_str(),
+        "workspace_id": binding.workspace_id,
+        "domain_id": binding.domain_id,
+        "created_at": format_time(binding.created_at),
+    })
+}

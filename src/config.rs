@@ -1,0 +1,113 @@
+//! The service's settings: one struct, read from flags and environment variables, each
+//! with a documented default (the README's configuration table lists the same fields).
+
+use std::{net::SocketAddr, time::Duration};
+
+/// How log lines are written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum LogFormat {
+    /// Human-readable lines.
+    Text,
+    /// One JSON object a line.
+    Json,
+}
+
+/// Every setting of the service. Flags win over environment variables.
+#[derive(Debug, Clone, clap::Args)]
+pub struct Settings {
+    /// Database: `sqlite://PATH?mode=rwc` or `postgres://USER:PASSWORD@HOST/DB`.
+    #[arg(
+        long,
+        env = "DATABASE_URL",
+        default_value = "sqlite://spaceid.db?mode=rwc",
+        global = true
+    )]
+    pub database_url: String,
+    /// Largest number of pooled database connections.
+    #[arg(
+        long,
+        env = "SPACEID_DB_MAX_CONNECTIONS",
+        default_value_t = 16,
+        global = true
+    )]
+    pub db_max_connections: u32,
+    /// Address the gRPC server listens on.
+    #[arg(
+        long,
+        env = "SPACEID_LISTEN",
+        default_value = "0.0.0.0:50051",
+        global = true
+    )]
+    pub listen: SocketAddr,
+    /// bcrypt cost of new password hashes (4 to 31).
+    #[arg(long, env = "SPACEID_BCRYPT_COST", default_value_t = 12, global = true)]
+    pub bcrypt_cost: u32,
+    /// Most bcrypt computations at once (default: the number of cores).
+    #[arg(long, env = "SPACEID_BCRYPT_CONCURRENCY", global = true)]
+    pub bcrypt_concurrency: Option<usize>,
+    /// Default access token lifetime in seconds.
+    #[arg(
+        long,
+        env = "SPACEID_ACCESS_TOKEN_TIMEOUT",
+        default_value_t = 1800,
+        global = true
+    )]
+    pub access_token_timeout: i64,
+    /// Longest time one call may take, in seconds.
+    #[arg(
+        long,
+        env = "SPACEID_REQUEST_TIMEOUT",
+        default_value_t = 30,
+        global = true
+    )]
+    pub request_timeout: u64,
+    /// Most calls served at once; more wait their turn.
+    #[arg(
+        long,
+        env = "SPACEID_CONCURRENCY_LIMIT",
+        default_value_t = 1024,
+        global = true
+    )]
+    pub concurrency_limit: usize,
+    /// Largest request or response message, in bytes.
+    #[arg(long, env = "SPACEID_MAX_MESSAGE_BYTES", default_value_t = 4 * 1024 * 1024, global = true)]
+    pub max_message_bytes: usize,
+    /// After SIGTERM or Ctrl-C, how long in-flight calls may take to finish, in seconds.
+    #[arg(
+        long,
+        env = "SPACEID_SHUTDOWN_GRACE",
+        default_value_t = 30,
+        global = true
+    )]
+    pub shutdown_grace: u64,
+    /// Log format.
+    #[arg(long, env = "SPACEID_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text, global = true)]
+    pub log_format: LogFormat,
+    /// Log filter, in `tracing` EnvFilter syntax.
+    #[arg(
+        long,
+        env = "SPACEID_LOG",
+        default_value = "info,sqlx=warn,sea_orm_migration=warn",
+        global = true
+    )]
+    pub log: String,
+}
+
+impl Settings {
+    /// The bcrypt concurrency, defaulting to the number of cores.
+    pub fn bcrypt_concurrency(&self) -> usize {
+        self.bcrypt_concurrency.unwrap_or_else(|| {
+            std::thread::available_parallelism().map_or(2, std::num::NonZeroUsize::get)
+        })
+    }
+
+    /// The per-call timeout.
+    pub fn request_timeout(&self) -> Duration {
+        Duration::from_secs(self.request_timeout.max(1))
+    }
+
+    /// The shutdown grace period.
+    pub fn shutdown_grace(&self) -> Duration {
+        Duration::from_secs(self.shutdown_grace)
+    }
+}

@@ -1,0 +1,34 @@
+//! Rules and types that validate: a value of these types has already passed its checks.
+
+pub mod fields;
+pub mod ids;
+pub mod password;
+pub mod records;
+pub mod roles;
+
+pub use fields::{Email, Language, Name, Tags, Timezone, UserId};
+pub use password::{Password, PasswordHasher};
+pub use records::{
+    AuthType, Domain, KeyPurpose, Mfa, MfaState, NewUser, RoleBinding, SigningKey, User, UserState,
+    Workspace, WorkspaceGroup, WorkspaceState,
+};
+pub use roles::{ResourceGroup, Role, RoleType, TokenRole, WORKSPACE_WILDCARD};
+
+/// Formats a time the way SpaceONE sends times: ISO 8601 UTC with milliseconds.
+pub fn format_time(time: chrono::DateTime<chrono::Utc>) -> String {
+    time.format("%Y-%m-%dT%H:%M:%S%.3fZ").to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use chrono::TimeZone;
+
+    #[test]
+    fn times_have_milliseconds_and_a_z() {
+        let time = chrono::Utc
+            .timestamp_millis_opt(1_731_391_564_999)
+            .single()
+            .unwrap();
+        assert_eq!(super::format_time(time), "2024-11-12T06:06:04.999Z");
+    }
+}

@@ -1,0 +1,170 @@
+//! Passwords: the policy a new password must meet, and bcrypt hashing kept off the async
+//! workers. This is the only place that calls bcrypt, so no handler can forget either.
+
+use std::sync::Arc;
+
+use tokio::sync::{OnceCell, Semaphore};
+
+use crate::error::{Error, Result};
+
+/// bcrypt reads at most 72 bytes; longer inputs are refused rather than silently truncated.
+const MAX_BYTES: usize = 72;
+
+/// A new password that meets the policy: at least 8 characters with a lower-case letter, an
+/// upper-case letter and a digit, and fewer than 72 bytes.
+#[derive(Clone)]
+pub struct Password(String);
+
+impl Password {
+    /// Checks a new password against the policy.
+    pub fn parse(value: &str) -> Result<Self> {
+        if value.is_empty() {
+            return Err(Error::required("password"));
+        }
+        let reason = if value.chars().count() < 8 {
+            Some("must be at least 8 characters long")
+        } else if value.len() >= MAX_BYTES {
+            Some("must be shorter than 72 bytes")
+        } else if !value.chars().any(|c| c.is_lowercase()) {
+            Some("must contain a lower-case letter")
+        } else if !value.chars().any(|c| c.is_uppercase()) {
+            Some("must contain an upper-case letter")
+        } else if !value.chars().any(|c| c.is_ascii_digit()) {
+            Some("must contain a digit")
+        } else {
+            None
+        };
+        match reason {
+            Some(reason) => Err(Error::invalid("password", reason)),
+            None => Ok(Self(value.to_owned())),
+        }
+    }
+
+    /// The password's text, for hashing.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Debug for Password {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Password(<redacted>)")
+    }
+}
+
+/// Hashes and verifies passwords with bcrypt on the blocking pool, at most `concurrency`
+/// at a time, so a burst of sign-ins cannot starve the runtime.
+#[derive(Clone)]
+pub struct PasswordHasher {
+    cost: u32,
+    permits: Arc<Semaphore>,
+    dummy_hash: Arc<OnceCell<String>>,
+}
+
+impl PasswordHasher {
+    /// A hasher with bcrypt `cost` (4 to 31) and at most `concurrency` hashes at once.
+    pub fn new(cost: u32, concurrency: usize) -> Result<Self> {
+        if !(4..=31).contains(&cost) {
+            return Err(Error::invalid("bcrypt_cost", "must be between 4 and 31"));
+        }
+        Ok(Self {
+            cost,
+            permits: Arc::new(Semaphore::new(concurrency.max(1))),
+            dummy_hash: Arc::new(OnceCell::new()),
+        })
+    }
+
+    /// The bcrypt hash of a new password.
+    pub async fn hash(&self, password: &Password) -> Result<String> {
+        let (cost, text) = (self.cost, password.expose().to_owned());
+        self.run(move || bcrypt::hash(text, cost).map_err(Error::internal))
+            .await
+    }
+
+    /// Whether `candidate` matches `hash`. With no hash (an unknown user, or one without a
+    /// password) a dummy hash is checked instead, so the answer takes as long either way.
+    pub async fn verify(&self, candidate: &str, hash: Option<&str>) -> Result<bool> {
+        let (hash, known) = match hash {
+            Some(hash) => (hash.to_owned(), true),
+            None => (self.dummy_hash().await?, false),
+        };
+        // Never truncated: a too-long candidate is checked for time's sake, then refused.
+        let acceptable = candidate.len() < MAX_BYTES;
+        let text = if acceptable {
+            candidate.to_owned()
+        } else {
+            String::new()
+        };
+        let matched = self
+            .run(move || Ok(bcrypt::verify(text, &hash).unwrap_or(false)))
+            .await?;
+        Ok(known && acceptable && matched)
+    }
+
+    async fn dummy_hash(&self) -> Result<String> {
+        let cost = self.cost;
+        self.dummy_hash
+            .get_or_try_init(|| async {
+                self.run(move || {
+                    bcrypt::hash(crate::domain::ids::random_hex(16), cost).map_err(Error::internal)
+                })
+                .await
+            })
+            .await
+            .cloned()
+    }
+
+    async fn run<T: Send + 'static>(
+        &self,
+        work: impl FnOnce() -> Result<T> + Send + 'static,
+    ) -> Result<T> {
+        let _permit = self.permits.acquire().await.map_err(Error::internal)?;
+        tokio::task::spawn_blocking(work)
+            .await
+            .map_err(Error::internal)?
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_policy_names_what_is_missing() {
+        assert!(Password::parse("Passw0rd").is_ok());
+        let reason = |value: &str| match Password::parse(value) {
+            Err(Error::InvalidParameter { key, reason }) => {
+                assert_eq!(key, "password");
+                reason
+            }
+            other => panic!("{value}: {other:?}"),
+        };
+        assert!(reason("Pa5s").contains("8 characters"));
+        assert!(reason("PASSW0RDX").contains("lower-case"));
+        assert!(reason("passw0rdx").contains("upper-case"));
+        assert!(reason("Passwordx").contains("digit"));
+        assert!(reason(&format!("Pa5{}", "s".repeat(69))).contains("72 bytes"));
+        assert!(Password::parse(&format!("Pa5{}", "s".repeat(68))).is_ok());
+        assert!(matches!(
+            Password::parse(""),
+            Err(Error::RequiredParameter { .. })
+        ));
+    }
+
+    #[test]
+    fn a_password_never_prints() {
+        let password = Password::parse("Sup3rSecret").unwrap();
+        assert!(!format!("{password:?}").contains("Sup3r"));
+    }
+
+    #[tokio::test]
+    async fn hashes_verify_and_unknown_users_never_match() {
+        let hasher = PasswordHasher::new(4, 2).unwrap();
+        let password = Password::parse("Passw0rd").unwrap();
+        let hash = hasher.hash(&password).await.unwrap();
+        assert!(hasher.verify("Passw0rd", Some(&hash)).await.unwrap());
+        assert!(!hasher.verify("passw0rd", Some(&hash)).await.unwrap());
+        assert!(!hasher.verify("Passw0rd", None).await.unwrap());
+        assert!(PasswordHasher::new(3, 1).is_err());
+    }
+}

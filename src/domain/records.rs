@@ -1,0 +1,301 @@
+//! The records the service keeps, as the rest of the code sees them (storage has its own
+//! entity types and converts at its edge).
+
+use chrono::{DateTime, Utc};
+
+use super::{Email, Language, Name, Password, ResourceGroup, RoleType, Tags, Timezone, UserId};
+use crate::error::{Error, Result};
+
+/// Generates `as_str` and `parse` for an enum stored by its SpaceONE name.
+macro_rules! named_enum {
+    ($(#[$meta:meta])* $name:ident, $field:literal { $($(#[$vmeta:meta])* $variant:ident = $text:literal),+ $(,)? }) => {
+        $(#[$meta])*
+        #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+        pub enum $name { $($(#[$vmeta])* $variant),+ }
+
+        impl $name {
+            /// The stored and wire name.
+            pub fn as_str(self) -> &'static str {
+                match self { $(Self::$variant => $text),+ }
+            }
+
+            /// Reads a name; anything else is an invalid value of the named field.
+            pub fn parse(value: &str) -> Result<Self> {
+                match value {
+                    $($text => Ok(Self::$variant),)+
+                    other => Err(Error::invalid($field, format!("'{other}' is not one of {}", [$($text),+].join(", ")))),
+                }
+            }
+        }
+    };
+}
+
+named_enum!(
+    /// Whether a user may sign in.
+    UserState, "state" {
+        /// May sign in.
+        Enabled = "ENABLED",
+        /// May not sign in; its tokens are refused.
+        Disabled = "DISABLED",
+        /// Created but never signed in; becomes ENABLED at the first sign-in.
+        Pending = "PENDING",
+    }
+);
+
+named_enum!(
+    /// Where a user's password lives.
+    AuthType, "auth_type" {
+        /// Here, as a bcrypt hash.
+        Local = "LOCAL",
+        /// With an external identity provider; no password here.
+        External = "EXTERNAL",
+    }
+);
+
+named_enum!(
+    /// Whether a workspace can be entered.
+    WorkspaceState, "state" {
+        /// In use.
+        Enabled = "ENABLED",
+        /// Closed; nobody gets a token for it.
+        Disabled = "DISABLED",
+    }
+);
+
+named_enum!(
+    /// Where multi-factor authentication stands for a user.
+    MfaState, "mfa.state" {
+        /// On: sign-in needs a code.
+        Enabled = "ENABLED",
+        /// Off, or set up but not yet confirmed.
+        Disabled = "DISABLED",
+    }
+);
+
+/// A tenant. Nothing ever crosses from one domain into another.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Domain {
+    /// `domain-` and 12 hex characters.
+    pub domain_id: String,
+    /// Unique name, used to find the domain at sign-in.
+    pub name: String,
+    /// ENABLED or DISABLED.
+    pub state: String,
+    /// Free-form tags.
+    pub tags: Tags,
+    /// When it was created.
+    pub created_at: DateTime<Utc>,
+}
+
+/// A user's multi-factor settings.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Mfa {
+    /// On or off.
+    pub state: MfaState,
+    /// `EMAIL`.
+    pub mfa_type: String,
+    /// The method's settings, such as `{"email": ...}`.
+    pub options: Tags,
+}
+
+/// A user as stored.
+#[derive(Debug, Clone, PartialEq)]
+pub struct User {
+    /// The tenant.
+    pub domain_id: String,
+    /// Unique within the domain.
+    pub user_id: String,
+    /// Display name.
+    pub name: String,
+    /// Whether the user may sign in.
+    pub state: UserState,
+    /// Contact address; empty when unknown.
+    pub email: String,
+    /// Whether the user proved it owns `email`.
+    pub email_verified: bool,
+    /// Where the password lives.
+    pub auth_type: AuthType,
+    /// bcrypt hash; only LOCAL users have one.
+    pub password_hash: Option<String>,
+    /// When the password last changed; tokens issued before then are refused.
+    pub password_changed_at: Option<DateTime<Utc>>,
+    /// The user's domain-wide role binding, if any (`managed-domain-admin` for an admin).
+    pub domain_role: Option<(String, RoleType)>,
+    /// Multi-factor settings, once set up.
+    pub mfa: Option<Mfa>,
+    /// Language code.
+    pub language: String,
+    /// IANA time zone.
+    pub timezone: String,
+    /// Actions the user must take, such as `UPDATE_PASSWORD`.
+    pub required_actions: Vec<String>,
+    /// Lifetime of the user's refresh tokens, in seconds.
+    pub refresh_timeout: i32,
+    /// Free-form tags.
+    pub tags: Tags,
+    /// When it was created.
+    pub created_at: DateTime<Utc>,
+    /// When the user last signed in.
+    pub last_accessed_at: Option<DateTime<Utc>>,
+}
+
+impl User {
+    /// The required action a password change clears and a reset sets.
+    pub const UPDATE_PASSWORD: &'static str = "UPDATE_PASSWORD";
+
+    /// Whether the user holds a domain-wide DOMAIN_ADMIN binding.
+    pub fn is_domain_admin(&self) -> bool {
+        matches!(self.domain_role, Some((_, RoleType::DomainAdmin)))
+    }
+}
+
+/// What it takes to create a user; every field already validated.
+#[derive(Debug, Clone)]
+pub struct NewUser {
+    /// Unique within the domain.
+    pub user_id: UserId,
+    /// Display name; defaults to empty.
+    pub name: Option<Name>,
+    /// Contact address.
+    pub email: Option<Email>,
+    /// LOCAL users need a password; EXTERNAL users must not have one.
+    pub auth_type: AuthType,
+    /// The first password of a LOCAL user.
+    pub password: Option<Password>,
+    /// Language code; defaults to `en`.
+    pub language: Option<Language>,
+    /// Time zone; defaults to `UTC`.
+    pub timezone: Option<Timezone>,
+    /// Free-form tags.
+    pub tags: Tags,
+}
+
+impl NewUser {
+    /// Checks the rules that tie fields together: LOCAL users have a password, EXTERNAL none.
+    pub fn check(&self) -> Result<()> {
+        match (self.auth_type, &self.password) {
+            (AuthType::Local, None) => Err(Error::required("password")),
+            (AuthType::External, Some(_)) => Err(Error::invalid(
+                "password",
+                "EXTERNAL users sign in elsewhere and have no password here",
+            )),
+            _ => Ok(()),
+        }
+    }
+}
+
+/// A place where work happens; users enter it through role bindings.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Workspace {
+    /// `workspace-` and 12 hex characters.
+    pub workspace_id: String,
+    /// The tenant.
+    pub domain_id: String,
+    /// Unique name within the domain.
+    pub name: String,
+    /// ENABLED or DISABLED.
+    pub state: WorkspaceState,
+    /// Free-form tags.
+    pub tags: Tags,
+    /// Who created it.
+    pub created_by: String,
+    /// An outside system's id for it, if any.
+    pub reference_id: Option<String>,
+    /// Whether an outside system manages it.
+    pub is_managed: bool,
+    /// Whether it is dormant.
+    pub is_dormant: bool,
+    /// When `is_dormant` last changed.
+    pub dormant_updated_at: Option<DateTime<Utc>>,
+    /// When an outside system last synced it.
+    pub last_synced_at: Option<DateTime<Utc>>,
+    /// The group it belongs to, if any.
+    pub workspace_group_id: Option<String>,
+    /// When it was created.
+    pub created_at: DateTime<Utc>,
+}
+
+/// A set of workspaces with members of its own.
+#[derive(Debug, Clone, PartialEq)]
+pub struct WorkspaceGroup {
+    /// `wg-` and 12 hex characters.
+    pub workspace_group_id: String,
+    /// The tenant.
+    pub domain_id: String,
+    /// Unique name within the domain.
+    pub name: String,
+    /// Free-form tags.
+    pub tags: Tags,
+    /// Who created it.
+    pub created_by: String,
+    /// Who last changed it.
+    pub updated_by: String,
+    /// When it was created.
+    pub created_at: DateTime<Utc>,
+    /// When it last changed.
+    pub updated_at: DateTime<Utc>,
+}
+
+/// A grant of a role to a user in the domain or in a workspace.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RoleBinding {
+    /// `rb-` and 12 hex characters.
+    pub role_binding_id: String,
+    /// The tenant.
+    pub domain_id: String,
+    /// Who holds the role.
+    pub user_id: String,
+    /// Which role.
+    pub role_id: String,
+    /// The role's type, copied from the role.
+    pub role_type: RoleType,
+    /// DOMAIN or WORKSPACE.
+    pub resource_group: ResourceGroup,
+    /// The workspace, or `*` for every workspace.
+    pub workspace_id: String,
+    /// The group the binding came from, if any.
+    pub workspace_group_id: Option<String>,
+    /// When it was created.
+    pub created_at: DateTime<Utc>,
+}
+
+/// Which tokens a key signs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum KeyPurpose {
+    /// Access tokens; its public half is published.
+    Access,
+    /// Refresh tokens; never published, so a refresh token never passes as an access token.
+    Refresh,
+}
+
+impl KeyPurpose {
+    /// The stored name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Access => "ACCESS",
+            Self::Refresh => "REFRESH",
+        }
+    }
+}
+
+/// One of a domain's RSA signing key pairs.
+#[derive(Clone, PartialEq)]
+pub struct SigningKey {
+    /// Key id, sent in the JWT header.
+    pub kid: String,
+    /// What it signs.
+    pub purpose: KeyPurpose,
+    /// PKCS#8 PEM of the private key.
+    pub private_pem: String,
+    /// The public key as a bare JWK (`{"kty":"RSA","n":...,"e":...}`).
+    pub public_jwk: serde_json::Value,
+}
+
+impl std::fmt::Debug for SigningKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SigningKey")
+            .field("kid", &self.kid)
+            .field("purpose", &self.purpose)
+            .finish_non_exhaustive()
+    }
+}

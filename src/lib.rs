@@ -1,0 +1,17 @@
+//! spaceid: a SpaceONE (Cloudforet) identity v2 service over gRPC.
+//!
+//! `api` holds the gRPC handlers, `service` what each call does, `domain` the validated
+//! types and rules, `auth` tokens and callers, `store` the database, `error` the one error
+//! type and its mapping to gRPC statuses.
+
+pub mod api;
+pub mod auth;
+pub mod cli;
+pub mod config;
+pub mod context;
+pub mod domain;
+pub mod error;
+pub mod pb;
+pub mod server;
+pub mod service;
+pub mod store;

@@ -1,0 +1,201 @@
+//! The tonic server: the three SpaceONE services, reflection (v1 and v1alpha), health,
+//! limits, a log line per call, and graceful shutdown.
+
+use std::{
+    future::Future,
+    pin::Pin,
+    sync::Arc,
+    task::{Context as TaskContext, Poll},
+    time::Instant,
+};
+
+use tokio::net::TcpListener;
+use tokio_stream::wrappers::TcpListenerStream;
+use tonic::transport::Server;
+use tower::{Layer, Service, limit::GlobalConcurrencyLimitLayer};
+
+use crate::api::{TokenApi, UserProfileApi, WorkspaceUserApi};
+use crate::config::Settings;
+use crate::context::Context;
+use crate::error::{Error, Result};
+use crate::pb::identity::{
+    token_server::TokenServer, user_profile_server::UserProfileServer,
+    workspace_user_server::WorkspaceUserServer,
+};
+
+/// Serves the API on `listener` until `shutdown` completes, then lets in-flight calls
+/// finish for at most the configured grace period.
+pub async fn serve(
+    ctx: Arc<Context>,
+    settings: &Settings,
+    listener: TcpListener,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> Result<()> {
+    let max = settings.max_message_bytes;
+    let user_profile = UserProfileServer::new(UserProfileApi::new(ctx.clone()))
+        .max_decoding_message_size(max)
+        .max_encoding_message_size(max);
+    let workspace_user = WorkspaceUserServer::new(WorkspaceUserApi::new(ctx.clone()))
+        .max_decoding_message_size(max)
+        .max_encoding_message_size(max);
+    let token = TokenServer::new(TokenApi::new(ctx.clone()))
+        .max_decoding_message_size(max)
+        .max_encoding_message_size(max);
+
+    let (health, health_service) = tonic_health::server::health_reporter();
+    health
+        .set_serving::<UserProfileServer<UserProfileApi>>()
+        .await;
+    health
+        .set_serving::<WorkspaceUserServer<WorkspaceUserApi>>()
+        .await;
+    health.set_serving::<TokenServer<TokenApi>>().await;
+
+    let reflection = || {
+        tonic_reflection::server::Builder::configure()
+            .register_encoded_file_descriptor_set(crate::pb::FILE_DESCRIPTOR_SET)
+            .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
+    };
+    let reflection_v1 = reflection().build_v1().map_err(Error::internal)?;
+    let reflection_v1alpha = reflection().build_v1alpha().map_err(Error::internal)?;
+
+    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    let graceful = {
+        let mut stop_rx = stop_rx.clone();
+        async move {
+            let _ = stop_rx.wait_for(|stopped| *stopped).await;
+        }
+    };
+    let router = Server::builder()
+        .timeout(settings.request_timeout())
+        .tcp_nodelay(true)
+        .layer(CallLogLayer)
+        .layer(GlobalConcurrencyLimitLayer::new(
+            settings.concurrency_limit.max(1),
+        ))
+        .add_service(health_service)
+        .add_service(reflection_v1)
+        .add_service(reflection_v1alpha)
+        .add_service(user_profile)
+        .add_service(workspace_user)
+        .add_service(token);
+
+    let local = listener.local_addr().map_err(Error::internal)?;
+    tracing::info!(addr = %local, "listening");
+    let mut server = tokio::spawn(
+        router.serve_with_incoming_shutdown(TcpListenerStream::new(listener), graceful),
+    );
+    tokio::select! {
+        result = &mut server => return finished(result),
+        () = shutdown => {}
+    }
+    tracing::info!("shutting down; letting in-flight calls finish");
+    health
+        .set_not_serving::<UserProfileServer<UserProfileApi>>()
+        .await;
+    health
+        .set_not_serving::<WorkspaceUserServer<WorkspaceUserApi>>()
+        .await;
+    health.set_not_serving::<TokenServer<TokenApi>>().await;
+    let _ = stop_tx.send(true);
+    match tokio::time::timeout(settings.shutdown_grace(), &mut server).await {
+        Ok(result) => finished(result),
+        Err(_) => {
+            tracing::warn!("calls still running after the grace period; stopping anyway");
+            server.abort();
+            Ok(())
+        }
+    }
+}
+
+fn finished(
+    result: std::result::Result<
+        std::result::Result<(), tonic::transport::Error>,
+        tokio::task::JoinError,
+    >,
+) -> Result<()> {
+    result.map_err(Error::internal)?.map_err(Error::internal)
+}
+
+/// Completes on SIGTERM or Ctrl-C.
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {}
+        () = terminate => {}
+    }
+}
+
+/// Logs one line per call: method, gRPC status code and latency. It sees only the path and
+/// the response head, never messages or metadata, so no secret can reach the log.
+#[derive(Debug, Clone, Copy)]
+pub struct CallLogLayer;
+
+impl<S> Layer<S> for CallLogLayer {
+    type Service = CallLog<S>;
+
+    fn layer(&self, inner: S) -> Self::Service {
+        CallLog { inner }
+    }
+}
+
+/// The service `CallLogLayer` wraps around each route.
+#[derive(Debug, Clone)]
+pub struct CallLog<S> {
+    inner: S,
+}
+
+impl<S, B, R> Service<http::Request<B>> for CallLog<S>
+where
+    S: Service<http::Request<B>, Response = http::Response<R>>,
+    S::Future: Send + 'static,
+    S::Error: std::fmt::Display,
+{
+    type Response = S::Response;
+    type Error = S::Error;
+    type Future =
+        Pin<Box<dyn Future<Output = std::result::Result<Self::Response, Self::Error>> + Send>>;
+
+    fn poll_ready(
+        &mut self,
+        cx: &mut TaskContext<'_>,
+    ) -> Poll<std::result::Result<(), Self::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, request: http::Request<B>) -> Self::Future {
+        let method = request.uri().path().to_owned();
+        let started = Instant::now();
+        let call = self.inner.call(request);
+        Box::pin(async move {
+            let result = call.await;
+            let latency_ms = started.elapsed().as_secs_f64() * 1000.0;
+            match &result {
+                Ok(response) => {
+                    // A failed unary call answers with the status in the headers; a
+                    // successful one sends OK in the trailers, after this point.
+                    let code = response
+                        .headers()
+                        .get("grpc-status")
+                        .map_or(tonic::Code::Ok, |v| tonic::Code::from_bytes(v.as_bytes()));
+                    tracing::info!(method, code = ?code, latency_ms, "call");
+                }
+                Err(error) => tracing::warn!(method, %error, latency_ms, "call failed"),
+            }
+            result
+        })
+    }
+}

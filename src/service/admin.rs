@@ -1,0 +1,280 @@
+//! Bootstrapping a domain and its workspaces, users and role bindings: what the admin
+//! command line does on the same database as the server.
+
+use chrono::Utc;
+
+use crate::auth::keys;
+use crate::context::Context;
+use crate::domain::{
+    Domain, KeyPurpose, NewUser, ResourceGroup, Role, RoleBinding, RoleType, Tags, User, UserState,
+    WORKSPACE_WILDCARD, Workspace, WorkspaceGroup, WorkspaceState, ids,
+};
+use crate::error::{Error, Result};
+use crate::store;
+
+/// The role every domain's first user gets.
+pub const DOMAIN_ADMIN_ROLE: &str = "managed-domain-admin";
+
+/// Who the command line records as creator.
+const CREATED_BY: &str = "spaceid-admin";
+
+/// Creates a domain with its signing keys, its managed roles and its first domain admin,
+/// all in one transaction.
+pub async fn init_domain(ctx: &Context, name: &str, admin: NewUser) -> Result<(Domain, User)> {
+    check_name("name", name)?;
+    admin.check()?;
+    let password_hash = match &admin.password {
+        Some(password) => Some(ctx.hasher.hash(password).await?),
+        None => None,
+    };
+    let (access, refresh) = tokio::try_join!(
+        keys::generate(KeyPurpose::Access),
+        keys::generate(KeyPurpose::Refresh)
+    )?;
+    let now = Utc::now();
+    let domain = Domain {
+        domain_id: ids::generate("domain"),
+        name: name.to_owned(),
+        state: "ENABLED".into(),
+        tags: Tags::default(),
+        created_at: now,
+    };
+    let admin_binding = RoleBinding {
+        role_binding_id: ids::generate("rb"),
+        domain_id: domain.domain_id.clone(),
+        user_id: admin.user_id.as_str().to_owned(),
+        role_id: DOMAIN_ADMIN_ROLE.into(),
+        role_type: RoleType::DomainAdmin,
+        resource_group: ResourceGroup::Domain,
+        workspace_id: WORKSPACE_WILDCARD.into(),
+        workspace_group_id: None,
+        created_at: now,
+    };
+    let tx = ctx.store.begin().await?;
+    store::domains::insert(&tx, &domain).await?;
+    store::keys::insert(&tx, &domain.domain_id, &access).await?;
+    store::keys::insert(&tx, &domain.domain_id, &refresh).await?;
+    for role in Role::managed() {
+        store::roles::insert(&tx, &domain.domain_id, &role).await?;
+    }
+    store::users::insert(
+        &tx,
+        &domain.domain_id,
+        &admin,
+        password_hash,
+        UserState::Enabled,
+    )
+    .await?;
+    store::role_bindings::insert(&tx, &admin_binding).await?;
+    let user = store::users::get(&tx, &domain.domain_id, admin.user_id.as_str())
+        .await?
+        .ok_or_else(|| Error::internal("the new admin vanished"))?;
+    store::commit(tx).await?;
+    Ok((domain, user))
+}
+
+/// Creates an enabled workspace in a domain.
+pub async fn create_workspace(
+    ctx: &Context,
+    domain_id: &str,
+    name: &str,
+    tags: Tags,
+) -> Result<Workspace> {
+    check_name("name", name)?;
+    require_domain(ctx, domain_id).await?;
+    let workspace = Workspace {
+        workspace_id: ids::generate("workspace"),
+        domain_id: domain_id.to_owned(),
+        name: name.to_owned(),
+        state: WorkspaceState::Enabled,
+        tags,
+        created_by: CREATED_BY.into(),
+        reference_id: None,
+        is_managed: false,
+        is_dormant: false,
+        dormant_updated_at: None,
+        last_synced_at: None,
+        workspace_group_id: None,
+        created_at: Utc::now(),
+    };
+    store::workspaces::insert(ctx.store.db(), &workspace).await?;
+    Ok(workspace)
+}
+
+/// Creates an enabled user in a domain, with no role bindings.
+pub async fn create_user(ctx: &Context, domain_id: &str, new: NewUser) -> Result<User> {
+    new.check()?;
+    require_domain(ctx, domain_id).await?;
+    let password_hash = match &new.password {
+        Some(password) => Some(ctx.hasher.hash(password).await?),
+        None => None,
+    };
+    store::users::insert(
+        ctx.store.db(),
+        domain_id,
+        &new,
+        password_hash,
+        UserState::Enabled,
+    )
+    .await?;
+    store::users::get(ctx.store.db(), domain_id, new.user_id.as_str())
+        .await?
+        .ok_or_else(|| Error::internal("the new user vanished"))
+}
+
+/// Binds a user to a role: a DOMAIN_ADMIN role domain-wide, a workspace role in one
+/// workspace or, with `*` or no workspace, in every workspace of the domain.
+pub async fn create_role_binding(
+    ctx: &Context,
+    domain_id: &str,
+    user_id: &str,
+    role_id: &str,
+    workspace_id: Option<&str>,
+) -> Result<RoleBinding> {
+    let db = ctx.store.db();
+    require_domain(ctx, domain_id).await?;
+    let role = store::roles::get(db, domain_id, role_id)
+        .await?
+        .ok_or_else(|| Error::not_found("role_id", role_id))?;
+    if store::users::get(db, domain_id, user_id).await?.is_none() {
+        return Err(Error::not_found("user_id", user_id));
+    }
+    let workspace_id = match (role.role_type, workspace_id) {
+        (_, None) | (_, Some(WORKSPACE_WILDCARD)) => WORKSPACE_WILDCARD.to_owned(),
+        (RoleType::DomainAdmin, Some(_)) => {
+            return Err(Error::invalid(
+                "workspace_id",
+                "a DOMAIN_ADMIN role is bound domain-wide; omit the workspace",
+            ));
+        }
+        (_, Some(workspace_id)) => {
+            require_workspace(ctx, domain_id, workspace_id).await?;
+            workspace_id.to_owned()
+        }
+    };
+    let binding = RoleBinding {
+        role_binding_id: ids::generate("rb"),
+        domain_id: domain_id.to_owned(),
+        user_id: user_id.to_owned(),
+        role_id: role.role_id.clone(),
+        role_type: role.role_type,
+        resource_group: role.role_type.resource_group(),
+        workspace_id,
+        workspace_group_id: None,
+        created_at: Utc::now(),
+    };
+    store::role_bindings::insert(db, &binding).await?;
+    Ok(binding)
+}
+
+/// A member of a new workspace group.
+#[derive(Debug, Clone)]
+pub struct GroupMember {
+    /// An existing user of the domain.
+    pub user_id: String,
+    /// A workspace role of the domain.
+    pub role_id: String,
+}
+
+/// Creates a workspace group holding `workspace_ids`, with `members` bound with their role
+/// in each of its workspaces; one transaction.
+pub async fn create_workspace_group(
+    ctx: &Context,
+    domain_id: &str,
+    name: &str,
+    workspace_ids: &[String],
+    members: &[GroupMember],
+) -> Result<WorkspaceGroup> {
+    check_name("name", name)?;
+    require_domain(ctx, domain_id).await?;
+    for workspace_id in workspace_ids {
+        require_workspace(ctx, domain_id, workspace_id).await?;
+    }
+    let mut roles = Vec::with_capacity(members.len());
+    for member in members {
+        let role = store::roles::get(ctx.store.db(), domain_id, &member.role_id)
+            .await?
+            .ok_or_else(|| Error::not_found("role_id", member.role_id.as_str()))?;
+        if role.role_type.resource_group() != ResourceGroup::Workspace {
+            return Err(Error::invalid(
+                "role_id",
+                format!("{} is not a workspace role", role.role_id),
+            ));
+        }
+        if store::users::get(ctx.store.db(), domain_id, &member.user_id)
+            .await?
+            .is_none()
+        {
+            return Err(Error::not_found("user_id", member.user_id.as_str()));
+        }
+        roles.push(role);
+    }
+    let now = Utc::now();
+    let group = WorkspaceGroup {
+        workspace_group_id: ids::generate("wg"),
+        domain_id: domain_id.to_owned(),
+        name: name.to_owned(),
+        tags: Tags::default(),
+        created_by: CREATED_BY.into(),
+        updated_by: CREATED_BY.into(),
+        created_at: now,
+        updated_at: now,
+    };
+    let tx = ctx.store.begin().await?;
+    store::workspace_groups::insert(&tx, &group).await?;
+    for workspace_id in workspace_ids {
+        store::workspaces::set_group(&tx, domain_id, workspace_id, &group.workspace_group_id)
+            .await?;
+    }
+    for (member, role) in members.iter().zip(&roles) {
+        store::workspace_groups::add_member(&tx, &group, &member.user_id, role).await?;
+        for workspace_id in workspace_ids {
+            let binding = RoleBinding {
+                role_binding_id: ids::generate("rb"),
+                domain_id: domain_id.to_owned(),
+                user_id: member.user_id.clone(),
+                role_id: role.role_id.clone(),
+                role_type: role.role_type,
+                resource_group: ResourceGroup::Workspace,
+                workspace_id: workspace_id.clone(),
+                workspace_group_id: Some(group.workspace_group_id.clone()),
+                created_at: now,
+            };
+            store::role_bindings::insert(&tx, &binding).await?;
+        }
+    }
+    store::commit(tx).await?;
+    Ok(group)
+}
+
+async fn require_domain(ctx: &Context, domain_id: &str) -> Result<Domain> {
+    if domain_id.is_empty() {
+        return Err(Error::required("domain_id"));
+    }
+    store::domains::get(ctx.store.db(), domain_id)
+        .await?
+        .ok_or_else(|| Error::not_found("domain_id", domain_id))
+}
+
+async fn require_workspace(
+    ctx: &Context,
+    domain_id: &str,
+    workspace_id: &str,
+) -> Result<Workspace> {
+    store::workspaces::get(ctx.store.db(), domain_id, workspace_id)
+        .await?
+        .ok_or_else(|| Error::not_found("workspace_id", workspace_id))
+}
+
+fn check_name(key: &'static str, name: &str) -> Result<()> {
+    if name.trim().is_empty() {
+        return Err(Error::required(key));
+    }
+    if name.chars().count() > 128 || name.chars().any(char::is_control) {
+        return Err(Error::invalid(
+            key,
+            "must be at most 128 characters, without control characters",
+        ));
+    }
+    Ok(())
+}

@@ -1,0 +1,6 @@
+//! The use cases: what each call does, in one function each, between the thin gRPC
+//! handlers in `api` and the storage functions in `store`.
+
+pub mod admin;
+pub mod profile;
+pub mod tokens;

@@ -1,0 +1,240 @@
+//! Signing in (`Token.issue`) and trading a refresh token for a scoped access token
+//! (`Token.grant`).
+
+use chrono::Utc;
+
+use crate::auth::{Claims, TokenKind, jwt, principal::issued_before_password_change};
+use crate::context::Context;
+use crate::domain::{
+    AuthType, ResourceGroup, RoleBinding, RoleType, TokenRole, User, UserState, WORKSPACE_WILDCARD,
+    WorkspaceState,
+};
+use crate::error::{Error, Result};
+use crate::store::{self, users::UserChanges};
+
+/// A LOCAL sign-in.
+#[derive(Debug)]
+pub struct SignIn {
+    /// The user's domain.
+    pub domain_id: String,
+    /// `credentials.user_id`.
+    pub user_id: String,
+    /// `credentials.password`; never logged.
+    pub password: String,
+    /// Requested access token lifetime in seconds (0: the default).
+    pub timeout: i32,
+}
+
+/// What a successful sign-in returns.
+pub struct IssuedTokens {
+    /// Opens the API as the user (`rol` USER).
+    pub access_token: String,
+    /// Buys scoped access tokens through `Token.grant`.
+    pub refresh_token: String,
+}
+
+/// The scope a granted access token acts in.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Scope {
+    /// The whole domain, as its admin.
+    Domain,
+    /// One workspace, with the user's role there.
+    Workspace(String),
+    /// The user alone.
+    User,
+}
+
+/// A request to trade a refresh token for an access token.
+#[derive(Debug)]
+pub struct GrantRequest {
+    /// The refresh token from `Token.issue`.
+    pub refresh_token: String,
+    /// Where the new token acts.
+    pub scope: Scope,
+    /// Requested lifetime in seconds (0: the default).
+    pub timeout: i32,
+    /// Permissions that narrow the new token.
+    pub permissions: Vec<String>,
+    /// The domain the caller expects the token to belong to, if it said.
+    pub domain_id: Option<String>,
+}
+
+/// A granted access token and the role it carries.
+pub struct Granted {
+    /// The new access token.
+    pub access_token: String,
+    /// Its `rol` claim.
+    pub role: TokenRole,
+    /// The role binding's role behind it, if any.
+    pub role_id: Option<String>,
+    /// The domain.
+    pub domain_id: String,
+    /// The workspace of a workspace-scoped token.
+    pub workspace_id: Option<String>,
+}
+
+/// Checks a LOCAL user's password and issues an access and a refresh token. An unknown
+/// user and a wrong password give the same answer, in the same time.
+pub async fn issue(ctx: &Context, sign_in: SignIn) -> Result<IssuedTokens> {
+    let SignIn {
+        domain_id,
+        user_id,
+        password,
+        timeout,
+    } = sign_in;
+    if domain_id.is_empty() {
+        return Err(Error::required("domain_id"));
+    }
+    if user_id.is_empty() {
+        return Err(Error::required("credentials.user_id"));
+    }
+    if password.is_empty() {
+        return Err(Error::required("credentials.password"));
+    }
+    let lifetime = ctx.tokens.access_lifetime(timeout)?;
+    let user = store::users::get(ctx.store.db(), &domain_id, &user_id).await?;
+    let hash = user
+        .as_ref()
+        .filter(|user| user.auth_type == AuthType::Local)
+        .and_then(|user| user.password_hash.as_deref());
+    let matched = ctx.hasher.verify(&password, hash).await?;
+    let user = match user {
+        Some(user) if matched => user,
+        _ => return Err(Error::authentication("wrong user_id or password")),
+    };
+    if user.state == UserState::Disabled {
+        return Err(Error::authentication("the user is disabled"));
+    }
+    wait_out_password_change_second(&user).await;
+    let keys = ctx
+        .keys
+        .for_domain(&domain_id)
+        .await?
+        .ok_or_else(|| Error::internal(format!("domain {domain_id} has no signing keys")))?;
+    let access = Claims::for_user(TokenKind::Access, &domain_id, &user_id, lifetime)
+        .with_role(TokenRole::User, None);
+    let refresh = Claims::for_user(
+        TokenKind::Refresh,
+        &domain_id,
+        &user_id,
+        i64::from(user.refresh_timeout),
+    );
+    let tokens = IssuedTokens {
+        access_token: jwt::sign(&keys.access, &access)?,
+        refresh_token: jwt::sign(&keys.refresh, &refresh)?,
+    };
+    let changes = UserChanges {
+        last_accessed_at: Some(Utc::now()),
+        state: (user.state == UserState::Pending).then_some(UserState::Enabled),
+        ..UserChanges::default()
+    };
+    store::users::update(ctx.store.db(), &domain_id, &user_id, changes).await?;
+    Ok(tokens)
+}
+
+/// Trades a refresh token for an access token in a scope, with the role the user's
+/// bindings give there.
+pub async fn grant(ctx: &Context, request: GrantRequest) -> Result<Granted> {
+    let GrantRequest {
+        refresh_token,
+        scope,
+        timeout,
+        permissions,
+        domain_id,
+    } = request;
+    if refresh_token.is_empty() {
+        return Err(Error::required("token"));
+    }
+    let lifetime = ctx.tokens.access_lifetime(timeout)?;
+    let (refresh, user) = ctx.auth.verify_refresh(&refresh_token).await?;
+    if domain_id
+        .as_deref()
+        .is_some_and(|asked| asked != refresh.did)
+    {
+        return Err(Error::authentication("the token belongs to another domain"));
+    }
+    let bindings =
+        store::role_bindings::for_user(ctx.store.db(), &user.domain_id, &user.user_id).await?;
+    let (role, role_id, workspace_id) = match scope {
+        Scope::Domain => {
+            let admin = domain_admin_binding(&bindings).ok_or_else(|| {
+                Error::permission_denied("DOMAIN scope needs a DOMAIN_ADMIN role binding")
+            })?;
+            (TokenRole::DomainAdmin, Some(admin.role_id.clone()), None)
+        }
+        Scope::Workspace(workspace_id) => {
+            let (role, role_id) = workspace_role(ctx, &user, &bindings, &workspace_id).await?;
+            (role, Some(role_id), Some(workspace_id))
+        }
+        Scope::User => (TokenRole::User, None, None),
+    };
+    let keys =
+        ctx.keys.for_domain(&user.domain_id).await?.ok_or_else(|| {
+            Error::internal(format!("domain {} has no signing keys", user.domain_id))
+        })?;
+    let mut claims = Claims::for_user(TokenKind::Access, &user.domain_id, &user.user_id, lifetime)
+        .with_role(role, workspace_id.as_deref());
+    claims.permissions = permissions;
+    Ok(Granted {
+        access_token: jwt::sign(&keys.access, &claims)?,
+        role,
+        role_id,
+        domain_id: user.domain_id,
+        workspace_id,
+    })
+}
+
+fn domain_admin_binding(bindings: &[RoleBinding]) -> Option<&RoleBinding> {
+    bindings
+        .iter()
+        .find(|b| b.resource_group == ResourceGroup::Domain && b.role_type == RoleType::DomainAdmin)
+}
+
+/// The user's role in a workspace: WORKSPACE_OWNER for a domain admin, else the strongest
+/// of its bindings to that workspace or to every workspace (`*`).
+async fn workspace_role(
+    ctx: &Context,
+    user: &User,
+    bindings: &[RoleBinding],
+    workspace_id: &str,
+) -> Result<(TokenRole, String)> {
+    if workspace_id.is_empty() {
+        return Err(Error::required("workspace_id"));
+    }
+    let workspace = store::workspaces::get(ctx.store.db(), &user.domain_id, workspace_id)
+        .await?
+        .ok_or_else(|| Error::not_found("workspace_id", workspace_id))?;
+    if workspace.state != WorkspaceState::Enabled {
+        return Err(Error::permission_denied(format!(
+            "workspace {workspace_id} is disabled"
+        )));
+    }
+    if let Some(admin) = domain_admin_binding(bindings) {
+        return Ok((TokenRole::WorkspaceOwner, admin.role_id.clone()));
+    }
+    bindings
+        .iter()
+        .filter(|b| b.resource_group == ResourceGroup::Workspace)
+        .filter(|b| b.workspace_id == workspace_id || b.workspace_id == WORKSPACE_WILDCARD)
+        .min_by_key(|b| b.role_type)
+        .map(|b| (TokenRole::from(b.role_type), b.role_id.clone()))
+        .ok_or_else(|| {
+            Error::permission_denied(format!("the user has no role in workspace {workspace_id}"))
+        })
+}
+
+/// Tokens issued in the second of a password change count as older than the change (their
+/// `iat` has whole seconds), so a sign-in in that second waits for the next one.
+async fn wait_out_password_change_second(user: &User) {
+    let Some(changed) = user.password_changed_at else {
+        return;
+    };
+    let probe = Claims::for_user(TokenKind::Access, &user.domain_id, &user.user_id, 0);
+    if issued_before_password_change(&probe, user) {
+        let next_second = (changed.timestamp() + 1) * 1000;
+        let wait = next_second - Utc::now().timestamp_millis();
+        if wait > 0 {
+            tokio::time::sleep(std::time::Duration::from_millis(wait as u64)).await;
+        }
+    }
+}

@@ -1,0 +1,38 @@
+//! Domains.
+
+use sea_orm::{ActiveValue::Set, EntityTrait};
+use tracing::instrument;
+
+use super::{Connection, entities::domain, on_unique};
+use crate::domain::{Domain, Tags};
+use crate::error::Result;
+
+/// Adds a domain; a taken name is ALREADY_EXISTS.
+#[instrument(skip(conn))]
+pub async fn insert(conn: &impl Connection, domain: &Domain) -> Result<()> {
+    let row = domain::ActiveModel {
+        domain_id: Set(domain.domain_id.clone()),
+        name: Set(domain.name.clone()),
+        state: Set(domain.state.clone()),
+        tags: Set(domain.tags.to_json()),
+        created_at: Set(domain.created_at),
+    };
+    domain::Entity::insert(row)
+        .exec_without_returning(conn)
+        .await
+        .map_err(|err| on_unique(err, "name", &domain.name))?;
+    Ok(())
+}
+
+/// The domain with this id, if any.
+#[instrument(skip(conn))]
+pub async fn get(conn: &impl Connection, domain_id: &str) -> Result<Option<Domain>> {
+    let row = domain::Entity::find_by_id(domain_id).one(conn).await?;
+    Ok(row.map(|row| Domain {
+        domain_id: row.domain_id,
+        name: row.name,
+        state: row.state,
+        tags: Tags::from_json(row.tags),
+        created_at: row.created_at,
+    }))
+}

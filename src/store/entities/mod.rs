@@ -1,0 +1,10 @@
+//! SeaORM entities: the tables as SeaORM sees them. Nothing outside `store` uses these.
+
+pub mod domain;
+pub mod role;
+pub mod role_binding;
+pub mod signing_key;
+pub mod user;
+pub mod workspace;
+pub mod workspace_group;
+pub mod workspace_group_user;

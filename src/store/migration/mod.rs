@@ -1,0 +1,15 @@
+//! Schema migrations, applied in order at start-up by `serve` and by every admin command.
+
+use sea_orm_migration::prelude::*;
+
+mod m20261123_000001_initial;
+
+/// All migrations of the service, oldest first.
+pub struct Migrator;
+
+#[sea_orm_migration::async_trait::async_trait]
+impl MigratorTrait for Migrator {
+    fn migrations() -> Vec<Box<dyn MigrationTrait>> {
+        vec![Box::new(m20261123_000001_initial::Migration)]
+    }
+}

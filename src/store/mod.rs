@@ -1,0 +1,104 @@
+//! Storage: SeaORM entities, migrations and the repository functions the rest of the code
+//! calls. Functions here speak the domain's types; entities never leave this module.
+//!
+//! Functions that write more than one row take a transaction (`&DatabaseTransaction`), so
+//! the caller decides what commits together. Single-row functions take any connection.
+
+pub mod domains;
+mod entities;
+pub mod keys;
+pub mod migration;
+pub mod role_bindings;
+pub mod roles;
+pub mod users;
+pub mod workspace_groups;
+pub mod workspaces;
+
+use std::time::Duration;
+
+use sea_orm::{
+    ConnectOptions, Database, DatabaseConnection, DatabaseTransaction, DbErr, SqlErr,
+    TransactionTrait,
+};
+use sea_orm_migration::MigratorTrait;
+
+use crate::error::{Error, Label, Result};
+
+pub use sea_orm::ConnectionTrait as Connection;
+
+/// The database behind the service: SQLite (the default) or PostgreSQL.
+#[derive(Clone, Debug)]
+pub struct Store {
+    db: DatabaseConnection,
+}
+
+impl Store {
+    /// Connects to `url` (`sqlite://...` or `postgres://...`) with at most `max_connections`.
+    /// SQLite runs in WAL mode with foreign keys on and a 5 s busy timeout.
+    pub async fn connect(url: &str, max_connections: u32) -> Result<Self> {
+        let mut options = ConnectOptions::new(url.to_owned());
+        options
+            .max_connections(max_connections.max(1))
+            .min_connections(1)
+            .connect_timeout(Duration::from_secs(10))
+            .acquire_timeout(Duration::from_secs(10))
+            .sqlx_logging(false)
+            .map_sqlx_sqlite_opts(|opts| {
+                use sea_orm::sqlx::sqlite::{SqliteJournalMode, SqliteSynchronous};
+                opts.journal_mode(SqliteJournalMode::Wal)
+                    .synchronous(SqliteSynchronous::Normal)
+                    .busy_timeout(Duration::from_secs(5))
+                    .foreign_keys(true)
+            });
+        let db = Database::connect(options).await.map_err(|err| {
+            Error::internal(format!(
+                "cannot open the database: {}",
+                redact_url(&err.to_string(), url)
+            ))
+        })?;
+        Ok(Self { db })
+    }
+
+    /// Applies every pending migration.
+    pub async fn migrate(&self) -> Result<()> {
+        migration::Migrator::up(&self.db, None).await?;
+        Ok(())
+    }
+
+    /// The connection pool, for single-statement reads and writes.
+    pub fn db(&self) -> &DatabaseConnection {
+        &self.db
+    }
+
+    /// Starts a transaction; it rolls back unless committed.
+    pub async fn begin(&self) -> Result<DatabaseTransaction> {
+        Ok(self.db.begin().await?)
+    }
+
+    /// Closes the pool, waiting for connections to return.
+    pub async fn close(self) -> Result<()> {
+        Ok(self.db.close().await?)
+    }
+}
+
+/// Commits a transaction.
+pub async fn commit(tx: DatabaseTransaction) -> Result<()> {
+    Ok(tx.commit().await?)
+}
+
+/// Turns a unique violation into ALREADY_EXISTS on `key = value`; other errors pass through.
+pub(crate) fn on_unique(err: DbErr, key: impl Into<Label>, value: &str) -> Error {
+    match err.sql_err() {
+        Some(SqlErr::UniqueConstraintViolation(_)) => Error::already_exists(key, value),
+        _ => Error::Storage(err),
+    }
+}
+
+fn redact_url(message: &str, url: &str) -> String {
+    match url.split_once('@') {
+        Some((credentials, _)) if message.contains(credentials) => {
+            message.replace(credentials, "***")
+        }
+        _ => message.to_owned(),
+    }
+}

@@ -1,0 +1,43 @@
+//! Roles.
+
+use sea_orm::{ActiveValue::Set, EntityTrait};
+use tracing::instrument;
+
+use super::{Connection, entities::role, on_unique};
+use crate::domain::{Role, RoleType};
+use crate::error::Result;
+
+/// Adds a role to a domain; a taken role id is ALREADY_EXISTS.
+#[instrument(skip(conn))]
+pub async fn insert(conn: &impl Connection, domain_id: &str, role: &Role) -> Result<()> {
+    let row = role::ActiveModel {
+        domain_id: Set(domain_id.to_owned()),
+        role_id: Set(role.role_id.clone()),
+        name: Set(role.name.clone()),
+        role_type: Set(role.role_type.as_str().to_owned()),
+        is_managed: Set(role.is_managed),
+        created_at: Set(chrono::Utc::now()),
+    };
+    role::Entity::insert(row)
+        .exec_without_returning(conn)
+        .await
+        .map_err(|err| on_unique(err, "role_id", &role.role_id))?;
+    Ok(())
+}
+
+/// The domain's role with this id, if any.
+#[instrument(skip(conn))]
+pub async fn get(conn: &impl Connection, domain_id: &str, role_id: &str) -> Result<Option<Role>> {
+    let row = role::Entity::find_by_id((domain_id.to_owned(), role_id.to_owned()))
+        .one(conn)
+        .await?;
+    row.map(|row| {
+        Ok(Role {
+            role_type: RoleType::parse(&row.role_type)?,
+            role_id: row.role_id,
+            name: row.name,
+            is_managed: row.is_managed,
+        })
+    })
+    .transpose()
+}

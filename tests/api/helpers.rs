@@ -1,0 +1,385 @@
+//! TestApp: a fresh database (SQLite in a temp dir, or a fresh PostgreSQL database when
+//! `SPACEID_TEST_POSTGRES_URL` names a server), the real server on port 0, and clients.
+
+use std::{net::SocketAddr, sync::Arc};
+
+use clap::Parser;
+use sea_orm::{ConnectionTrait, Database};
+use spaceid::{
+    cli::Cli,
+    config::Settings,
+    context::Context,
+    domain::{AuthType, Name, NewUser, Password, RoleBinding, Tags, UserId, Workspace},
+    pb::identity::{
+        GrantTokenRequest, IssueTokenRequest, TokenInfo,
+        grant_token_request::{GrantType, Scope},
+        token_client::TokenClient,
+        user_profile_client::UserProfileClient,
+        workspace_user_client::WorkspaceUserClient,
+    },
+    service::admin,
+};
+use tokio::{net::TcpListener, sync::oneshot, task::JoinHandle};
+use tonic::{Request, transport::Channel};
+
+/// The password every test user gets unless a test says otherwise.
+pub const PASSWORD: &str = "Passw0rd!x";
+
+/// A running server on a fresh database.
+pub struct TestApp {
+    /// Where the server listens.
+    pub addr: SocketAddr,
+    /// The server's shared state, for arranging data the API cannot create.
+    pub ctx: Arc<Context>,
+    /// The database URL the server uses.
+    pub database_url: String,
+    shutdown: Option<oneshot::Sender<()>>,
+    server: Option<JoinHandle<()>>,
+    _dir: tempfile::TempDir,
+}
+
+/// A domain made for a test, with its first admin.
+pub struct TestDomain {
+    /// The domain's id.
+    pub domain_id: String,
+    /// The admin's user id.
+    pub admin_id: String,
+}
+
+impl TestApp {
+    /// Starts the server on a fresh database.
+    pub async fn spawn() -> Self {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let database_url = match std::env::var("SPACEID_TEST_POSTGRES_URL") {
+            Ok(server_url) if !server_url.is_empty() => fresh_postgres_database(&server_url).await,
+            _ => format!(
+                "sqlite://{}?mode=rwc",
+                dir.path().join("spaceid.db").display()
+            ),
+        };
+        let settings = test_settings(&database_url);
+        let ctx = Context::open(&settings).await.expect("open the database");
+        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind port 0");
+        let addr = listener.local_addr().unwrap();
+        let (shutdown, stop) = oneshot::channel::<()>();
+        let server_ctx = ctx.clone();
+        let server = tokio::spawn(async move {
+            let stop = async {
+                let _ = stop.await;
+            };
+            spaceid::server::serve(server_ctx, &settings, listener, stop)
+                .await
+                .expect("server failed");
+        });
+        Self {
+            addr,
+            ctx,
+            database_url,
+            shutdown: Some(shutdown),
+            server: Some(server),
+            _dir: dir,
+        }
+    }
+
+    /// Stops the server gracefully and waits for it.
+    pub async fn stop(mut self) {
+        if let Some(shutdown) = self.shutdown.take() {
+            let _ = shutdown.send(());
+        }
+        if let Some(server) = self.server.take() {
+            server.await.expect("server task");
+        }
+    }
+
+    async fn channel(&self) -> Channel {
+        Channel::from_shared(format!("http://{}", self.addr))
+            .unwrap()
+            .connect()
+            .await
+            .expect("connect to the server")
+    }
+
+    /// A Token client.
+    pub async fn token(&self) -> TokenClient<Channel> {
+        TokenClient::new(self.channel().await)
+    }
+
+    /// A UserProfile client.
+    pub async fn user_profile(&self) -> UserProfileClient<Channel> {
+        UserProfileClient::new(self.channel().await)
+    }
+
+    /// A WorkspaceUser client.
+    pub async fn workspace_user(&self) -> WorkspaceUserClient<Channel> {
+        WorkspaceUserClient::new(self.channel().await)
+    }
+
+    /// A raw channel, for reflection and health clients.
+    pub async fn raw_channel(&self) -> Channel {
+        self.channel().await
+    }
+
+    /// A new domain whose admin is `admin@<name>.test` with `PASSWORD`.
+    pub async fn domain(&self, name: &str) -> TestDomain {
+        let admin_id = format!("admin@{name}.test");
+        let admin = new_user(&admin_id, Some(PASSWORD));
+        let (domain, _) = admin::init_domain(&self.ctx, name, admin)
+            .await
+            .expect("init");
+        TestDomain {
+            domain_id: domain.domain_id,
+            admin_id,
+        }
+    }
+
+    /// A new LOCAL user with `PASSWORD` and no bindings.
+    pub async fn user(&self, domain: &TestDomain, user_id: &str) {
+        admin::create_user(
+            &self.ctx,
+            &domain.domain_id,
+            new_user(user_id, Some(PASSWORD)),
+        )
+        .await
+        .expect("create user");
+    }
+
+    /// A new enabled workspace.
+    pub async fn workspace(&self, domain: &TestDomain, name: &str) -> Workspace {
+        admin::create_workspace(&self.ctx, &domain.domain_id, name, Tags::default())
+            .await
+            .expect("create workspace")
+    }
+
+    /// Binds a user to a role, in a workspace or (None) domain-wide.
+    pub async fn bind(
+        &self,
+        domain: &TestDomain,
+        user_id: &str,
+        role_id: &str,
+        workspace_id: Option<&str>,
+    ) -> RoleBinding {
+        admin::create_role_binding(&self.ctx, &domain.domain_id, user_id, role_id, workspace_id)
+            .await
+            .expect("bind")
+    }
+
+    /// Signs in with LOCAL credentials.
+    pub async fn issue(
+        &self,
+        domain_id: &str,
+        user_id: &str,
+        password: &str,
+    ) -> Result<TokenInfo, tonic::Status> {
+        self.token()
+            .await
+            .issue(issue_request(domain_id, user_id, password))
+            .await
+            .map(tonic::Response::into_inner)
+    }
+
+    /// Signs in and returns the access token.
+    pub async fn access_token(&self, domain_id: &str, user_id: &str) -> String {
+        self.issue(domain_id, user_id, PASSWORD)
+            .await
+            .expect("sign in")
+            .access_token
+    }
+
+    /// Signs in, then grants a token in `scope` (with `workspace_id` for WORKSPACE).
+    pub async fn scoped_token(
+        &self,
+        domain_id: &str,
+        user_id: &str,
+        scope: Scope,
+        workspace_id: &str,
+    ) -> Result<spaceid::pb::identity::GrantTokenInfo, tonic::Status> {
+        let refresh = self
+            .issue(domain_id, user_id, PASSWORD)
+            .await?
+            .refresh_token;
+        self.token()
+            .await
+            .grant(grant_request(&refresh, scope, workspace_id))
+            .await
+            .map(tonic::Response::into_inner)
+    }
+}
+
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        if let Some(shutdown) = self.shutdown.take() {
+            let _ = shutdown.send(());
+        }
+    }
+}
+
+/// Disables a user directly in storage (no API call disables users yet).
+pub async fn disable(app: &TestApp, domain_id: &str, user_id: &str) {
+    use spaceid::{
+        domain::UserState,
+        store::users::{UserChanges, update},
+    };
+    let changes = UserChanges {
+        state: Some(UserState::Disabled),
+        ..UserChanges::default()
+    };
+    update(app.ctx.store.db(), domain_id, user_id, changes)
+        .await
+        .unwrap();
+}
+
+/// Settings for a test server: the given database and the cheapest bcrypt cost.
+pub fn test_settings(database_url: &str) -> Settings {
+    let cli = Cli::try_parse_from([
+        "spaceid",
+        "--database-url",
+        database_url,
+        "--bcrypt-cost",
+        "4",
+        "--shutdown-grace",
+        "5",
+        "serve",
+    ])
+    .expect("test settings");
+    cli.settings
+}
+
+/// A LOCAL user to create (EXTERNAL when `password` is None).
+pub fn new_user(user_id: &str, password: Option<&str>) -> NewUser {
+    NewUser {
+        user_id: UserId::parse(user_id).unwrap(),
+        name: Some(Name::parse("Test User").unwrap()),
+        email: None,
+        auth_type: if password.is_some() {
+            AuthType::Local
+        } else {
+            AuthType::External
+        },
+        password: password.map(|p| Password::parse(p).unwrap()),
+        language: None,
+        timezone: None,
+        tags: Tags::default(),
+    }
+}
+
+/// A `Token.issue` request with LOCAL credentials.
+pub fn issue_request(domain_id: &str, user_id: &str, password: &str) -> IssueTokenRequest {
+    let credentials = serde_json::json!({"user_id": user_id, "password": password});
+    IssueTokenRequest {
+        credentials: Some(to_struct(&credentials)),
+        auth_type: spaceid::pb::identity::issue_token_request::AuthType::Local as i32,
+        timeout: 0,
+        verify_code: String::new(),
+        domain_id: domain_id.to_owned(),
+    }
+}
+
+/// A `Token.grant` request for a refresh token.
+pub fn grant_request(refresh_token: &str, scope: Scope, workspace_id: &str) -> GrantTokenRequest {
+    GrantTokenRequest {
+        grant_type: GrantType::RefreshToken as i32,
+        token: refresh_token.to_owned(),
+        scope: scope as i32,
+        timeout: 0,
+        permissions: vec![],
+        domain_id: String::new(),
+        workspace_id: workspace_id.to_owned(),
+    }
+}
+
+/// A request carrying `token` in its metadata.
+pub fn authed<T>(message: T, token: &str) -> Request<T> {
+    let mut request = Request::new(message);
+    request
+        .metadata_mut()
+        .insert("token", token.parse().expect("token as metadata"));
+    request
+}
+
+/// A JSON object as a protobuf Struct.
+pub fn to_struct(value: &serde_json::Value) -> prost_types::Struct {
+    fn to_value(value: &serde_json::Value) -> prost_types::Value {
+        use prost_types::value::Kind;
+        let kind = match value {
+            serde_json::Value::Null => Kind::NullValue(0),
+            serde_json::Value::Bool(b) => Kind::BoolValue(*b),
+            serde_json::Value::Number(n) => Kind::NumberValue(n.as_f64().unwrap()),
+            serde_json::Value::String(s) => Kind::StringValue(s.clone()),
+            serde_json::Value::Array(items) => Kind::ListValue(prost_types::ListValue {
+                values: items.iter().map(to_value).collect(),
+            }),
+            serde_json::Value::Object(_) => Kind::StructValue(to_struct(value)),
+        };
+        prost_types::Value { kind: Some(kind) }
+    }
+    prost_types::Struct {
+        fields: value
+            .as_object()
+            .expect("a JSON object")
+            .iter()
+            .map(|(k, v)| (k.clone(), to_value(v)))
+            .collect(),
+    }
+}
+
+/// The claims of a JWT, read without verification (as a test would inspect them).
+pub fn claims_of(token: &str) -> serde_json::Value {
+    use base64::Engine;
+    let payload = token.split('.').nth(1).expect("a JWT");
+    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(payload)
+        .expect("base64url payload");
+    serde_json::from_slice(&bytes).expect("JSON claims")
+}
+
+/// The header of a JWT.
+pub fn header_of(token: &str) -> serde_json::Value {
+    use base64::Engine;
+    let header = token.split('.').next().expect("a JWT");
+    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(header)
+        .expect("base64url header");
+    serde_json::from_slice(&bytes).expect("JSON header")
+}
+
+/// Asserts a call failed with `code` and a message starting with `prefix` and containing
+/// each of `words`.
+#[track_caller]
+pub fn assert_status<T: std::fmt::Debug>(
+    result: Result<T, tonic::Status>,
+    code: tonic::Code,
+    prefix: &str,
+    words: &[&str],
+) {
+    let status = result.expect_err("the call should fail");
+    assert_eq!(status.code(), code, "{}", status.message());
+    assert!(
+        status.message().starts_with(prefix),
+        "expected {prefix}..., got {}",
+        status.message()
+    );
+    for word in words {
+        assert!(
+            status.message().contains(word),
+            "expected '{word}' in {}",
+            status.message()
+        );
+    }
+}
+
+/// Creates a fresh database on the PostgreSQL server at `server_url` and returns its URL.
+async fn fresh_postgres_database(server_url: &str) -> String {
+    let name = format!("spaceid_test_{}", spaceid::domain::ids::random_hex(8));
+    let admin = Database::connect(server_url)
+        .await
+        .expect("connect to PostgreSQL");
+    admin
+        .execute_unprepared(&format!("CREATE DATABASE {name}"))
+        .await
+        .expect("create a test database");
+    admin.close().await.ok();
+    let (base, _) = server_url
+        .rsplit_once('/')
+        .expect("a database URL with a path");
+    format!("{base}/{name}")
+}

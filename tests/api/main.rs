@@ -1,0 +1,11 @@
+//! The integration tests: each starts the real server on port 0 against a fresh database
+//! and calls it with generated tonic clients. One binary, so it links once.
+
+mod helpers;
+
+mod cli;
+mod server;
+mod storage;
+mod token;
+mod token_attacks;
+mod user_profile;

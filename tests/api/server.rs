@@ -1,0 +1,164 @@
+//! What every client of the server relies on: reflection, health, limits, UNIMPLEMENTED
+//! for calls not offered yet, and a graceful stop.
+
+use spaceid::pb::identity::{
+    CreateWorkspaceUserRequest, UpdateUserProfileRequest, VerifyEmailRequest,
+};
+use tonic::Code;
+use tonic_health::pb::{
+    HealthCheckRequest, health_check_response::ServingStatus, health_client::HealthClient,
+};
+
+use crate::helpers::*;
+
+#[tokio::test]
+async fn reflection_lists_the_services_in_both_versions() {
+    use tokio_stream::StreamExt;
+    let app = TestApp::spawn().await;
+    let channel = app.raw_channel().await;
+
+    let mut v1 = tonic_reflection::pb::v1::server_reflection_client::ServerReflectionClient::new(
+        channel.clone(),
+    );
+    let request = tonic_reflection::pb::v1::ServerReflectionRequest {
+        host: String::new(),
+        message_request: Some(
+            tonic_reflection::pb::v1::server_reflection_request::MessageRequest::ListServices(
+                String::new(),
+            ),
+        ),
+    };
+    let mut stream = v1
+        .server_reflection_info(tokio_stream::iter([request]))
+        .await
+        .unwrap()
+        .into_inner();
+    let response = stream.next().await.unwrap().unwrap();
+    let Some(
+        tonic_reflection::pb::v1::server_reflection_response::MessageResponse::ListServicesResponse(
+            list,
+        ),
+    ) = response.message_response
+    else {
+        panic!("not a service list");
+    };
+    let names: Vec<String> = list.service.into_iter().map(|s| s.name).collect();
+    for service in [
+        "spaceone.api.identity.v2.UserProfile",
+        "spaceone.api.identity.v2.WorkspaceUser",
+        "spaceone.api.identity.v2.Token",
+        "grpc.health.v1.Health",
+    ] {
+        assert!(
+            names.iter().any(|n| n == service),
+            "{service} missing from {names:?}"
+        );
+    }
+
+    let mut v1alpha =
+        tonic_reflection::pb::v1alpha::server_reflection_client::ServerReflectionClient::new(
+            channel,
+        );
+    let request = tonic_reflection::pb::v1alpha::ServerReflectionRequest {
+        host: String::new(),
+        message_request: Some(
+            tonic_reflection::pb::v1alpha::server_reflection_request::MessageRequest::FileContainingSymbol(
+                "spaceone.api.identity.v2.UserProfile".into(),
+            ),
+        ),
+    };
+    let mut stream = v1alpha
+        .server_reflection_info(tokio_stream::iter([request]))
+        .await
+        .unwrap()
+        .into_inner();
+    let response = stream.next().await.unwrap().unwrap();
+    assert!(matches!(
+        response.message_response,
+        Some(tonic_reflection::pb::v1alpha::server_reflection_response::MessageResponse::FileDescriptorResponse(_))
+    ));
+}
+
+#[tokio::test]
+async fn health_reports_serving() {
+    let app = TestApp::spawn().await;
+    let mut health = HealthClient::new(app.raw_channel().await);
+    for service in [
+        "",
+        "spaceone.api.identity.v2.UserProfile",
+        "spaceone.api.identity.v2.Token",
+    ] {
+        let status = health
+            .check(HealthCheckRequest {
+                service: service.into(),
+            })
+            .await
+            .unwrap()
+            .into_inner()
+            .status();
+        assert_eq!(status, ServingStatus::Serving, "{service}");
+    }
+}
+
+#[tokio::test]
+async fn calls_not_offered_yet_answer_unimplemented() {
+    let app = TestApp::spawn().await;
+    let result = app
+        .workspace_user()
+        .await
+        .create(CreateWorkspaceUserRequest::default())
+        .await;
+    assert_status(
+        result,
+        Code::Unimplemented,
+        "ERROR_NOT_IMPLEMENTED",
+        &["WorkspaceUser.create"],
+    );
+    let result = app
+        .user_profile()
+        .await
+        .verify_email(VerifyEmailRequest::default())
+        .await;
+    assert_status(
+        result,
+        Code::Unimplemented,
+        "ERROR_NOT_IMPLEMENTED",
+        &["UserProfile.verify_email"],
+    );
+}
+
+#[tokio::test]
+async fn oversized_messages_are_refused() {
+    let app = TestApp::spawn().await;
+    let acme = app.domain("acme").await;
+    let token = app.access_token(&acme.domain_id, &acme.admin_id).await;
+    let huge = serde_json::json!({"blob": "x".repeat(5 * 1024 * 1024)});
+    let request = UpdateUserProfileRequest {
+        tags: Some(to_struct(&huge)),
+        ..Default::default()
+    };
+    let status = app
+        .user_profile()
+        .await
+        .update(authed(request, &token))
+        .await
+        .unwrap_err();
+    assert_eq!(status.code(), Code::OutOfRange, "{}", status.message());
+    assert!(
+        status.message().contains("too large"),
+        "{}",
+        status.message()
+    );
+}
+
+#[tokio::test]
+async fn a_stopped_server_finishes_and_closes() {
+    let app = TestApp::spawn().await;
+    let addr = app.addr;
+    app.stop().await;
+    let connect = tonic::transport::Channel::from_shared(format!("http://{addr}"))
+        .unwrap()
+        .connect()
+        .await;
+    assert!(connect.is_err(), "the port is closed after a graceful stop");
+}

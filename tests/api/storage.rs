@@ -1,0 +1,192 @@
+//! Storage rules that hold on both engines: natural keys enforced by the database, and
+//! multi-row writes that commit whole or not at all.
+
+use sea_orm::{ConnectionTrait, Statement};
+use spaceid::{domain::UserState, error::Error, store};
+
+use crate::helpers::*;
+
+async fn count(app: &TestApp, sql: &str) -> i64 {
+    let db = app.ctx.store.db();
+    let row = db
+        .query_one(Statement::from_string(
+            db.get_database_backend(),
+            sql.to_owned(),
+        ))
+        .await
+        .unwrap()
+        .unwrap();
+    row.try_get_by_index::<i64>(0).unwrap()
+}
+
+#[tokio::test]
+async fn concurrent_inserts_of_one_user_leave_exactly_one_row() {
+    let app = TestApp::spawn().await;
+    let acme = app.domain("acme").await;
+    let attempts = (0..16).map(|_| {
+        let ctx = app.ctx.clone();
+        let domain_id = acme.domain_id.clone();
+        tokio::spawn(async move {
+            let new = new_user("twin@acme.test", None);
+            store::users::insert(ctx.store.db(), &domain_id, &new, None, UserState::Enabled).await
+        })
+    });
+    let results: Vec<_> = futures::future::join_all(attempts)
+        .await
+        .into_iter()
+        .map(|joined| joined.expect("task"))
+        .collect();
+
+    let created = results.iter().filter(|r| r.is_ok()).count();
+    assert_eq!(created, 1, "{results:?}");
+    for result in results.iter().filter(|r| r.is_err()) {
+        assert!(
+            matches!(result, Err(Error::AlreadyExists { key, value }) if key == "user_id" && value == "twin@acme.test"),
+            "{result:?}"
+        );
+    }
+    let rows = count(
+        &app,
+        "SELECT COUNT(*) FROM users WHERE user_id = 'twin@acme.test'",
+    )
+    .await;
+    assert_eq!(rows, 1);
+}
+
+#[tokio::test]
+async fn the_same_user_id_may_live_in_two_domains() {
+    let app = TestApp::spawn().await;
+    let acme = app.domain("acme").await;
+    let other = app.domain("other").await;
+    app.user(&acme, "shared@x.test").await;
+    app.user(&other, "shared@x.test").await;
+    assert_eq!(
+        count(
+            &app,
+            "SELECT COUNT(*) FROM users WHERE user_id = 'shared@x.test'"
+        )
+        .await,
+        2
+    );
+}
+
+#[tokio::test]
+async fn a_failed_init_writes_nothing() {
+    let app = TestApp::spawn().await;
+    app.domain("acme").await;
+    let tables = ["domains", "signing_keys", "roles", "users", "role_bindings"];
+    let mut before = Vec::new();
+    for table in tables {
+        before.push(count(&app, &format!("SELECT COUNT(*) FROM {table}")).await);
+    }
+
+    let result = spaceid::service::admin::init_domain(
+        &app.ctx,
+        "acme",
+        new_user("second@acme.test", Some(PASSWORD)),
+    )
+    .await;
+    assert!(
+        matches!(result, Err(Error::AlreadyExists { ref key, .. }) if key == "name"),
+        "{:?}",
+        result.err()
+    );
+
+    for (table, rows) in tables.iter().zip(before) {
+        assert_eq!(
+            count(&app, &format!("SELECT COUNT(*) FROM {table}")).await,
+            rows,
+            "{table}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn every_domain_gets_the_managed_roles_and_two_key_pairs() {
+    let app = TestApp::spawn().await;
+    let acme = app.domain("acme").await;
+    for role_id in [
+        "managed-domain-admin",
+        "managed-workspace-owner",
+        "managed-workspace-member",
+    ] {
+        let role = store::roles::get(app.ctx.store.db(), &acme.domain_id, role_id)
+            .await
+            .unwrap();
+        assert!(role.is_some_and(|r| r.is_managed), "{role_id}");
+    }
+    let keys = store::keys::for_domain(app.ctx.store.db(), &acme.domain_id)
+        .await
+        .unwrap();
+    assert_eq!(keys.len(), 2);
+    let kinds: Vec<_> = keys.iter().map(|k| k.purpose).collect();
+    assert!(kinds.contains(&spaceid::domain::KeyPurpose::Access));
+    assert!(kinds.contains(&spaceid::domain::KeyPurpose::Refresh));
+    for key in &keys {
+        assert_eq!(key.public_jwk["kty"], "RSA");
+        assert!(
+            key.public_jwk.get("d").is_none(),
+            "a public JWK never holds the private exponent"
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_workspace_group_binds_its_members_in_each_workspace_in_one_transaction() {
+    let app = TestApp::spawn().await;
+    let acme = app.domain("acme").await;
+    let ops = app.workspace(&acme, "ops").await;
+    let dev = app.workspace(&acme, "dev").await;
+    app.user(&acme, "bob@acme.test").await;
+    let member = |user_id: &str, role_id: &str| spaceid::service::admin::GroupMember {
+        user_id: user_id.into(),
+        role_id: role_id.into(),
+    };
+    let workspaces = [ops.workspace_id.clone(), dev.workspace_id.clone()];
+
+    let bad = spaceid::service::admin::create_workspace_group(
+        &app.ctx,
+        &acme.domain_id,
+        "platform",
+        &workspaces,
+        &[
+            member("bob@acme.test", "managed-workspace-member"),
+            member("ghost@acme.test", "managed-workspace-member"),
+        ],
+    )
+    .await;
+    assert!(
+        matches!(bad, Err(Error::NotFound { .. })),
+        "{:?}",
+        bad.err()
+    );
+    assert_eq!(
+        count(&app, "SELECT COUNT(*) FROM workspace_groups").await,
+        0
+    );
+
+    let group = spaceid::service::admin::create_workspace_group(
+        &app.ctx,
+        &acme.domain_id,
+        "platform",
+        &workspaces,
+        &[member("bob@acme.test", "managed-workspace-member")],
+    )
+    .await
+    .unwrap();
+    let bindings =
+        store::role_bindings::for_user(app.ctx.store.db(), &acme.domain_id, "bob@acme.test")
+            .await
+            .unwrap();
+    assert_eq!(bindings.len(), 2);
+    assert!(
+        bindings
+            .iter()
+            .all(|b| b.workspace_group_id.as_deref() == Some(group.workspace_group_id.as_str()))
+    );
+    let ws = store::workspaces::get(app.ctx.store.db(), &acme.domain_id, &ops.workspace_id)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(ws.workspace_group_id, Some(group.workspace_group_id));
+}
