@@ -119,8 +119,8 @@ impl Authenticator {
 
 /// Whether the token predates the user's last password change. `iat` has whole seconds, so
 /// a token issued in the second of the change counts as older; sign-in waits out that
-/// second (see `service::tokens`), so no fresh token is caught by this.
-pub fn issued_before_password_change(claims: &Claims, user: &User) -> bool {
+/// second, so no token issued after the change is caught by this.
+fn issued_before_password_change(claims: &Claims, user: &User) -> bool {
     user.password_changed_at
         .is_some_and(|changed| claims.iat <= changed.timestamp())
 }

@@ -98,8 +98,8 @@ pub struct Mfa {
     pub options: Tags,
 }
 
-/// A user as stored.
-#[derive(Debug, Clone, PartialEq)]
+/// A user as stored. Its `Debug` output leaves out the password hash.
+#[derive(Clone, PartialEq)]
 pub struct User {
     /// The tenant.
     pub domain_id: String,
@@ -137,6 +137,18 @@ pub struct User {
     pub created_at: DateTime<Utc>,
     /// When the user last signed in.
     pub last_accessed_at: Option<DateTime<Utc>>,
+}
+
+impl std::fmt::Debug for User {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("User")
+            .field("domain_id", &self.domain_id)
+            .field("user_id", &self.user_id)
+            .field("state", &self.state)
+            .field("auth_type", &self.auth_type)
+            .field("domain_role", &self.domain_role)
+            .finish_non_exhaustive()
+    }
 }
 
 impl User {
@@ -257,6 +269,40 @@ pub struct RoleBinding {
     pub workspace_group_id: Option<String>,
     /// When it was created.
     pub created_at: DateTime<Utc>,
+}
+
+/// A one-time code sent to a user, as stored: only its hash is kept.
+#[derive(Clone, PartialEq)]
+pub struct OneTimeCode {
+    /// `code-` and 12 hex characters.
+    pub code_id: String,
+    /// The tenant.
+    pub domain_id: String,
+    /// Whom it was sent to.
+    pub user_id: String,
+    /// What it confirms, such as `VERIFY_EMAIL` or `MFA_ENABLE`.
+    pub purpose: String,
+    /// A hash of the code; the code itself is only ever in the message sent.
+    pub code_hash: String,
+    /// What confirming it applies, such as the e-mail address being verified.
+    pub payload: Option<serde_json::Value>,
+    /// Wrong guesses so far.
+    pub attempts: i32,
+    /// When it stops working.
+    pub expires_at: DateTime<Utc>,
+    /// When it was made.
+    pub created_at: DateTime<Utc>,
+}
+
+impl std::fmt::Debug for OneTimeCode {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("OneTimeCode")
+            .field("code_id", &self.code_id)
+            .field("purpose", &self.purpose)
+            .field("attempts", &self.attempts)
+            .field("expires_at", &self.expires_at)
+            .finish_non_exhaustive()
+    }
 }
 
 /// Which tokens a key signs.

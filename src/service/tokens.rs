@@ -3,7 +3,7 @@
 
 use chrono::Utc;
 
-use crate::auth::{Claims, TokenKind, jwt, principal::issued_before_password_change};
+use crate::auth::{Claims, TokenKind, jwt};
 use crate::context::Context;
 use crate::domain::{
     AuthType, ResourceGroup, RoleBinding, RoleType, TokenRole, User, UserState, WORKSPACE_WILDCARD,
@@ -224,17 +224,15 @@ async fn workspace_role(
 }
 
 /// Tokens issued in the second of a password change count as older than the change (their
-/// `iat` has whole seconds), so a sign-in in that second waits for the next one.
+/// `iat` has whole seconds; see `issued_before_password_change`), so a sign-in in that
+/// second waits for the next one.
 async fn wait_out_password_change_second(user: &User) {
     let Some(changed) = user.password_changed_at else {
         return;
     };
-    let probe = Claims::for_user(TokenKind::Access, &user.domain_id, &user.user_id, 0);
-    if issued_before_password_change(&probe, user) {
-        let next_second = (changed.timestamp() + 1) * 1000;
-        let wait = next_second - Utc::now().timestamp_millis();
-        if wait > 0 {
-            tokio::time::sleep(std::time::Duration::from_millis(wait as u64)).await;
-        }
+    let first_valid_ms = (changed.timestamp() + 1) * 1000;
+    let wait_ms = first_valid_ms - Utc::now().timestamp_millis();
+    if wait_ms > 0 {
+        tokio::time::sleep(std::time::Duration::from_millis(wait_ms.unsigned_abs())).await;
     }
 }

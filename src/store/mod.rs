@@ -4,6 +4,7 @@
 //! Functions that write more than one row take a transaction (`&DatabaseTransaction`), so
 //! the caller decides what commits together. Single-row functions take any connection.
 
+pub mod codes;
 pub mod domains;
 mod entities;
 pub mod keys;

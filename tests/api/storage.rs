@@ -190,3 +190,109 @@ async fn a_workspace_group_binds_its_members_in_each_workspace_in_one_transactio
         .unwrap();
     assert_eq!(ws.workspace_group_id, Some(group.workspace_group_id));
 }
+
+fn code(
+    domain_id: &str,
+    user_id: &str,
+    purpose: &str,
+    expires_in: i64,
+) -> spaceid::domain::OneTimeCode {
+    let now = chrono::Utc::now();
+    spaceid::domain::OneTimeCode {
+        code_id: spaceid::domain::ids::generate("code"),
+        domain_id: domain_id.into(),
+        user_id: user_id.into(),
+        purpose: purpose.into(),
+        code_hash: "hash".into(),
+        payload: Some(serde_json::json!({"email": "new@acme.test"})),
+        attempts: 0,
+        expires_at: now + chrono::Duration::seconds(expires_in),
+        created_at: now,
+    }
+}
+
+#[tokio::test]
+async fn one_time_codes_are_replaced_expire_and_are_used_once() {
+    let app = TestApp::spawn().await;
+    let acme = app.domain("acme").await;
+    let db = app.ctx.store.db();
+    let now = chrono::Utc::now;
+    let replace = |code: spaceid::domain::OneTimeCode| {
+        let store = app.ctx.store.clone();
+        async move {
+            let tx = store.begin().await.unwrap();
+            store::codes::replace(&tx, &code).await.unwrap();
+            store::commit(tx).await.unwrap();
+            code
+        }
+    };
+
+    let first = replace(code(&acme.domain_id, &acme.admin_id, "VERIFY_EMAIL", 300)).await;
+    let second = replace(code(&acme.domain_id, &acme.admin_id, "VERIFY_EMAIL", 300)).await;
+    let mfa = replace(code(&acme.domain_id, &acme.admin_id, "MFA_ENABLE", 300)).await;
+    let live = store::codes::live(db, &acme.domain_id, &acme.admin_id, "VERIFY_EMAIL", now())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        live.code_id, second.code_id,
+        "a new code replaces the old one"
+    );
+    assert_eq!(live.payload, second.payload);
+    assert!(
+        !store::codes::consume(db, &first.code_id, now())
+            .await
+            .unwrap(),
+        "the replaced code is gone"
+    );
+
+    assert_eq!(
+        store::codes::record_failed_attempt(db, &second.code_id)
+            .await
+            .unwrap(),
+        1
+    );
+    assert_eq!(
+        store::codes::record_failed_attempt(db, &second.code_id)
+            .await
+            .unwrap(),
+        2
+    );
+
+    let racers = (0..8).map(|_| {
+        let ctx = app.ctx.clone();
+        let code_id = second.code_id.clone();
+        tokio::spawn(async move {
+            store::codes::consume(ctx.store.db(), &code_id, chrono::Utc::now())
+                .await
+                .unwrap()
+        })
+    });
+    let used: Vec<bool> = futures::future::join_all(racers)
+        .await
+        .into_iter()
+        .map(Result::unwrap)
+        .collect();
+    assert_eq!(used.iter().filter(|u| **u).count(), 1, "{used:?}");
+    assert!(
+        store::codes::live(db, &acme.domain_id, &acme.admin_id, "VERIFY_EMAIL", now())
+            .await
+            .unwrap()
+            .is_none()
+    );
+    assert!(
+        store::codes::live(db, &acme.domain_id, &acme.admin_id, "MFA_ENABLE", now())
+            .await
+            .unwrap()
+            .is_some_and(|c| c.code_id == mfa.code_id)
+    );
+
+    replace(code(&acme.domain_id, &acme.admin_id, "RESET_PASSWORD", -1)).await;
+    assert!(
+        store::codes::live(db, &acme.domain_id, &acme.admin_id, "RESET_PASSWORD", now())
+            .await
+            .unwrap()
+            .is_none(),
+        "expired codes are not live"
+    );
+}

@@ -1,5 +1,6 @@
 //! SeaORM entities: the tables as SeaORM sees them. Nothing outside `store` uses these.
 
+pub mod code;
 pub mod domain;
 pub mod role;
 pub mod role_binding;

@@ -1,0 +1,180 @@
+"""Fixtures: a bootstrapped spaceid database and a running `spaceid serve` on 127.0.0.1.
+
+The binary comes from `SPACEID_BIN` (default `<repo>/target/release/spaceid`). One server
+runs for the whole session; every test reaches it through the published stubs.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import grpc
+import pytest
+
+from conformance_support import PASSWORD, wait_ready
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+READY_SECONDS = 30
+STOP_SECONDS = 10
+
+
+def spaceid_bin() -> Path:
+    return Path(os.environ.get("SPACEID_BIN", REPO_ROOT / "target" / "release" / "spaceid"))
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@dataclass
+class Server:
+    """A running `spaceid serve` and how to reach it."""
+
+    process: subprocess.Popen
+    address: str
+    log: Path
+    channel: grpc.Channel
+
+    def log_tail(self, lines: int = 40) -> str:
+        try:
+            return "\n".join(self.log.read_text(errors="replace").splitlines()[-lines:])
+        except OSError:
+            return "(no log)"
+
+    def stop(self) -> int:
+        """SIGTERM, then the exit status; fails if the process does not exit in time."""
+        self.channel.close()
+        if self.process.poll() is not None:
+            return self.process.returncode
+        self.process.send_signal(signal.SIGTERM)
+        try:
+            return self.process.wait(timeout=STOP_SECONDS)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
+            pytest.fail(f"spaceid did not exit within {STOP_SECONDS} s of SIGTERM\n{self.log_tail()}")
+
+
+class Spaceid:
+    """The binary, bound to one temporary database."""
+
+    def __init__(self, workdir: Path):
+        binary = spaceid_bin()
+        if not binary.is_file():
+            pytest.fail(f"spaceid binary not found at {binary} (set SPACEID_BIN)", pytrace=False)
+        self.binary = binary
+        self.workdir = workdir
+        # Settings come from the environment too: start from one without the server's own.
+        self.env = {key: value for key, value in os.environ.items()
+                    if not key.startswith("SPACEID_") and key != "DATABASE_URL"}
+        self.env["DATABASE_URL"] = f"sqlite://{workdir / 'spaceid.db'}?mode=rwc"
+        self.env["SPACEID_BCRYPT_COST"] = "4"
+
+    def cli(self, *args: str) -> dict:
+        """Runs an admin command and returns the one JSON object it prints."""
+        done = subprocess.run([str(self.binary), *args], env=self.env, capture_output=True,
+                              text=True, timeout=120, cwd=self.workdir)
+        if done.returncode != 0:
+            pytest.fail(f"`spaceid {' '.join(args)}` exited {done.returncode}: "
+                        f"{done.stderr.strip()}", pytrace=False)
+        try:
+            return json.loads(done.stdout)
+        except json.JSONDecodeError:
+            pytest.fail(f"`spaceid {' '.join(args)}` printed no JSON object: {done.stdout!r}",
+                        pytrace=False)
+
+    def serve(self, name: str = "server") -> Server:
+        address = f"127.0.0.1:{free_port()}"
+        log = self.workdir / f"{name}.log"
+        with open(log, "wb") as sink:
+            process = subprocess.Popen([str(self.binary), "serve", "--listen", address],
+                                       env=self.env, stdout=sink, stderr=subprocess.STDOUT,
+                                       cwd=self.workdir)
+        channel = grpc.insecure_channel(address)
+        server = Server(process, address, log, channel)
+        try:
+            wait_ready(channel, process, READY_SECONDS)
+        except RuntimeError as error:
+            server.stop()
+            pytest.fail(f"{error}\n{server.log_tail()}", pytrace=False)
+        return server
+
+
+@dataclass
+class User:
+    user_id: str
+    password: str = PASSWORD
+
+
+@dataclass
+class World:
+    """What the bootstrap created, plus the running server."""
+
+    server: Server
+    channel: grpc.Channel
+    domain_id: str
+    workspace_1: str
+    workspace_2: str
+    admin: User
+    owner: User          # WORKSPACE_OWNER of workspace_1
+    member: User         # WORKSPACE_MEMBER of workspace_1
+    plain: User          # no role binding at all
+    profile: User        # used by the UserProfile.update tests
+    password_change: User  # used by the password-change test
+    bootstrap: dict = field(default_factory=dict)
+
+
+@pytest.fixture(scope="session")
+def spaceid(tmp_path_factory) -> Spaceid:
+    return Spaceid(tmp_path_factory.mktemp("spaceid"))
+
+
+@pytest.fixture(scope="session")
+def world(spaceid: Spaceid):
+    domain = spaceid.cli("init", "--domain-name", "conformance", "--admin-user-id",
+                         "admin@example.com", "--admin-password", PASSWORD,
+                         "--admin-name", "Admin", "--admin-email", "admin@example.com")
+    domain_id = domain["domain_id"]
+    workspace_1 = spaceid.cli("workspace", "create", "--domain-id", domain_id, "--name", "One")
+    workspace_2 = spaceid.cli("workspace", "create", "--domain-id", domain_id, "--name", "Two")
+    users = {}
+    for key, user_id in [("owner", "owner@example.com"), ("member", "member@example.com"),
+                         ("plain", "plain@example.com"), ("profile", "profile@example.com"),
+                         ("password_change", "pwchange@example.com")]:
+        users[key] = spaceid.cli("user", "create", "--domain-id", domain_id, "--user-id", user_id,
+                                 "--password", PASSWORD, "--name", key.title(),
+                                 "--email", user_id)
+    bindings = {
+        "owner": spaceid.cli("role-binding", "create", "--domain-id", domain_id, "--user-id",
+                             "owner@example.com", "--role-id", "managed-workspace-owner",
+                             "--workspace-id", workspace_1["workspace_id"]),
+        "member": spaceid.cli("role-binding", "create", "--domain-id", domain_id, "--user-id",
+                              "member@example.com", "--role-id", "managed-workspace-member",
+                              "--workspace-id", workspace_1["workspace_id"]),
+    }
+    server = spaceid.serve()
+    world = World(
+        server=server, channel=server.channel, domain_id=domain_id,
+        workspace_1=workspace_1["workspace_id"], workspace_2=workspace_2["workspace_id"],
+        admin=User("admin@example.com"), owner=User("owner@example.com"),
+        member=User("member@example.com"), plain=User("plain@example.com"),
+        profile=User("profile@example.com"), password_change=User("pwchange@example.com"),
+        bootstrap={"domain": domain, "workspaces": [workspace_1, workspace_2], "users": users,
+                   "bindings": bindings},
+    )
+    yield world
+    status = server.stop()
+    assert status == 0, f"spaceid exited with {status} after SIGTERM\n{server.log_tail()}"
+
+
+@pytest.fixture(scope="session")
+def channel(world: World) -> grpc.Channel:
+    return world.channel
