@@ -77,6 +77,13 @@ impl Keyring {
             .insert(domain_id.to_owned(), keys.clone());
         Ok(Some(keys))
     }
+
+    /// The keys of a domain that must have them (its users exist); their absence is a fault.
+    pub async fn signing_keys(&self, domain_id: &str) -> Result<Arc<DomainKeys>> {
+        self.for_domain(domain_id)
+            .await?
+            .ok_or_else(|| Error::internal(format!("domain {domain_id} has no signing keys")))
+    }
 }
 
 /// A new key pair for `purpose`. RSA generation is slow, so it runs on the blocking pool.

@@ -106,11 +106,7 @@ pub async fn issue(ctx: &Context, sign_in: SignIn) -> Result<IssuedTokens> {
         return Err(Error::authentication("the user is disabled"));
     }
     wait_out_password_change_second(&user).await;
-    let keys = ctx
-        .keys
-        .for_domain(&domain_id)
-        .await?
-        .ok_or_else(|| Error::internal(format!("domain {domain_id} has no signing keys")))?;
+    let keys = ctx.keys.signing_keys(&domain_id).await?;
     let access = Claims::for_user(TokenKind::Access, &domain_id, &user_id, lifetime)
         .with_role(TokenRole::User, None);
     let refresh = Claims::for_user(
@@ -168,10 +164,7 @@ pub async fn grant(ctx: &Context, request: GrantRequest) -> Result<Granted> {
         }
         Scope::User => (TokenRole::User, None, None),
     };
-    let keys =
-        ctx.keys.for_domain(&user.domain_id).await?.ok_or_else(|| {
-            Error::internal(format!("domain {} has no signing keys", user.domain_id))
-        })?;
+    let keys = ctx.keys.signing_keys(&user.domain_id).await?;
     let mut claims = Claims::for_user(TokenKind::Access, &user.domain_id, &user.user_id, lifetime)
         .with_role(role, workspace_id.as_deref());
     claims.permissions = permissions;

@@ -4,6 +4,7 @@
 mod helpers;
 
 mod cli;
+mod logs;
 mod server;
 mod storage;
 mod token;

@@ -1,0 +1,117 @@
+//! The server's log, read as an operator reads it: one line per call, and never a password,
+//! a hash or a token, even with debug logging on.
+
+use std::{
+    process::{Command, Stdio},
+    time::Duration,
+};
+
+use spaceid::pb::identity::{
+    UpdateUserProfileRequest, UserProfileRequest, grant_token_request::Scope,
+    token_client::TokenClient, user_profile_client::UserProfileClient,
+};
+
+use crate::helpers::*;
+
+#[tokio::test]
+async fn calls_are_logged_without_secrets() {
+    let app = TestApp::spawn().await;
+    let acme = app.domain("acme").await;
+    let port = {
+        let probe = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        probe.local_addr().unwrap().port()
+    };
+    let address = format!("127.0.0.1:{port}");
+    let mut server = Command::new(env!("CARGO_BIN_EXE_spaceid"))
+        .args(["serve", "--listen", &address, "--log", "debug"])
+        .env("DATABASE_URL", &app.database_url)
+        .env("SPACEID_BCRYPT_COST", "4")
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start spaceid serve");
+
+    let channel = connect(&address).await;
+    let mut token = TokenClient::new(channel.clone());
+    let mut profile = UserProfileClient::new(channel);
+    let issued = token
+        .issue(issue_request(&acme.domain_id, &acme.admin_id, PASSWORD))
+        .await
+        .unwrap()
+        .into_inner();
+    let granted = token
+        .grant(grant_request(&issued.refresh_token, Scope::Domain, ""))
+        .await
+        .unwrap()
+        .into_inner();
+    profile
+        .get(authed(UserProfileRequest::default(), &granted.access_token))
+        .await
+        .unwrap();
+    let new_password = "S3cretNewPassword";
+    let change = UpdateUserProfileRequest {
+        password: new_password.into(),
+        ..Default::default()
+    };
+    profile
+        .update(authed(change, &granted.access_token))
+        .await
+        .unwrap();
+    let refused = token
+        .issue(issue_request(
+            &acme.domain_id,
+            &acme.admin_id,
+            "Wr0ngGuess99",
+        ))
+        .await;
+    assert!(refused.is_err());
+
+    server.kill().expect("stop the server");
+    let output = server.wait_with_output().expect("server output");
+    let log = String::from_utf8_lossy(&output.stderr);
+
+    for method in [
+        "Token/issue",
+        "Token/grant",
+        "UserProfile/get",
+        "UserProfile/update",
+    ] {
+        assert!(
+            log.lines()
+                .any(|l| l.contains(method) && l.contains("latency_ms")),
+            "no call line for {method}:\n{log}"
+        );
+    }
+    assert!(
+        log.contains("Unauthenticated"),
+        "the refused sign-in is logged with its code"
+    );
+    let stored = spaceid::store::users::get(app.ctx.store.db(), &acme.domain_id, &acme.admin_id)
+        .await
+        .unwrap()
+        .unwrap();
+    let secrets = [
+        PASSWORD,
+        new_password,
+        "Wr0ngGuess99",
+        &issued.access_token,
+        &issued.refresh_token,
+        &granted.access_token,
+        stored.password_hash.as_deref().unwrap(),
+    ];
+    for secret in secrets {
+        let tail = &secret[secret.len().saturating_sub(24)..];
+        assert!(!log.contains(tail), "the log holds a secret (…{tail})");
+    }
+}
+
+async fn connect(address: &str) -> tonic::transport::Channel {
+    let endpoint = tonic::transport::Channel::from_shared(format!("http://{address}")).unwrap();
+    for _ in 0..100 {
+        if let Ok(channel) = endpoint.connect().await {
+            return channel;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("spaceid serve did not start on {address}");
+}
