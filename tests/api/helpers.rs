@@ -49,6 +49,11 @@ pub struct TestDomain {
 impl TestApp {
     /// Starts the server on a fresh database.
     pub async fn spawn() -> Self {
+        Self::spawn_with(&[]).await
+    }
+
+    /// Starts the server with extra flags, such as `["--request-timeout", "1"]`.
+    pub async fn spawn_with(flags: &[&str]) -> Self {
         let dir = tempfile::tempdir().expect("temp dir");
         let database_url = match std::env::var("SPACEID_TEST_POSTGRES_URL") {
             Ok(server_url) if !server_url.is_empty() => fresh_postgres_database(&server_url).await,
@@ -57,7 +62,7 @@ impl TestApp {
                 dir.path().join("spaceid.db").display()
             ),
         };
-        let settings = test_settings(&database_url);
+        let settings = test_settings(&database_url, flags);
         let ctx = Context::open(&settings).await.expect("open the database");
         let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind port 0");
         let addr = listener.local_addr().unwrap();
@@ -130,6 +135,23 @@ impl TestApp {
             domain_id: domain.domain_id,
             admin_id,
         }
+    }
+
+    /// A new LOCAL user whose password hash has bcrypt `cost`, so signing in takes a while.
+    pub async fn slow_user(&self, domain: &TestDomain, user_id: &str, cost: u32) {
+        let hash = tokio::task::spawn_blocking(move || bcrypt::hash(PASSWORD, cost).unwrap())
+            .await
+            .unwrap();
+        let new = new_user(user_id, Some(PASSWORD));
+        spaceid::store::users::insert(
+            self.ctx.store.db(),
+            &domain.domain_id,
+            &new,
+            Some(hash),
+            spaceid::domain::UserState::Enabled,
+        )
+        .await
+        .expect("create a slow user");
     }
 
     /// A new LOCAL user with `PASSWORD` and no bindings.
@@ -228,9 +250,9 @@ pub async fn disable(app: &TestApp, domain_id: &str, user_id: &str) {
         .unwrap();
 }
 
-/// Settings for a test server: the given database and the cheapest bcrypt cost.
-pub fn test_settings(database_url: &str) -> Settings {
-    let cli = Cli::try_parse_from([
+/// Settings for a test server: the given database, the cheapest bcrypt cost, and `flags`.
+pub fn test_settings(database_url: &str, flags: &[&str]) -> Settings {
+    let base = [
         "spaceid",
         "--database-url",
         database_url,
@@ -238,10 +260,9 @@ pub fn test_settings(database_url: &str) -> Settings {
         "4",
         "--shutdown-grace",
         "5",
-        "serve",
-    ])
-    .expect("test settings");
-    cli.settings
+    ];
+    let args = base.iter().chain(flags).chain(&["serve"]);
+    Cli::try_parse_from(args).expect("test settings").settings
 }
 
 /// A LOCAL user to create (EXTERNAL when `password` is None).

@@ -152,6 +152,39 @@ async fn oversized_messages_are_refused() {
 }
 
 #[tokio::test]
+async fn a_stop_lets_calls_in_flight_finish() {
+    let app = TestApp::spawn().await;
+    let acme = app.domain("acme").await;
+    app.slow_user(&acme, "slow@acme.test", 13).await;
+    let mut token = app.token().await;
+    let call = tokio::spawn(async move {
+        token
+            .issue(issue_request(&acme.domain_id, "slow@acme.test", PASSWORD))
+            .await
+    });
+    tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    assert!(!call.is_finished(), "the sign-in should still be running");
+
+    app.stop().await;
+    let answer = call.await.unwrap();
+    assert!(answer.is_ok(), "the call in flight finished: {answer:?}");
+}
+
+#[tokio::test]
+async fn calls_that_outlive_the_request_timeout_are_ended() {
+    let app = TestApp::spawn_with(&["--request-timeout", "1"]).await;
+    let acme = app.domain("acme").await;
+    app.slow_user(&acme, "slow@acme.test", 15).await;
+    let started = std::time::Instant::now();
+    let status = app
+        .issue(&acme.domain_id, "slow@acme.test", PASSWORD)
+        .await
+        .unwrap_err();
+    assert_eq!(status.code(), Code::Cancelled, "{}", status.message());
+    assert!(started.elapsed() < std::time::Duration::from_secs(3));
+}
+
+#[tokio::test]
 async fn a_stopped_server_finishes_and_closes() {
     let app = TestApp::spawn().await;
     let addr = app.addr;
