@@ -43,7 +43,7 @@ pub async fn insert(
             .unwrap_or_default()),
         email_verified: Set(false),
         auth_type: Set(new.auth_type.as_str().to_owned()),
-        password_changed_at: Set(password_hash.as_ref().map(|_| now)),
+        password_changed_at: Set(None),
         password_hash: Set(password_hash),
         mfa: Set(None),
         language: Set(new
