@@ -2,6 +2,10 @@
 
 The binary comes from `SPACEID_BIN` (default `<repo>/target/release/spaceid`). One server
 runs for the whole session; every test reaches it through the published stubs.
+
+The database is a SQLite file in a temporary directory unless
+`SPACEID_CONFORMANCE_DATABASE_URL` names a PostgreSQL one
+(`postgres://USER:PASSWORD@127.0.0.1:5432/DB`), which must be empty and is not cleaned up.
 """
 
 from __future__ import annotations
@@ -20,12 +24,23 @@ import pytest
 from conformance_support import PASSWORD, wait_ready
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
+DATABASE_URL_VAR = "SPACEID_CONFORMANCE_DATABASE_URL"
 READY_SECONDS = 30
 STOP_SECONDS = 10
 
 
 def spaceid_bin() -> Path:
     return Path(os.environ.get("SPACEID_BIN", REPO_ROOT / "target" / "release" / "spaceid"))
+
+
+def database_url(workdir: Path) -> str:
+    """The PostgreSQL database from the environment, else a SQLite file in `workdir`."""
+    url = os.environ.get(DATABASE_URL_VAR, "")
+    if not url:
+        return f"sqlite://{workdir / 'spaceid.db'}?mode=rwc"
+    if not url.startswith(("postgres://", "postgresql://")):
+        pytest.fail(f"{DATABASE_URL_VAR} must be a postgres:// URL", pytrace=False)
+    return url
 
 
 def free_port() -> int:
@@ -75,7 +90,7 @@ class Spaceid:
         # Settings come from the environment too: start from one without the server's own.
         self.env = {key: value for key, value in os.environ.items()
                     if not key.startswith("SPACEID_") and key != "DATABASE_URL"}
-        self.env["DATABASE_URL"] = f"sqlite://{workdir / 'spaceid.db'}?mode=rwc"
+        self.env["DATABASE_URL"] = database_url(workdir)
         self.env["SPACEID_BCRYPT_COST"] = "4"
 
     def cli(self, *args: str) -> dict:

@@ -3,6 +3,9 @@
 #
 #   SPACEID_BIN=target/release/spaceid bash tests/conformance/run.sh [pytest args...]
 #
+# The server's database is a temporary SQLite file; set SPACEID_CONFORMANCE_DATABASE_URL to
+# an empty PostgreSQL database (postgres://USER:PASSWORD@127.0.0.1:5432/DB) to use that instead.
+#
 # The virtualenv lives at ${CONFORMANCE_VENV:-target/conformance-venv}; it is created and
 # brought up to date with requirements.txt on every run.
 set -euo pipefail

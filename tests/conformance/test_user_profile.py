@@ -47,8 +47,9 @@ def test_get_returns_the_domain_admin(world, admin_tokens):
     assert info.auth_type == user_pb2.AuthType.LOCAL
     assert info.role_type == UserInfo.RoleType.DOMAIN_ADMIN
     assert ISO_MILLIS.fullmatch(info.created_at), info.created_at
-    if info.last_accessed_at:
-        assert ISO_MILLIS.fullmatch(info.last_accessed_at), info.last_accessed_at
+    # The admin signed in (admin_tokens) before this call.
+    assert ISO_MILLIS.fullmatch(info.last_accessed_at), info.last_accessed_at
+    assert info.last_accessed_at >= info.created_at, (info.created_at, info.last_accessed_at)
 
 
 def test_get_returns_a_plain_user(world):
