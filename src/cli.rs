@@ -8,7 +8,7 @@ use crate::config::Settings;
 use crate::context::Context;
 use crate::domain::{
     AuthType, Email, Language, Name, NewUser, Password, RoleBinding, Tags, Timezone, User, UserId,
-    Workspace, format_time,
+    UserState, Workspace, format_time,
 };
 use crate::error::{Error, Result};
 use crate::service::admin::{self, GroupMember};
@@ -108,6 +108,23 @@ pub enum WorkspaceGroupCommand {
 pub enum UserCommand {
     /// Create a user (with no role bindings).
     Create(UserCreateArgs),
+    /// Disable a user: it cannot sign in, and every token it holds stops working at once.
+    Disable(UserRef),
+    /// Enable a disabled user again (its old tokens stay dead).
+    Enable(UserRef),
+    /// Delete a user with its role bindings; its tokens stop working at once.
+    Delete(UserRef),
+}
+
+/// One user of a domain.
+#[derive(Debug, clap::Args)]
+pub struct UserRef {
+    /// The domain.
+    #[arg(long)]
+    pub domain_id: String,
+    /// The user id.
+    #[arg(long)]
+    pub user_id: String,
 }
 
 /// `spaceid user create`.
@@ -243,6 +260,19 @@ pub async fn run_admin(ctx: &Context, command: Command) -> Result<Value> {
             };
             let user = admin::create_user(ctx, &domain_id, new).await?;
             Ok(user_json(&user))
+        }
+        Command::User(UserCommand::Disable(UserRef { domain_id, user_id })) => {
+            let user =
+                admin::set_user_state(ctx, &domain_id, &user_id, UserState::Disabled).await?;
+            Ok(user_json(&user))
+        }
+        Command::User(UserCommand::Enable(UserRef { domain_id, user_id })) => {
+            let user = admin::set_user_state(ctx, &domain_id, &user_id, UserState::Enabled).await?;
+            Ok(user_json(&user))
+        }
+        Command::User(UserCommand::Delete(UserRef { domain_id, user_id })) => {
+            admin::delete_user(ctx, &domain_id, &user_id).await?;
+            Ok(json!({"domain_id": domain_id, "user_id": user_id, "deleted": true}))
         }
         Command::RoleBinding(RoleBindingCommand::Create {
             domain_id,

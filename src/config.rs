@@ -53,6 +53,16 @@ pub struct Settings {
         global = true
     )]
     pub access_token_timeout: i64,
+    /// How long a process uses its list of signing keys before reading it again, in
+    /// seconds. A key id it does not know makes it read the list at once (at most once a
+    /// second), so new domains and keys are found without waiting for this.
+    #[arg(
+        long,
+        env = "SPACEID_KEY_CACHE_TTL",
+        default_value_t = 60,
+        global = true
+    )]
+    pub key_cache_ttl: u64,
     /// Longest time one call may take, in seconds.
     #[arg(
         long,
@@ -104,6 +114,11 @@ impl Settings {
     /// The per-call timeout.
     pub fn request_timeout(&self) -> Duration {
         Duration::from_secs(self.request_timeout.max(1))
+    }
+
+    /// How long the signing key list is used before it is read again (at least 1 s).
+    pub fn key_cache_ttl(&self) -> Duration {
+        Duration::from_secs(self.key_cache_ttl.max(1))
     }
 
     /// The shutdown grace period.

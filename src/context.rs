@@ -1,9 +1,10 @@
-//! What every call needs: storage, password hashing, keys, token settings and the
-//! authenticator, built once from the settings and shared.
+//! What every call needs: storage, password hashing, keys, token settings, the clock and
+//! the authenticator, built once from the settings and shared.
 
 use std::sync::Arc;
 
 use crate::auth::{Authenticator, Keyring, TokenSettings};
+use crate::clock::{Clock, SystemClock};
 use crate::config::Settings;
 use crate::domain::PasswordHasher;
 use crate::error::Result;
@@ -21,22 +22,25 @@ pub struct Context {
     pub tokens: TokenSettings,
     /// Turns tokens into callers.
     pub auth: Authenticator,
+    /// What expiry is decided against.
+    pub clock: Arc<dyn Clock>,
 }
 
 impl Context {
-    /// Connects to the database, applies migrations and builds the rest.
+    /// Connects to the database, applies migrations and builds the rest on the system clock.
     pub async fn open(settings: &Settings) -> Result<Arc<Self>> {
-        let store = Store::connect(&settings.database_url, settings.db_max_connections).await?;
-        store.migrate().await?;
-        Self::with_store(settings, store)
+        Self::open_with_clock(settings, Arc::new(SystemClock)).await
     }
 
-    /// Builds the context on an open, migrated store.
-    pub fn with_store(settings: &Settings, store: Store) -> Result<Arc<Self>> {
-        let keys = Arc::new(Keyring::new(store.clone()));
+    /// The same on another clock (tests move theirs).
+    pub async fn open_with_clock(settings: &Settings, clock: Arc<dyn Clock>) -> Result<Arc<Self>> {
+        let store = Store::connect(&settings.database_url, settings.db_max_connections).await?;
+        store.migrate().await?;
+        let keys = Arc::new(Keyring::new(store.clone(), settings.key_cache_ttl()));
         Ok(Arc::new(Self {
             hasher: PasswordHasher::new(settings.bcrypt_cost, settings.bcrypt_concurrency())?,
-            auth: Authenticator::new(store.clone(), keys.clone()),
+            auth: Authenticator::new(store.clone(), keys.clone(), clock.clone()),
+            clock,
             tokens: TokenSettings {
                 access_timeout: settings.access_token_timeout,
             },

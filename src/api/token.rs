@@ -5,6 +5,7 @@ use std::sync::Arc;
 use tonic::{Request, Response, Status};
 
 use super::convert::{given, json_from_struct, struct_string};
+use crate::auth::Permissions;
 use crate::context::Context;
 use crate::domain::TokenRole;
 use crate::error::Error;
@@ -115,7 +116,7 @@ impl Token for TokenApi {
             refresh_token: token,
             scope,
             timeout,
-            permissions,
+            permissions: Permissions::parse(permissions)?,
             domain_id: given(domain_id),
         };
         let granted = tokens::grant(&self.ctx, request).await?;

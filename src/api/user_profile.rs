@@ -5,6 +5,7 @@ use std::sync::Arc;
 use tonic::{Request, Response, Status};
 
 use super::convert::{given, tags_from_struct, user_info};
+use crate::auth::Permission;
 use crate::context::Context;
 use crate::domain::{Email, Language, Name, Password, Timezone};
 use crate::error::Error;
@@ -34,7 +35,11 @@ impl UserProfile for UserProfileApi {
         &self,
         request: Request<UpdateUserProfileRequest>,
     ) -> Result<Response<UserInfo>, Status> {
-        let caller = self.ctx.auth.authenticate(request.metadata()).await?;
+        let caller = self
+            .ctx
+            .auth
+            .authenticate(request.metadata(), Permission::UserProfileWrite)
+            .await?;
         let UpdateUserProfileRequest {
             password,
             name,
@@ -101,7 +106,11 @@ impl UserProfile for UserProfileApi {
         &self,
         request: Request<UserProfileRequest>,
     ) -> Result<Response<UserInfo>, Status> {
-        let caller = self.ctx.auth.authenticate(request.metadata()).await?;
+        let caller = self
+            .ctx
+            .auth
+            .authenticate(request.metadata(), Permission::UserProfileRead)
+            .await?;
         let UserProfileRequest {
             workspace_group_id: _,
         } = request.into_inner();

@@ -6,7 +6,7 @@ use jsonwebtoken::{Algorithm, Header, Validation, errors::ErrorKind};
 use serde::{Deserialize, Serialize};
 
 use super::keys::KeyMaterial;
-use crate::domain::{TokenRole, ids};
+use crate::domain::{CredentialStamp, TokenRole, User, ids};
 use crate::error::{Error, Result};
 
 /// The `iss` of every token.
@@ -17,6 +17,9 @@ pub const VERSION: &str = "2.0";
 pub const MAX_TIMEOUT: i64 = 604_800;
 /// How far in the future a token's `iat` may lie before it is refused, in seconds.
 const CLOCK_SKEW: i64 = 60;
+/// What every token that no key of ours verifies hears: a bad signature, a key id nobody
+/// knows, a key of another domain or a domain that does not exist all read the same.
+pub const BAD_SIGNATURE: &str = "the token's signature is invalid";
 
 /// Lifetimes of the tokens the service issues.
 #[derive(Debug, Clone, Copy)]
@@ -92,18 +95,29 @@ pub struct Claims {
     /// Request parameters a SpaceONE service injects from the token.
     #[serde(default, skip_serializing_if = "serde_json::Map::is_empty")]
     pub injected_params: serde_json::Map<String, serde_json::Value>,
+    /// Not valid before, in seconds since the epoch (we never set it; others may).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub nbf: Option<i64>,
+    /// The account the token was issued to (`CredentialStamp::account_id`): it dies with
+    /// the account, even if another is created later under the same user id.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub acc: Option<String>,
+    /// The account's credential version when the token was issued: a password change,
+    /// reset or disable increments it, and ends the token.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cvr: Option<i64>,
 }
 
 impl Claims {
-    /// Fresh claims for a user's token, issued now and valid for `lifetime` seconds.
-    pub fn for_user(kind: TokenKind, domain_id: &str, user_id: &str, lifetime: i64) -> Self {
-        let now = chrono::Utc::now().timestamp();
+    /// Fresh claims for a user's token, issued at `now` and valid for `lifetime` seconds,
+    /// bound to the user's account and credential version.
+    pub fn for_user(kind: TokenKind, user: &User, lifetime: i64, now: i64) -> Self {
         Self {
             iss: ISSUER.into(),
             typ: kind.as_str().into(),
             own: "USER".into(),
-            did: domain_id.into(),
-            aud: user_id.into(),
+            did: user.domain_id.clone(),
+            aud: user.user_id.clone(),
             jti: ids::random_hex(16),
             iat: now,
             exp: now + lifetime,
@@ -112,7 +126,18 @@ impl Claims {
             wid: None,
             permissions: Vec::new(),
             injected_params: serde_json::Map::new(),
+            nbf: None,
+            acc: Some(user.stamp.account_id.clone()),
+            cvr: Some(user.stamp.version),
         }
+    }
+
+    /// The account and credential version the token is bound to, if it names both.
+    pub fn stamp(&self) -> Option<CredentialStamp> {
+        Some(CredentialStamp {
+            account_id: self.acc.clone()?,
+            version: self.cvr?,
+        })
     }
 
     /// The same claims with a role (and, for a workspace, its id).
@@ -131,38 +156,64 @@ pub fn sign(key: &KeyMaterial, claims: &Claims) -> Result<String> {
     jsonwebtoken::encode(&header, claims, &key.encoding).map_err(Error::internal)
 }
 
-/// The `did` claim of a token, read without checking anything, to pick the key to check
-/// it with. Nothing else may be trusted before `verify`.
-pub fn unverified_domain(token: &str) -> Result<String> {
+/// Which key a token says it was signed with: its header's `kid` and its `did` claim,
+/// read without checking anything, to pick the key to check it with. Nothing else may be
+/// trusted before `verify`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KeyRef {
+    /// The header's key id.
+    pub kid: String,
+    /// The `did` claim.
+    pub domain_id: String,
+}
+
+/// Reads a token's `KeyRef` without verifying it.
+pub fn unverified_key_ref(token: &str) -> Result<KeyRef> {
     #[derive(Deserialize)]
     struct DomainOnly {
         did: String,
     }
-    jsonwebtoken::dangerous::insecure_decode::<DomainOnly>(token)
-        .map(|data| data.claims.did)
-        .map_err(|_| Error::authentication("the token is malformed"))
+    let malformed = |_| Error::authentication("the token is malformed");
+    let header = jsonwebtoken::decode_header(token).map_err(malformed)?;
+    if header.alg != Algorithm::RS256 {
+        return Err(Error::authentication("the token is not signed with RS256"));
+    }
+    let domain_id = jsonwebtoken::dangerous::insecure_decode::<DomainOnly>(token)
+        .map_err(malformed)?
+        .claims
+        .did;
+    let kid = header
+        .kid
+        .ok_or_else(|| Error::authentication("the token names no key (kid)"))?;
+    Ok(KeyRef { kid, domain_id })
 }
 
 /// Checks a token's signature against `key`, its algorithm (RS256 only: never `none`, never
-/// HMAC), issuer, version, kind, expiry and `nbf`/`iat` times.
-pub fn verify(key: &KeyMaterial, token: &str, kind: TokenKind) -> Result<Claims> {
+/// HMAC), issuer, version and kind, and its `exp`, `nbf` and `iat` against `now` (seconds
+/// since the epoch; no leeway for `exp`).
+pub fn verify(key: &KeyMaterial, token: &str, kind: TokenKind, now: i64) -> Result<Claims> {
     let mut validation = Validation::new(Algorithm::RS256);
-    validation.leeway = 0;
-    validation.validate_nbf = true;
+    // Times are checked below against the service's clock, not jsonwebtoken's.
+    validation.validate_exp = false;
+    validation.validate_nbf = false;
     validation.validate_aud = false;
     validation.set_issuer(&[ISSUER]);
     validation.set_required_spec_claims(&["exp", "iss", "aud"]);
     let claims = jsonwebtoken::decode::<Claims>(token, &key.decoding, &validation)
         .map_err(|err| {
             Error::authentication(match err.kind() {
-                ErrorKind::ExpiredSignature => "the token has expired",
-                ErrorKind::ImmatureSignature => "the token is not valid yet",
-                ErrorKind::InvalidSignature => "the token's signature is invalid",
+                ErrorKind::InvalidSignature => BAD_SIGNATURE,
                 ErrorKind::InvalidAlgorithm => "the token is not signed with RS256",
                 _ => "the token is invalid",
             })
         })?
         .claims;
+    if now >= claims.exp {
+        return Err(Error::authentication("the token has expired"));
+    }
+    if claims.nbf.is_some_and(|nbf| nbf > now) || claims.iat > now + CLOCK_SKEW {
+        return Err(Error::authentication("the token is not valid yet"));
+    }
     if claims.typ != kind.as_str() {
         return Err(Error::authentication(format!(
             "expected an {}",
@@ -171,9 +222,6 @@ pub fn verify(key: &KeyMaterial, token: &str, kind: TokenKind) -> Result<Claims>
     }
     if claims.ver != VERSION {
         return Err(Error::authentication("unsupported token version"));
-    }
-    if claims.iat > chrono::Utc::now().timestamp() + CLOCK_SKEW {
-        return Err(Error::authentication("the token is not valid yet"));
     }
     if claims.jti.len() != 32
         || !claims

@@ -2,7 +2,14 @@
 //! signs refresh tokens and is never published, so a refresh token can never pass as an
 //! access token at a service that only checks signatures.
 
-use std::{collections::HashMap, sync::Arc};
+use std::{
+    collections::HashMap,
+    sync::{
+        Arc, RwLock,
+        atomic::{AtomicU64, Ordering},
+    },
+    time::{Duration, Instant},
+};
 
 use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
 use jsonwebtoken::{DecodingKey, EncodingKey};
@@ -11,19 +18,27 @@ use rsa::{
     pkcs8::{EncodePrivateKey, LineEnding},
     traits::PublicKeyParts,
 };
-use tokio::sync::RwLock;
+use tokio::sync::Mutex;
 
-use crate::domain::{KeyPurpose, SigningKey, ids};
+use crate::domain::{KeyListing, KeyPurpose, SigningKey, ids};
 use crate::error::{Error, Result};
 use crate::store::{self, Store};
 
 /// RSA modulus size of new keys.
 const RSA_BITS: usize = 2048;
 
+/// Reloads caused by a key id this process does not know happen at most this often, so a
+/// flood of tokens naming made-up keys or domains costs at most one query a second.
+pub const MISS_RELOAD_INTERVAL: Duration = Duration::from_secs(1);
+
 /// One key pair ready to sign and verify.
 pub struct KeyMaterial {
     /// Key id, sent in the JWT header.
     pub kid: String,
+    /// The domain whose tokens it signs.
+    pub domain_id: String,
+    /// What it signs.
+    pub purpose: KeyPurpose,
     /// Signs tokens.
     pub encoding: EncodingKey,
     /// Verifies tokens.
@@ -32,57 +47,169 @@ pub struct KeyMaterial {
     pub public_jwk: serde_json::Value,
 }
 
-/// A domain's two key pairs.
+/// A domain's newest key pairs: the ones that sign new tokens.
+#[derive(Clone)]
 pub struct DomainKeys {
     /// Signs access tokens; published.
-    pub access: KeyMaterial,
+    pub access: Arc<KeyMaterial>,
     /// Signs refresh tokens; never published.
-    pub refresh: KeyMaterial,
+    pub refresh: Arc<KeyMaterial>,
 }
 
-/// Loads domains' keys from storage once and keeps them in memory.
+/// What one load of the key listing found.
+struct Index {
+    loaded_at: Instant,
+    by_kid: HashMap<String, Arc<KeyMaterial>>,
+    newest: HashMap<String, DomainKeys>,
+}
+
+/// Every domain's keys, by key id, as of a recent load of the key listing.
+///
+/// The listing (key ids, domains, purposes; no key material) is loaded whole and used for
+/// `ttl`; a key is parsed once, when it first appears. A token naming a key id the listing
+/// does not hold makes one reload, at most once per `MISS_RELOAD_INTERVAL` for the whole
+/// process, so a key made by another process (a new domain, another replica) is found at
+/// once while made-up key ids cost no query each.
 pub struct Keyring {
     store: Store,
-    cache: RwLock<HashMap<String, Arc<DomainKeys>>>,
+    ttl: Duration,
+    index: RwLock<Arc<Index>>,
+    reload: Mutex<()>,
+    loads: AtomicU64,
 }
 
 impl Keyring {
-    /// A keyring reading from `store`.
-    pub fn new(store: Store) -> Self {
+    /// A keyring reading from `store`, reloading its listing when older than `ttl`.
+    pub fn new(store: Store, ttl: Duration) -> Self {
+        let now = Instant::now();
+        let empty = Index {
+            loaded_at: now.checked_sub(MISS_RELOAD_INTERVAL).unwrap_or(now),
+            by_kid: HashMap::new(),
+            newest: HashMap::new(),
+        };
         Self {
             store,
-            cache: RwLock::new(HashMap::new()),
+            ttl,
+            index: RwLock::new(Arc::new(empty)),
+            reload: Mutex::new(()),
+            loads: AtomicU64::new(0),
         }
     }
 
-    /// The domain's keys; `None` for a domain that does not exist.
-    pub async fn for_domain(&self, domain_id: &str) -> Result<Option<Arc<DomainKeys>>> {
-        if let Some(keys) = self.cache.read().await.get(domain_id) {
-            return Ok(Some(keys.clone()));
-        }
-        let stored = store::keys::for_domain(self.store.db(), domain_id).await?;
-        let newest = |purpose| stored.iter().find(|key| key.purpose == purpose);
-        let (Some(access), Some(refresh)) =
-            (newest(KeyPurpose::Access), newest(KeyPurpose::Refresh))
-        else {
-            return Ok(None);
-        };
-        let keys = Arc::new(DomainKeys {
-            access: material(access)?,
-            refresh: material(refresh)?,
-        });
-        self.cache
-            .write()
-            .await
-            .insert(domain_id.to_owned(), keys.clone());
-        Ok(Some(keys))
+    /// How many times the key listing has been loaded from the database.
+    pub fn loads(&self) -> u64 {
+        self.loads.load(Ordering::Relaxed)
     }
 
-    /// The keys of a domain that must have them (its users exist); their absence is a fault.
-    pub async fn signing_keys(&self, domain_id: &str) -> Result<Arc<DomainKeys>> {
-        self.for_domain(domain_id)
+    /// The key that verifies a token naming `kid`, if that key belongs to `domain_id` and
+    /// signs tokens of `purpose`. Anything else is the same answer as a bad signature, so
+    /// the reply tells nobody which domains or keys exist.
+    pub async fn verification_key(
+        &self,
+        kid: &str,
+        domain_id: &str,
+        purpose: KeyPurpose,
+    ) -> Result<Arc<KeyMaterial>> {
+        let key = self.find(|index| index.by_kid.get(kid).cloned()).await?;
+        key.filter(|key| key.domain_id == domain_id && key.purpose == purpose)
+            .ok_or_else(|| Error::authentication(super::jwt::BAD_SIGNATURE))
+    }
+
+    /// The keys that sign a domain's new tokens. The domain must have them (its users
+    /// exist), so their absence is a fault.
+    pub async fn signing_keys(&self, domain_id: &str) -> Result<DomainKeys> {
+        self.find(|index| index.newest.get(domain_id).cloned())
             .await?
             .ok_or_else(|| Error::internal(format!("domain {domain_id} has no signing keys")))
+    }
+
+    /// Looks `pick` up in the current listing, reloading it first when it is older than
+    /// `ttl`, or when `pick` finds nothing in it (at most once per `MISS_RELOAD_INTERVAL`).
+    async fn find<T>(&self, pick: impl Fn(&Index) -> Option<T>) -> Result<Option<T>> {
+        let asked_at = Instant::now();
+        let index = self.current();
+        let stale = index.loaded_at.elapsed() >= self.ttl;
+        if !stale && let Some(found) = pick(&index) {
+            return Ok(Some(found));
+        }
+        let _single_flight = self.reload.lock().await;
+        let index = self.current();
+        if index.loaded_at < asked_at {
+            if index.loaded_at.elapsed() < self.ttl {
+                // A miss in a listing that is not stale: wait for the next reload allowed.
+                tokio::time::sleep_until((index.loaded_at + MISS_RELOAD_INTERVAL).into()).await;
+            }
+            self.load(&index).await?;
+        }
+        Ok(pick(&self.current()))
+    }
+
+    fn current(&self) -> Arc<Index> {
+        self.index
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone()
+    }
+
+    /// Loads the key listing, parsing only keys the previous index did not hold.
+    async fn load(&self, previous: &Index) -> Result<()> {
+        let loaded_at = Instant::now();
+        let mut listing = store::keys::listing(&self.store).await?;
+        self.loads.fetch_add(1, Ordering::Relaxed);
+        let unseen: Vec<String> = listing
+            .iter()
+            .filter(|key| !previous.by_kid.contains_key(&key.kid))
+            .map(|key| key.kid.clone())
+            .collect();
+        let mut parsed: HashMap<String, SigningKey> = store::keys::by_kids(&self.store, &unseen)
+            .await?
+            .into_iter()
+            .map(|key| (key.kid.clone(), key))
+            .collect();
+        // Newest first, so the first key of a purpose seen for a domain is the one that signs.
+        listing.sort_by(|a, b| (b.created_at, &b.kid).cmp(&(a.created_at, &a.kid)));
+        let mut by_kid = HashMap::with_capacity(listing.len());
+        let mut newest_access: HashMap<String, Arc<KeyMaterial>> = HashMap::new();
+        let mut newest_refresh: HashMap<String, Arc<KeyMaterial>> = HashMap::new();
+        for KeyListing {
+            kid,
+            domain_id,
+            purpose,
+            created_at: _,
+        } in listing
+        {
+            let key = match previous.by_kid.get(&kid) {
+                Some(known) => known.clone(),
+                None => match parsed.remove(&kid) {
+                    Some(stored) => Arc::new(material(&stored, &domain_id)?),
+                    // Stored after the listing was read; the next load finds it.
+                    None => continue,
+                },
+            };
+            let newest = match purpose {
+                KeyPurpose::Access => &mut newest_access,
+                KeyPurpose::Refresh => &mut newest_refresh,
+            };
+            newest.entry(domain_id).or_insert_with(|| key.clone());
+            by_kid.insert(kid, key);
+        }
+        let newest = newest_access
+            .into_iter()
+            .filter_map(|(domain_id, access)| {
+                let refresh = newest_refresh.remove(&domain_id)?;
+                Some((domain_id, DomainKeys { access, refresh }))
+            })
+            .collect();
+        let index = Index {
+            loaded_at,
+            by_kid,
+            newest,
+        };
+        *self
+            .index
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = Arc::new(index);
+        Ok(())
     }
 }
 
@@ -115,7 +242,7 @@ pub async fn generate(purpose: KeyPurpose) -> Result<SigningKey> {
     .map_err(Error::internal)?
 }
 
-fn material(key: &SigningKey) -> Result<KeyMaterial> {
+fn material(key: &SigningKey, domain_id: &str) -> Result<KeyMaterial> {
     let component = |name: &str| {
         key.public_jwk
             .get(name)
@@ -124,6 +251,8 @@ fn material(key: &SigningKey) -> Result<KeyMaterial> {
     };
     Ok(KeyMaterial {
         kid: key.kid.clone(),
+        domain_id: domain_id.to_owned(),
+        purpose: key.purpose,
         encoding: EncodingKey::from_rsa_pem(key.private_pem.as_bytes()).map_err(Error::internal)?,
         decoding: DecodingKey::from_rsa_components(component("n")?, component("e")?)
             .map_err(Error::internal)?,

@@ -5,8 +5,9 @@ use std::sync::Arc;
 
 use tonic::metadata::MetadataMap;
 
-use super::{Claims, Keyring, TokenKind, jwt};
-use crate::domain::{TokenRole, User, UserState};
+use super::{Claims, Keyring, Permission, Permissions, TokenKind, jwt};
+use crate::clock::Clock;
+use crate::domain::{KeyPurpose, TokenRole, User, UserState};
 use crate::error::{Error, Result};
 use crate::store::{self, Store};
 
@@ -22,7 +23,8 @@ pub struct Principal {
 }
 
 impl Principal {
-    /// The caller's user record, as loaded when the token was checked.
+    /// The caller's user record, as loaded when the token was checked. Its `stamp` is the
+    /// one the token carries; writes on the caller's behalf are conditional on it.
     pub fn user(&self) -> &User {
         &self.user
     }
@@ -48,37 +50,56 @@ impl Principal {
     }
 }
 
-/// Turns tokens into callers: checks the signature with the domain's key, the claims, and
-/// that the user still exists, is not disabled and has not changed its password since.
+/// Turns tokens into callers: checks the signature with the key the token names, the
+/// claims, and that the token's account still exists at the token's credential version
+/// and is not disabled.
 #[derive(Clone)]
 pub struct Authenticator {
     store: Store,
     keys: Arc<Keyring>,
+    clock: Arc<dyn Clock>,
 }
 
 impl Authenticator {
-    /// An authenticator reading users from `store` and keys from `keys`.
-    pub fn new(store: Store, keys: Arc<Keyring>) -> Self {
-        Self { store, keys }
+    /// An authenticator reading users from `store` and keys from `keys`, deciding expiry
+    /// by `clock`.
+    pub fn new(store: Store, keys: Arc<Keyring>, clock: Arc<dyn Clock>) -> Self {
+        Self { store, keys, clock }
     }
 
-    /// The caller of a request, from the access token in its `token` metadata.
-    pub async fn authenticate(&self, metadata: &MetadataMap) -> Result<Principal> {
+    /// The caller of a request that needs `permission`, from the access token in its
+    /// `token` metadata. A token whose `permissions` do not cover it is PERMISSION_DENIED.
+    pub async fn authenticate(
+        &self,
+        metadata: &MetadataMap,
+        permission: Permission,
+    ) -> Result<Principal> {
         let token = metadata
             .get(TOKEN_METADATA_KEY)
             .ok_or_else(|| Error::authentication("the request has no token"))?
             .to_str()
             .map_err(|_| Error::authentication("the token is malformed"))?;
         let (claims, user) = self.verify(token, TokenKind::Access).await?;
-        let role = claims
-            .rol
+        let Claims {
+            rol,
+            wid,
+            permissions,
+            ..
+        } = claims;
+        let role = rol
             .as_deref()
             .and_then(TokenRole::parse)
             .ok_or_else(|| Error::authentication("the token carries no valid role"))?;
+        if !Permissions::from_claim(permissions).allow(permission) {
+            return Err(Error::permission_denied(format!(
+                "the token's permissions do not include {}",
+                permission.as_str()
+            )));
+        }
         Ok(Principal {
             user,
             role,
-            workspace_id: claims.wid,
+            workspace_id: wid,
         })
     }
 
@@ -88,39 +109,38 @@ impl Authenticator {
     }
 
     async fn verify(&self, token: &str, kind: TokenKind) -> Result<(Claims, User)> {
-        let domain_id = jwt::unverified_domain(token)?;
-        let keys = self
-            .keys
-            .for_domain(&domain_id)
-            .await?
-            .ok_or_else(|| Error::authentication("the token's domain is unknown"))?;
-        let key = match kind {
-            TokenKind::Access => &keys.access,
-            TokenKind::Refresh => &keys.refresh,
+        let key_ref = jwt::unverified_key_ref(token)?;
+        let purpose = match kind {
+            TokenKind::Access => KeyPurpose::Access,
+            TokenKind::Refresh => KeyPurpose::Refresh,
         };
-        let claims = jwt::verify(key, token, kind)?;
+        let key = self
+            .keys
+            .verification_key(&key_ref.kid, &key_ref.domain_id, purpose)
+            .await?;
+        let claims = jwt::verify(&key, token, kind, self.clock.now().timestamp())?;
         if claims.own != "USER" {
             return Err(Error::authentication("the token is not a user's token"));
         }
-        let user = store::users::get(self.store.db(), &claims.did, &claims.aud)
+        let stamp = claims
+            .stamp()
+            .ok_or_else(|| Error::authentication("the token names no account (acc, cvr)"))?;
+        let user = store::users::get(&self.store, &claims.did, &claims.aud)
             .await?
             .ok_or_else(|| Error::authentication("the token's user no longer exists"))?;
+        if user.stamp.account_id != stamp.account_id {
+            return Err(Error::authentication(
+                "the token's account no longer exists",
+            ));
+        }
+        if user.stamp.version != stamp.version {
+            return Err(Error::authentication(
+                "the token was revoked by a password change, reset or disable",
+            ));
+        }
         if user.state == UserState::Disabled {
             return Err(Error::authentication("the user is disabled"));
         }
-        if issued_before_password_change(&claims, &user) {
-            return Err(Error::authentication(
-                "the token was issued before the last password change",
-            ));
-        }
         Ok((claims, user))
     }
-}
-
-/// Whether the token predates the user's last password change. `iat` has whole seconds, so
-/// a token issued in the second of the change counts as older; sign-in waits out that
-/// second, so no token issued after the change is caught by this.
-fn issued_before_password_change(claims: &Claims, user: &User) -> bool {
-    user.password_changed_at
-        .is_some_and(|changed| claims.iat <= changed.timestamp())
 }

@@ -9,8 +9,8 @@ pub mod roles;
 pub use fields::{Email, Language, Name, Tags, Timezone, UserId};
 pub use password::{Password, PasswordHasher};
 pub use records::{
-    AuthType, Domain, KeyPurpose, Mfa, MfaState, NewUser, OneTimeCode, RoleBinding, SigningKey,
-    User, UserState, Workspace, WorkspaceGroup, WorkspaceState,
+    AuthType, CredentialStamp, Domain, KeyListing, KeyPurpose, Mfa, MfaState, NewUser, OneTimeCode,
+    RoleBinding, SigningKey, User, UserState, Workspace, WorkspaceGroup, WorkspaceState,
 };
 pub use roles::{ResourceGroup, Role, RoleType, TokenRole, WORKSPACE_WILDCARD};
 

@@ -1,7 +1,10 @@
 //! Passwords: the policy a new password must meet, and bcrypt hashing kept off the async
 //! workers. This is the only place that calls bcrypt, so no handler can forget either.
 
-use std::sync::Arc;
+use std::sync::{
+    Arc,
+    atomic::{AtomicUsize, Ordering},
+};
 
 use tokio::sync::{OnceCell, Semaphore};
 
@@ -59,6 +62,7 @@ pub struct PasswordHasher {
     cost: u32,
     permits: Arc<Semaphore>,
     dummy_hash: Arc<OnceCell<String>>,
+    running: Arc<AtomicUsize>,
 }
 
 impl PasswordHasher {
@@ -71,6 +75,7 @@ impl PasswordHasher {
             cost,
             permits: Arc::new(Semaphore::new(concurrency.max(1))),
             dummy_hash: Arc::new(OnceCell::new()),
+            running: Arc::new(AtomicUsize::new(0)),
         })
     }
 
@@ -119,9 +124,20 @@ impl PasswordHasher {
         work: impl FnOnce() -> Result<T> + Send + 'static,
     ) -> Result<T> {
         let _permit = self.permits.acquire().await.map_err(Error::internal)?;
-        tokio::task::spawn_blocking(work)
-            .await
-            .map_err(Error::internal)?
+        let running = self.running.clone();
+        tokio::task::spawn_blocking(move || {
+            running.fetch_add(1, Ordering::SeqCst);
+            let result = work();
+            running.fetch_sub(1, Ordering::SeqCst);
+            result
+        })
+        .await
+        .map_err(Error::internal)?
+    }
+
+    /// How many bcrypt computations are running right now.
+    pub fn running(&self) -> usize {
+        self.running.load(Ordering::SeqCst)
     }
 }
 

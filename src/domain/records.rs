@@ -117,8 +117,10 @@ pub struct User {
     pub auth_type: AuthType,
     /// bcrypt hash; only LOCAL users have one.
     pub password_hash: Option<String>,
-    /// When the password last changed; tokens issued before then are refused.
+    /// When the password last changed.
     pub password_changed_at: Option<DateTime<Utc>>,
+    /// Which account this is and at which credential version: what its tokens are bound to.
+    pub stamp: CredentialStamp,
     /// The user's domain-wide role binding, if any (`managed-domain-admin` for an admin).
     pub domain_role: Option<(String, RoleType)>,
     /// Multi-factor settings, once set up.
@@ -158,6 +160,28 @@ impl User {
     /// Whether the user holds a domain-wide DOMAIN_ADMIN binding.
     pub fn is_domain_admin(&self) -> bool {
         matches!(self.domain_role, Some((_, RoleType::DomainAdmin)))
+    }
+}
+
+/// Which account, at which version of its credentials. Tokens carry it and are accepted only
+/// while the user's row still has the same stamp; every write to a user is conditional on
+/// the stamp it was decided from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CredentialStamp {
+    /// 32 lowercase hex characters, new for every account: a user deleted and created again
+    /// under the same `user_id` is another account, and the old one's tokens stay dead.
+    pub account_id: String,
+    /// Incremented in the same statement as every password change, reset and disable.
+    pub version: i64,
+}
+
+impl CredentialStamp {
+    /// The stamp of a new account.
+    pub fn new_account() -> Self {
+        Self {
+            account_id: super::ids::random_hex(16),
+            version: 0,
+        }
     }
 }
 
@@ -322,6 +346,20 @@ impl KeyPurpose {
             Self::Refresh => "REFRESH",
         }
     }
+}
+
+/// Where a signing key belongs, without the key itself: what a process keeps in memory
+/// for every key, to find a token's key by its `kid`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KeyListing {
+    /// Key id, sent in the JWT header.
+    pub kid: String,
+    /// The domain whose tokens it signs.
+    pub domain_id: String,
+    /// What it signs.
+    pub purpose: KeyPurpose,
+    /// When it was made; the newest key of a purpose signs new tokens.
+    pub created_at: DateTime<Utc>,
 }
 
 /// One of a domain's RSA signing key pairs.

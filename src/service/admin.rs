@@ -1,8 +1,6 @@
 //! Bootstrapping a domain and its workspaces, users and role bindings: what the admin
 //! command line does on the same database as the server.
 
-use chrono::Utc;
-
 use crate::auth::keys;
 use crate::context::Context;
 use crate::domain::{
@@ -31,7 +29,7 @@ pub async fn init_domain(ctx: &Context, name: &str, admin: NewUser) -> Result<(D
         keys::generate(KeyPurpose::Access),
         keys::generate(KeyPurpose::Refresh)
     )?;
-    let now = Utc::now();
+    let now = ctx.clock.now();
     let domain = Domain {
         domain_id: ids::generate("domain"),
         name: name.to_owned(),
@@ -52,8 +50,8 @@ pub async fn init_domain(ctx: &Context, name: &str, admin: NewUser) -> Result<(D
     };
     let tx = ctx.store.begin().await?;
     store::domains::insert(&tx, &domain).await?;
-    store::keys::insert(&tx, &domain.domain_id, &access).await?;
-    store::keys::insert(&tx, &domain.domain_id, &refresh).await?;
+    store::keys::insert(&tx, &domain.domain_id, &access, now).await?;
+    store::keys::insert(&tx, &domain.domain_id, &refresh, now).await?;
     for role in Role::managed() {
         store::roles::insert(&tx, &domain.domain_id, &role).await?;
     }
@@ -63,13 +61,14 @@ pub async fn init_domain(ctx: &Context, name: &str, admin: NewUser) -> Result<(D
         &admin,
         password_hash,
         UserState::Enabled,
+        now,
     )
     .await?;
     store::role_bindings::insert(&tx, &admin_binding).await?;
     let user = store::users::get(&tx, &domain.domain_id, admin.user_id.as_str())
         .await?
         .ok_or_else(|| Error::internal("the new admin vanished"))?;
-    store::commit(tx).await?;
+    tx.commit().await?;
     Ok((domain, user))
 }
 
@@ -95,9 +94,9 @@ pub async fn create_workspace(
         dormant_updated_at: None,
         last_synced_at: None,
         workspace_group_id: None,
-        created_at: Utc::now(),
+        created_at: ctx.clock.now(),
     };
-    store::workspaces::insert(ctx.store.db(), &workspace).await?;
+    store::workspaces::insert(&ctx.store, &workspace).await?;
     Ok(workspace)
 }
 
@@ -110,16 +109,49 @@ pub async fn create_user(ctx: &Context, domain_id: &str, new: NewUser) -> Result
         None => None,
     };
     store::users::insert(
-        ctx.store.db(),
+        &ctx.store,
         domain_id,
         &new,
         password_hash,
         UserState::Enabled,
+        ctx.clock.now(),
     )
     .await?;
-    store::users::get(ctx.store.db(), domain_id, new.user_id.as_str())
+    store::users::get(&ctx.store, domain_id, new.user_id.as_str())
         .await?
         .ok_or_else(|| Error::internal("the new user vanished"))
+}
+
+/// Enables or disables a user. Disabling ends every token the user holds at once, and
+/// enabling again does not bring them back.
+pub async fn set_user_state(
+    ctx: &Context,
+    domain_id: &str,
+    user_id: &str,
+    to: UserState,
+) -> Result<User> {
+    let user = store::users::get(&ctx.store, domain_id, user_id)
+        .await?
+        .ok_or_else(|| Error::not_found("user_id", user_id))?;
+    if user.state != to
+        && !store::users::change_state(&ctx.store, domain_id, user_id, user.state, to).await?
+    {
+        return Err(Error::precondition(format!(
+            "user {user_id} changed state meanwhile; try again"
+        )));
+    }
+    store::users::get(&ctx.store, domain_id, user_id)
+        .await?
+        .ok_or_else(|| Error::not_found("user_id", user_id))
+}
+
+/// Deletes a user with its role bindings and group memberships; its tokens die with it,
+/// and a user created later under the same id is another account.
+pub async fn delete_user(ctx: &Context, domain_id: &str, user_id: &str) -> Result<()> {
+    if !store::users::delete(&ctx.store, domain_id, user_id).await? {
+        return Err(Error::not_found("user_id", user_id));
+    }
+    Ok(())
 }
 
 /// Binds a user to a role: a DOMAIN_ADMIN role domain-wide, a workspace role in one
@@ -131,7 +163,7 @@ pub async fn create_role_binding(
     role_id: &str,
     workspace_id: Option<&str>,
 ) -> Result<RoleBinding> {
-    let db = ctx.store.db();
+    let db = &ctx.store;
     require_domain(ctx, domain_id).await?;
     let role = store::roles::get(db, domain_id, role_id)
         .await?
@@ -161,7 +193,7 @@ pub async fn create_role_binding(
         resource_group: role.role_type.resource_group(),
         workspace_id,
         workspace_group_id: None,
-        created_at: Utc::now(),
+        created_at: ctx.clock.now(),
     };
     store::role_bindings::insert(db, &binding).await?;
     Ok(binding)
@@ -192,7 +224,7 @@ pub async fn create_workspace_group(
     }
     let mut roles = Vec::with_capacity(members.len());
     for member in members {
-        let role = store::roles::get(ctx.store.db(), domain_id, &member.role_id)
+        let role = store::roles::get(&ctx.store, domain_id, &member.role_id)
             .await?
             .ok_or_else(|| Error::not_found("role_id", member.role_id.as_str()))?;
         if role.role_type.resource_group() != ResourceGroup::Workspace {
@@ -201,7 +233,7 @@ pub async fn create_workspace_group(
                 format!("{} is not a workspace role", role.role_id),
             ));
         }
-        if store::users::get(ctx.store.db(), domain_id, &member.user_id)
+        if store::users::get(&ctx.store, domain_id, &member.user_id)
             .await?
             .is_none()
         {
@@ -209,7 +241,7 @@ pub async fn create_workspace_group(
         }
         roles.push(role);
     }
-    let now = Utc::now();
+    let now = ctx.clock.now();
     let group = WorkspaceGroup {
         workspace_group_id: ids::generate("wg"),
         domain_id: domain_id.to_owned(),
@@ -243,7 +275,7 @@ pub async fn create_workspace_group(
             store::role_bindings::insert(&tx, &binding).await?;
         }
     }
-    store::commit(tx).await?;
+    tx.commit().await?;
     Ok(group)
 }
 
@@ -251,7 +283,7 @@ async fn require_domain(ctx: &Context, domain_id: &str) -> Result<Domain> {
     if domain_id.is_empty() {
         return Err(Error::required("domain_id"));
     }
-    store::domains::get(ctx.store.db(), domain_id)
+    store::domains::get(&ctx.store, domain_id)
         .await?
         .ok_or_else(|| Error::not_found("domain_id", domain_id))
 }
@@ -261,7 +293,7 @@ async fn require_workspace(
     domain_id: &str,
     workspace_id: &str,
 ) -> Result<Workspace> {
-    store::workspaces::get(ctx.store.db(), domain_id, workspace_id)
+    store::workspaces::get(&ctx.store, domain_id, workspace_id)
         .await?
         .ok_or_else(|| Error::not_found("workspace_id", workspace_id))
 }

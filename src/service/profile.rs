@@ -1,7 +1,5 @@
 //! What a signed-in user can do to its own account (UserProfile).
 
-use chrono::Utc;
-
 use crate::auth::Principal;
 use crate::context::Context;
 use crate::domain::{AuthType, Email, Language, Name, Password, Tags, Timezone, User};
@@ -54,7 +52,10 @@ pub async fn update(ctx: &Context, caller: &Principal, update: ProfileUpdate) ->
         changes.email_verified = Some(false);
     }
     if let Some(password) = password {
-        changes.password_hash = Some((new_password_hash(ctx, user, &password).await?, Utc::now()));
+        changes.password_hash = Some((
+            new_password_hash(ctx, user, &password).await?,
+            ctx.clock.now(),
+        ));
         changes.required_actions = Some(
             user.required_actions
                 .iter()
@@ -63,8 +64,23 @@ pub async fn update(ctx: &Context, caller: &Principal, update: ProfileUpdate) ->
                 .collect(),
         );
     }
-    store::users::update(ctx.store.db(), &user.domain_id, &user.user_id, changes).await?;
-    store::users::get(ctx.store.db(), &user.domain_id, &user.user_id)
+    // Conditional on the stamp the caller's token was checked against: if the password
+    // changed or the user was disabled or re-created meanwhile, the token is dead and so is
+    // this update.
+    if !store::users::update(
+        &ctx.store,
+        &user.domain_id,
+        &user.user_id,
+        &user.stamp,
+        changes,
+    )
+    .await?
+    {
+        return Err(Error::authentication(
+            "the account changed since the token was checked; sign in again",
+        ));
+    }
+    store::users::get(&ctx.store, &user.domain_id, &user.user_id)
         .await?
         .ok_or_else(|| Error::not_found("user_id", user.user_id.as_str()))
 }

@@ -1,16 +1,14 @@
 //! Signing in (`Token.issue`) and trading a refresh token for a scoped access token
 //! (`Token.grant`).
 
-use chrono::Utc;
-
-use crate::auth::{Claims, TokenKind, jwt};
+use crate::auth::{Claims, Permissions, TokenKind, jwt};
 use crate::context::Context;
 use crate::domain::{
     AuthType, ResourceGroup, RoleBinding, RoleType, TokenRole, User, UserState, WORKSPACE_WILDCARD,
     WorkspaceState,
 };
 use crate::error::{Error, Result};
-use crate::store::{self, users::UserChanges};
+use crate::store;
 
 /// A LOCAL sign-in.
 #[derive(Debug)]
@@ -54,7 +52,7 @@ pub struct GrantRequest {
     /// Requested lifetime in seconds (0: the default).
     pub timeout: i32,
     /// Permissions that narrow the new token.
-    pub permissions: Vec<String>,
+    pub permissions: Permissions,
     /// The domain the caller expects the token to belong to, if it said.
     pub domain_id: Option<String>,
 }
@@ -92,7 +90,7 @@ pub async fn issue(ctx: &Context, sign_in: SignIn) -> Result<IssuedTokens> {
         return Err(Error::required("credentials.password"));
     }
     let lifetime = ctx.tokens.access_lifetime(timeout)?;
-    let user = store::users::get(ctx.store.db(), &domain_id, &user_id).await?;
+    let user = store::users::get(&ctx.store, &domain_id, &user_id).await?;
     let hash = user
         .as_ref()
         .filter(|user| user.auth_type == AuthType::Local)
@@ -105,27 +103,28 @@ pub async fn issue(ctx: &Context, sign_in: SignIn) -> Result<IssuedTokens> {
     if user.state == UserState::Disabled {
         return Err(Error::authentication("the user is disabled"));
     }
-    wait_out_password_change_second(&user).await;
+    // The password was checked against the copy read above. The sign-in counts only if that
+    // copy is still current: a password change, reset, disable or delete that committed
+    // during the check makes this write a no-op, and no token is issued.
+    let now = ctx.clock.now();
+    if !store::users::record_sign_in(&ctx.store, &domain_id, &user_id, &user.stamp, now).await? {
+        return Err(Error::authentication(
+            "the account changed during sign-in; sign in again",
+        ));
+    }
     let keys = ctx.keys.signing_keys(&domain_id).await?;
-    let access = Claims::for_user(TokenKind::Access, &domain_id, &user_id, lifetime)
+    let access = Claims::for_user(TokenKind::Access, &user, lifetime, now.timestamp())
         .with_role(TokenRole::User, None);
     let refresh = Claims::for_user(
         TokenKind::Refresh,
-        &domain_id,
-        &user_id,
+        &user,
         i64::from(user.refresh_timeout),
+        now.timestamp(),
     );
-    let tokens = IssuedTokens {
+    Ok(IssuedTokens {
         access_token: jwt::sign(&keys.access, &access)?,
         refresh_token: jwt::sign(&keys.refresh, &refresh)?,
-    };
-    let changes = UserChanges {
-        last_accessed_at: Some(Utc::now()),
-        state: (user.state == UserState::Pending).then_some(UserState::Enabled),
-        ..UserChanges::default()
-    };
-    store::users::update(ctx.store.db(), &domain_id, &user_id, changes).await?;
-    Ok(tokens)
+    })
 }
 
 /// Trades a refresh token for an access token in a scope, with the role the user's
@@ -150,7 +149,7 @@ pub async fn grant(ctx: &Context, request: GrantRequest) -> Result<Granted> {
         return Err(Error::authentication("the token belongs to another domain"));
     }
     let bindings =
-        store::role_bindings::for_user(ctx.store.db(), &user.domain_id, &user.user_id).await?;
+        store::role_bindings::for_user(&ctx.store, &user.domain_id, &user.user_id).await?;
     let (role, role_id, workspace_id) = match scope {
         Scope::Domain => {
             let admin = domain_admin_binding(&bindings).ok_or_else(|| {
@@ -165,9 +164,14 @@ pub async fn grant(ctx: &Context, request: GrantRequest) -> Result<Granted> {
         Scope::User => (TokenRole::User, None, None),
     };
     let keys = ctx.keys.signing_keys(&user.domain_id).await?;
-    let mut claims = Claims::for_user(TokenKind::Access, &user.domain_id, &user.user_id, lifetime)
-        .with_role(role, workspace_id.as_deref());
-    claims.permissions = permissions;
+    let mut claims = Claims::for_user(
+        TokenKind::Access,
+        &user,
+        lifetime,
+        ctx.clock.now().timestamp(),
+    )
+    .with_role(role, workspace_id.as_deref());
+    claims.permissions = permissions.into_claim();
     Ok(Granted {
         access_token: jwt::sign(&keys.access, &claims)?,
         role,
@@ -194,7 +198,7 @@ async fn workspace_role(
     if workspace_id.is_empty() {
         return Err(Error::required("workspace_id"));
     }
-    let workspace = store::workspaces::get(ctx.store.db(), &user.domain_id, workspace_id)
+    let workspace = store::workspaces::get(&ctx.store, &user.domain_id, workspace_id)
         .await?
         .ok_or_else(|| Error::not_found("workspace_id", workspace_id))?;
     if workspace.state != WorkspaceState::Enabled {
@@ -214,18 +218,4 @@ async fn workspace_role(
         .ok_or_else(|| {
             Error::permission_denied(format!("the user has no role in workspace {workspace_id}"))
         })
-}
-
-/// Tokens issued in the second of a password change count as older than the change (their
-/// `iat` has whole seconds; see `issued_before_password_change`), so a sign-in in that
-/// second waits for the next one.
-async fn wait_out_password_change_second(user: &User) {
-    let Some(changed) = user.password_changed_at else {
-        return;
-    };
-    let first_valid_ms = (changed.timestamp() + 1) * 1000;
-    let wait_ms = first_valid_ms - Utc::now().timestamp_millis();
-    if wait_ms > 0 {
-        tokio::time::sleep(std::time::Duration::from_millis(wait_ms.unsigned_abs())).await;
-    }
 }

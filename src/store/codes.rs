@@ -4,23 +4,22 @@
 
 use chrono::{DateTime, Utc};
 use sea_orm::{
-    ActiveValue::Set, ColumnTrait, DatabaseTransaction, EntityTrait, QueryFilter, QueryOrder,
-    sea_query::Expr,
+    ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter, QueryOrder, sea_query::Expr,
 };
 use tracing::instrument;
 
-use super::{Connection, entities::code};
+use super::{Executor, Tx, conn, entities::code};
 use crate::domain::OneTimeCode;
 use crate::error::Result;
 
 /// Stores a new code, replacing the user's earlier codes of the same purpose.
 #[instrument(skip(tx, code), fields(code_id = %code.code_id, purpose = %code.purpose))]
-pub async fn replace(tx: &DatabaseTransaction, code: &OneTimeCode) -> Result<()> {
+pub async fn replace(tx: &Tx, code: &OneTimeCode) -> Result<()> {
     code::Entity::delete_many()
         .filter(code::Column::DomainId.eq(&code.domain_id))
         .filter(code::Column::UserId.eq(&code.user_id))
         .filter(code::Column::Purpose.eq(&code.purpose))
-        .exec(tx)
+        .exec(conn(tx))
         .await?;
     let row = code::ActiveModel {
         code_id: Set(code.code_id.clone()),
@@ -34,14 +33,16 @@ pub async fn replace(tx: &DatabaseTransaction, code: &OneTimeCode) -> Result<()>
         consumed_at: Set(None),
         created_at: Set(code.created_at),
     };
-    code::Entity::insert(row).exec_without_returning(tx).await?;
+    code::Entity::insert(row)
+        .exec_without_returning(conn(tx))
+        .await?;
     Ok(())
 }
 
 /// The user's newest unconsumed, unexpired code for `purpose`, if any.
-#[instrument(skip(conn))]
+#[instrument(skip(db))]
 pub async fn live(
-    conn: &impl Connection,
+    db: &impl Executor,
     domain_id: &str,
     user_id: &str,
     purpose: &str,
@@ -54,7 +55,7 @@ pub async fn live(
         .filter(code::Column::ConsumedAt.is_null())
         .filter(code::Column::ExpiresAt.gt(now))
         .order_by_desc(code::Column::CreatedAt)
-        .one(conn)
+        .one(conn(db))
         .await?;
     Ok(row.map(|row| OneTimeCode {
         code_id: row.code_id,
@@ -70,18 +71,18 @@ pub async fn live(
 }
 
 /// Counts a wrong guess against a code; returns the attempts made so far.
-#[instrument(skip(conn))]
-pub async fn record_failed_attempt(conn: &impl Connection, code_id: &str) -> Result<i32> {
+#[instrument(skip(db))]
+pub async fn record_failed_attempt(db: &impl Executor, code_id: &str) -> Result<i32> {
     code::Entity::update_many()
         .col_expr(
             code::Column::Attempts,
             Expr::col(code::Column::Attempts).add(1),
         )
         .filter(code::Column::CodeId.eq(code_id))
-        .exec(conn)
+        .exec(conn(db))
         .await?;
     let attempts = code::Entity::find_by_id(code_id)
-        .one(conn)
+        .one(conn(db))
         .await?
         .map_or(i32::MAX, |row| row.attempts);
     Ok(attempts)
@@ -89,13 +90,13 @@ pub async fn record_failed_attempt(conn: &impl Connection, code_id: &str) -> Res
 
 /// Marks a code used. Returns false when it was already used (or is gone), so only one of
 /// two racing requests can succeed.
-#[instrument(skip(conn))]
-pub async fn consume(conn: &impl Connection, code_id: &str, now: DateTime<Utc>) -> Result<bool> {
+#[instrument(skip(db))]
+pub async fn consume(db: &impl Executor, code_id: &str, now: DateTime<Utc>) -> Result<bool> {
     let result = code::Entity::update_many()
         .col_expr(code::Column::ConsumedAt, Expr::value(now))
         .filter(code::Column::CodeId.eq(code_id))
         .filter(code::Column::ConsumedAt.is_null())
-        .exec(conn)
+        .exec(conn(db))
         .await?;
     Ok(result.rows_affected == 1)
 }

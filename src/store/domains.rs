@@ -3,13 +3,13 @@
 use sea_orm::{ActiveValue::Set, EntityTrait};
 use tracing::instrument;
 
-use super::{Connection, entities::domain, on_unique};
+use super::{Executor, conn, entities::domain, on_unique};
 use crate::domain::{Domain, Tags};
 use crate::error::Result;
 
 /// Adds a domain; a taken name is ALREADY_EXISTS.
-#[instrument(skip(conn))]
-pub async fn insert(conn: &impl Connection, domain: &Domain) -> Result<()> {
+#[instrument(skip(db))]
+pub async fn insert(db: &impl Executor, domain: &Domain) -> Result<()> {
     let row = domain::ActiveModel {
         domain_id: Set(domain.domain_id.clone()),
         name: Set(domain.name.clone()),
@@ -18,16 +18,16 @@ pub async fn insert(conn: &impl Connection, domain: &Domain) -> Result<()> {
         created_at: Set(domain.created_at),
     };
     domain::Entity::insert(row)
-        .exec_without_returning(conn)
+        .exec_without_returning(conn(db))
         .await
         .map_err(|err| on_unique(err, "name", &domain.name))?;
     Ok(())
 }
 
 /// The domain with this id, if any.
-#[instrument(skip(conn))]
-pub async fn get(conn: &impl Connection, domain_id: &str) -> Result<Option<Domain>> {
-    let row = domain::Entity::find_by_id(domain_id).one(conn).await?;
+#[instrument(skip(db))]
+pub async fn get(db: &impl Executor, domain_id: &str) -> Result<Option<Domain>> {
+    let row = domain::Entity::find_by_id(domain_id).one(conn(db)).await?;
     Ok(row.map(|row| Domain {
         domain_id: row.domain_id,
         name: row.name,

@@ -1,51 +1,88 @@
-//! Per-domain signing keys.
+//! Per-domain signing keys. Keys never change once stored: a key id names the same key
+//! for ever, so a process may keep what it has read.
 
-use sea_orm::{ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter};
+use sea_orm::{ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter, QuerySelect};
 use tracing::instrument;
 
-use super::{Connection, entities::signing_key};
-use crate::domain::{KeyPurpose, SigningKey};
+use super::{Executor, conn, entities::signing_key};
+use crate::domain::{KeyListing, KeyPurpose, SigningKey};
 use crate::error::{Error, Result};
 
 /// Stores a key pair of a domain.
-#[instrument(skip(conn, key), fields(kid = %key.kid))]
-pub async fn insert(conn: &impl Connection, domain_id: &str, key: &SigningKey) -> Result<()> {
+#[instrument(skip(db, key), fields(kid = %key.kid))]
+pub async fn insert(
+    db: &impl Executor,
+    domain_id: &str,
+    key: &SigningKey,
+    now: chrono::DateTime<chrono::Utc>,
+) -> Result<()> {
     let row = signing_key::ActiveModel {
         kid: Set(key.kid.clone()),
         domain_id: Set(domain_id.to_owned()),
         purpose: Set(key.purpose.as_str().to_owned()),
         private_pem: Set(key.private_pem.clone()),
         public_jwk: Set(key.public_jwk.clone()),
-        created_at: Set(chrono::Utc::now()),
+        created_at: Set(now),
     };
     signing_key::Entity::insert(row)
-        .exec_without_returning(conn)
+        .exec_without_returning(conn(db))
         .await?;
     Ok(())
 }
 
-/// Every key pair of a domain, newest first.
-#[instrument(skip(conn))]
-pub async fn for_domain(conn: &impl Connection, domain_id: &str) -> Result<Vec<SigningKey>> {
-    use sea_orm::QueryOrder;
+/// Every key of every domain, without the key material: a few short columns a key.
+#[instrument(skip(db))]
+pub async fn listing(db: &impl Executor) -> Result<Vec<KeyListing>> {
+    let rows: Vec<(String, String, String, chrono::DateTime<chrono::Utc>)> =
+        signing_key::Entity::find()
+            .select_only()
+            .columns([
+                signing_key::Column::Kid,
+                signing_key::Column::DomainId,
+                signing_key::Column::Purpose,
+                signing_key::Column::CreatedAt,
+            ])
+            .into_tuple()
+            .all(conn(db))
+            .await?;
+    rows.into_iter()
+        .map(|(kid, domain_id, purpose, created_at)| {
+            Ok(KeyListing {
+                purpose: parse_purpose(&purpose)?,
+                kid,
+                domain_id,
+                created_at,
+            })
+        })
+        .collect()
+}
+
+/// The keys with these ids (those that exist).
+#[instrument(skip(db))]
+pub async fn by_kids(db: &impl Executor, kids: &[String]) -> Result<Vec<SigningKey>> {
+    if kids.is_empty() {
+        return Ok(Vec::new());
+    }
     let rows = signing_key::Entity::find()
-        .filter(signing_key::Column::DomainId.eq(domain_id))
-        .order_by_desc(signing_key::Column::CreatedAt)
-        .all(conn)
+        .filter(signing_key::Column::Kid.is_in(kids.iter().cloned()))
+        .all(conn(db))
         .await?;
     rows.into_iter()
         .map(|row| {
-            let purpose = match row.purpose.as_str() {
-                "ACCESS" => KeyPurpose::Access,
-                "REFRESH" => KeyPurpose::Refresh,
-                other => return Err(Error::internal(format!("stored key purpose {other}"))),
-            };
             Ok(SigningKey {
+                purpose: parse_purpose(&row.purpose)?,
                 kid: row.kid,
-                purpose,
                 private_pem: row.private_pem,
                 public_jwk: row.public_jwk,
             })
         })
         .collect()
+}
+
+fn parse_purpose(stored: &str) -> Result<KeyPurpose> {
+    match stored {
+        "ACCESS" => Ok(KeyPurpose::Access),
+        "REFRESH" => Ok(KeyPurpose::Refresh),
+        other => Err(Error::internal(format!("stored key purpose {other}"))),
+    }
 }

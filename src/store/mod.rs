@@ -1,14 +1,16 @@
 //! Storage: SeaORM entities, migrations and the repository functions the rest of the code
 //! calls. Functions here speak the domain's types; entities never leave this module.
 //!
-//! Functions that write more than one row take a transaction (`&DatabaseTransaction`), so
-//! the caller decides what commits together. Single-row functions take any connection.
+//! Repository functions take an `Executor`: the pool (`Store`) or an open transaction
+//! (`Tx`). Functions that write more than one row take a `Tx`, so the caller decides what
+//! commits together. The SeaORM connection behind an executor is reachable from this
+//! module only, so no other layer can run SQL or name an entity.
 
 pub mod codes;
 pub mod domains;
 mod entities;
 pub mod keys;
-pub mod migration;
+mod migration;
 pub mod role_bindings;
 pub mod roles;
 pub mod users;
@@ -25,7 +27,58 @@ use sea_orm_migration::MigratorTrait;
 
 use crate::error::{Error, Label, Result};
 
-pub use sea_orm::ConnectionTrait as Connection;
+mod sealed {
+    /// Proof of being inside `store`: only this module can make one.
+    pub struct Inside(pub(super) ());
+
+    /// The SeaORM connection behind an executor. Its method takes an `Inside`, so code
+    /// outside `store` cannot call it even through an `impl Executor` bound.
+    pub trait Connection: Sync {
+        /// The pool or a transaction.
+        type Conn: sea_orm::ConnectionTrait;
+        /// The connection to run a statement on.
+        fn connection(&self, inside: Inside) -> &Self::Conn;
+    }
+}
+
+/// Where a repository function runs its statements: the pool (`Store`) or a transaction
+/// (`Tx`).
+pub trait Executor: sealed::Connection {}
+
+impl Executor for Store {}
+impl Executor for Tx {}
+
+impl sealed::Connection for Store {
+    type Conn = DatabaseConnection;
+    fn connection(&self, _: sealed::Inside) -> &DatabaseConnection {
+        &self.db
+    }
+}
+
+impl sealed::Connection for Tx {
+    type Conn = DatabaseTransaction;
+    fn connection(&self, _: sealed::Inside) -> &DatabaseTransaction {
+        &self.tx
+    }
+}
+
+/// The SeaORM connection behind `db`, for the repository functions of this module.
+fn conn<E: Executor>(db: &E) -> &E::Conn {
+    db.connection(sealed::Inside(()))
+}
+
+/// An open transaction; it rolls back unless `commit` is called.
+#[derive(Debug)]
+pub struct Tx {
+    tx: DatabaseTransaction,
+}
+
+impl Tx {
+    /// Commits every statement run on this transaction.
+    pub async fn commit(self) -> Result<()> {
+        Ok(self.tx.commit().await?)
+    }
+}
 
 /// The database behind the service: SQLite (the default) or PostgreSQL.
 #[derive(Clone, Debug)]
@@ -66,14 +119,11 @@ impl Store {
         Ok(())
     }
 
-    /// The connection pool, for single-statement reads and writes.
-    pub fn db(&self) -> &DatabaseConnection {
-        &self.db
-    }
-
     /// Starts a transaction; it rolls back unless committed.
-    pub async fn begin(&self) -> Result<DatabaseTransaction> {
-        Ok(self.db.begin().await?)
+    pub async fn begin(&self) -> Result<Tx> {
+        Ok(Tx {
+            tx: self.db.begin().await?,
+        })
     }
 
     /// Closes the pool, waiting for connections to return.
@@ -82,13 +132,8 @@ impl Store {
     }
 }
 
-/// Commits a transaction.
-pub async fn commit(tx: DatabaseTransaction) -> Result<()> {
-    Ok(tx.commit().await?)
-}
-
 /// Turns a unique violation into ALREADY_EXISTS on `key = value`; other errors pass through.
-pub(crate) fn on_unique(err: DbErr, key: impl Into<Label>, value: &str) -> Error {
+fn on_unique(err: DbErr, key: impl Into<Label>, value: &str) -> Error {
     match err.sql_err() {
         Some(SqlErr::UniqueConstraintViolation(_)) => Error::already_exists(key, value),
         _ => Error::Storage(err),

@@ -3,13 +3,13 @@
 use sea_orm::{ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter, QueryOrder};
 use tracing::instrument;
 
-use super::{Connection, entities::role_binding, on_unique};
+use super::{Executor, conn, entities::role_binding, on_unique};
 use crate::domain::{RoleBinding, RoleType};
 use crate::error::Result;
 
 /// Adds a binding; a second binding of the same user in the same place is ALREADY_EXISTS.
-#[instrument(skip(conn, binding), fields(role_binding_id = %binding.role_binding_id))]
-pub async fn insert(conn: &impl Connection, binding: &RoleBinding) -> Result<()> {
+#[instrument(skip(db, binding), fields(role_binding_id = %binding.role_binding_id))]
+pub async fn insert(db: &impl Executor, binding: &RoleBinding) -> Result<()> {
     let row = role_binding::ActiveModel {
         role_binding_id: Set(binding.role_binding_id.clone()),
         domain_id: Set(binding.domain_id.clone()),
@@ -22,7 +22,7 @@ pub async fn insert(conn: &impl Connection, binding: &RoleBinding) -> Result<()>
         created_at: Set(binding.created_at),
     };
     role_binding::Entity::insert(row)
-        .exec_without_returning(conn)
+        .exec_without_returning(conn(db))
         .await
         .map_err(|err| {
             let place = format!("{} in workspace {}", binding.user_id, binding.workspace_id);
@@ -32,9 +32,9 @@ pub async fn insert(conn: &impl Connection, binding: &RoleBinding) -> Result<()>
 }
 
 /// Every binding of one user, oldest first.
-#[instrument(skip(conn))]
+#[instrument(skip(db))]
 pub async fn for_user(
-    conn: &impl Connection,
+    db: &impl Executor,
     domain_id: &str,
     user_id: &str,
 ) -> Result<Vec<RoleBinding>> {
@@ -42,7 +42,7 @@ pub async fn for_user(
         .filter(role_binding::Column::DomainId.eq(domain_id))
         .filter(role_binding::Column::UserId.eq(user_id))
         .order_by_asc(role_binding::Column::CreatedAt)
-        .all(conn)
+        .all(conn(db))
         .await?;
     rows.into_iter().map(from_row).collect()
 }

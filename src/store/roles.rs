@@ -3,13 +3,13 @@
 use sea_orm::{ActiveValue::Set, EntityTrait};
 use tracing::instrument;
 
-use super::{Connection, entities::role, on_unique};
+use super::{Executor, conn, entities::role, on_unique};
 use crate::domain::{Role, RoleType};
 use crate::error::Result;
 
 /// Adds a role to a domain; a taken role id is ALREADY_EXISTS.
-#[instrument(skip(conn))]
-pub async fn insert(conn: &impl Connection, domain_id: &str, role: &Role) -> Result<()> {
+#[instrument(skip(db))]
+pub async fn insert(db: &impl Executor, domain_id: &str, role: &Role) -> Result<()> {
     let row = role::ActiveModel {
         domain_id: Set(domain_id.to_owned()),
         role_id: Set(role.role_id.clone()),
@@ -19,17 +19,17 @@ pub async fn insert(conn: &impl Connection, domain_id: &str, role: &Role) -> Res
         created_at: Set(chrono::Utc::now()),
     };
     role::Entity::insert(row)
-        .exec_without_returning(conn)
+        .exec_without_returning(conn(db))
         .await
         .map_err(|err| on_unique(err, "role_id", &role.role_id))?;
     Ok(())
 }
 
 /// The domain's role with this id, if any.
-#[instrument(skip(conn))]
-pub async fn get(conn: &impl Connection, domain_id: &str, role_id: &str) -> Result<Option<Role>> {
+#[instrument(skip(db))]
+pub async fn get(db: &impl Executor, domain_id: &str, role_id: &str) -> Result<Option<Role>> {
     let row = role::Entity::find_by_id((domain_id.to_owned(), role_id.to_owned()))
-        .one(conn)
+        .one(conn(db))
         .await?;
     row.map(|row| {
         Ok(Role {

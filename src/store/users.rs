@@ -1,32 +1,38 @@
-//! Users.
+//! Users. Every write after the insert is conditional on the `CredentialStamp` the caller
+//! decided from, so a change that raced it (a password change, a disable, a delete and
+//! re-create) makes the write a no-op the caller sees, never a lost update.
 
 use chrono::{DateTime, Utc};
-use sea_orm::{ActiveModelTrait, ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter};
+use sea_orm::{
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter, sea_query::Expr,
+};
 use tracing::instrument;
 
 use super::{
-    Connection,
+    Executor, conn,
     entities::{role_binding, user},
     on_unique,
 };
 use crate::domain::{
-    AuthType, Mfa, MfaState, NewUser, ResourceGroup, RoleType, Tags, User, UserState,
+    AuthType, CredentialStamp, Mfa, MfaState, NewUser, ResourceGroup, RoleType, Tags, User,
+    UserState,
 };
 use crate::error::{Error, Result};
 
 /// Default lifetime of a user's refresh tokens, in seconds.
 pub const DEFAULT_REFRESH_TIMEOUT: i32 = 10_800;
 
-/// Adds a user to a domain; a taken `user_id` is ALREADY_EXISTS.
-#[instrument(skip(conn, new, password_hash), fields(user_id = new.user_id.as_str()))]
+/// Adds a user to a domain as a new account; a taken `user_id` is ALREADY_EXISTS.
+#[instrument(skip(db, new, password_hash), fields(user_id = new.user_id.as_str()))]
 pub async fn insert(
-    conn: &impl Connection,
+    db: &impl Executor,
     domain_id: &str,
     new: &NewUser,
     password_hash: Option<String>,
     state: UserState,
+    now: DateTime<Utc>,
 ) -> Result<()> {
-    let now = Utc::now();
+    let stamp = CredentialStamp::new_account();
     let row = user::ActiveModel {
         domain_id: Set(domain_id.to_owned()),
         user_id: Set(new.user_id.as_str().to_owned()),
@@ -61,19 +67,21 @@ pub async fn insert(
         tags: Set(new.tags.to_json()),
         created_at: Set(now),
         last_accessed_at: Set(None),
+        account_id: Set(stamp.account_id),
+        credential_version: Set(stamp.version),
     };
     user::Entity::insert(row)
-        .exec_without_returning(conn)
+        .exec_without_returning(conn(db))
         .await
         .map_err(|err| on_unique(err, "user_id", new.user_id.as_str()))?;
     Ok(())
 }
 
 /// The user, with its domain-wide role binding, if it exists.
-#[instrument(skip(conn))]
-pub async fn get(conn: &impl Connection, domain_id: &str, user_id: &str) -> Result<Option<User>> {
+#[instrument(skip(db))]
+pub async fn get(db: &impl Executor, domain_id: &str, user_id: &str) -> Result<Option<User>> {
     let Some(row) = user::Entity::find_by_id((domain_id.to_owned(), user_id.to_owned()))
-        .one(conn)
+        .one(conn(db))
         .await?
     else {
         return Ok(None);
@@ -82,7 +90,7 @@ pub async fn get(conn: &impl Connection, domain_id: &str, user_id: &str) -> Resu
         .filter(role_binding::Column::DomainId.eq(domain_id))
         .filter(role_binding::Column::UserId.eq(user_id))
         .filter(role_binding::Column::ResourceGroup.eq(ResourceGroup::Domain.as_str()))
-        .one(conn)
+        .one(conn(db))
         .await?;
     let domain_role = domain_binding
         .map(|b| Ok::<_, Error>((b.role_id, RoleType::parse(&b.role_type)?)))
@@ -105,24 +113,24 @@ pub struct UserChanges {
     pub timezone: Option<String>,
     /// New tags.
     pub tags: Option<Tags>,
-    /// New bcrypt hash; sets `password_changed_at` to `changed_at`.
+    /// New bcrypt hash; sets `password_changed_at` to `changed_at` and increments the
+    /// credential version, which ends every token issued before.
     pub password_hash: Option<(String, DateTime<Utc>)>,
     /// New list of required actions.
     pub required_actions: Option<Vec<String>>,
-    /// New state.
-    pub state: Option<UserState>,
-    /// A sign-in at this time.
-    pub last_accessed_at: Option<DateTime<Utc>>,
 }
 
-/// Applies `changes` to one user; a user that is gone is NOT_FOUND.
-#[instrument(skip(conn, changes))]
+/// Applies `changes` to one user if its stamp is still `expected`. Returns false (and
+/// changes nothing) when the user is gone, is another account now, or its credentials
+/// changed since `expected` was read.
+#[instrument(skip(db, changes))]
 pub async fn update(
-    conn: &impl Connection,
+    db: &impl Executor,
     domain_id: &str,
     user_id: &str,
+    expected: &CredentialStamp,
     changes: UserChanges,
-) -> Result<()> {
+) -> Result<bool> {
     let UserChanges {
         name,
         email,
@@ -132,8 +140,6 @@ pub async fn update(
         tags,
         password_hash,
         required_actions,
-        state,
-        last_accessed_at,
     } = changes;
     let mut row = <user::ActiveModel as Default>::default();
     if let Some(name) = name {
@@ -154,6 +160,7 @@ pub async fn update(
     if let Some(tags) = tags {
         row.tags = Set(tags.to_json());
     }
+    let new_credentials = password_hash.is_some();
     if let Some((hash, changed_at)) = password_hash {
         row.password_hash = Set(Some(hash));
         row.password_changed_at = Set(Some(changed_at));
@@ -161,25 +168,94 @@ pub async fn update(
     if let Some(actions) = required_actions {
         row.required_actions = Set(serde_json::json!(actions));
     }
-    if let Some(state) = state {
-        row.state = Set(state.as_str().to_owned());
-    }
-    if let Some(at) = last_accessed_at {
-        row.last_accessed_at = Set(Some(at));
-    }
     if !row.is_changed() {
-        return Ok(());
+        return Ok(true);
     }
-    let result = user::Entity::update_many()
-        .set(row)
+    let mut statement = user::Entity::update_many().set(row);
+    if new_credentials {
+        statement = statement.col_expr(
+            user::Column::CredentialVersion,
+            Expr::col(user::Column::CredentialVersion).add(1),
+        );
+    }
+    let result = statement
         .filter(user::Column::DomainId.eq(domain_id))
         .filter(user::Column::UserId.eq(user_id))
-        .exec(conn)
+        .filter(user::Column::AccountId.eq(&expected.account_id))
+        .filter(user::Column::CredentialVersion.eq(expected.version))
+        .exec(conn(db))
         .await?;
-    if result.rows_affected == 0 {
-        return Err(Error::not_found("user_id", user_id));
+    Ok(result.rows_affected == 1)
+}
+
+/// Records a sign-in that checked the password of `expected`: the user becomes ENABLED (a
+/// PENDING user's first sign-in) and `last_accessed_at` is set. Returns false (and changes
+/// nothing) when the account, its credentials or its state changed since: a password change,
+/// a disable or a delete that landed while the password was being checked wins.
+#[instrument(skip(db))]
+pub async fn record_sign_in(
+    db: &impl Executor,
+    domain_id: &str,
+    user_id: &str,
+    expected: &CredentialStamp,
+    now: DateTime<Utc>,
+) -> Result<bool> {
+    let result = user::Entity::update_many()
+        .col_expr(
+            user::Column::State,
+            Expr::value(UserState::Enabled.as_str()),
+        )
+        .col_expr(user::Column::LastAccessedAt, Expr::value(now))
+        .filter(user::Column::DomainId.eq(domain_id))
+        .filter(user::Column::UserId.eq(user_id))
+        .filter(user::Column::AccountId.eq(&expected.account_id))
+        .filter(user::Column::CredentialVersion.eq(expected.version))
+        .filter(
+            user::Column::State.is_in([UserState::Enabled.as_str(), UserState::Pending.as_str()]),
+        )
+        .exec(conn(db))
+        .await?;
+    Ok(result.rows_affected == 1)
+}
+
+/// Moves a user from state `from` to `to` if it is still in `from`. Disabling increments
+/// the credential version in the same statement, so every token of the user dies with it
+/// and stays dead if the user is enabled again. Returns false when the state was not `from`.
+#[instrument(skip(db))]
+pub async fn change_state(
+    db: &impl Executor,
+    domain_id: &str,
+    user_id: &str,
+    from: UserState,
+    to: UserState,
+) -> Result<bool> {
+    let mut statement =
+        user::Entity::update_many().col_expr(user::Column::State, Expr::value(to.as_str()));
+    if to == UserState::Disabled {
+        statement = statement.col_expr(
+            user::Column::CredentialVersion,
+            Expr::col(user::Column::CredentialVersion).add(1),
+        );
     }
-    Ok(())
+    let result = statement
+        .filter(user::Column::DomainId.eq(domain_id))
+        .filter(user::Column::UserId.eq(user_id))
+        .filter(user::Column::State.eq(from.as_str()))
+        .exec(conn(db))
+        .await?;
+    Ok(result.rows_affected == 1)
+}
+
+/// Deletes a user with its role bindings, group memberships and codes (the foreign keys
+/// cascade). Returns false when there was no such user.
+#[instrument(skip(db))]
+pub async fn delete(db: &impl Executor, domain_id: &str, user_id: &str) -> Result<bool> {
+    let result = user::Entity::delete_many()
+        .filter(user::Column::DomainId.eq(domain_id))
+        .filter(user::Column::UserId.eq(user_id))
+        .exec(conn(db))
+        .await?;
+    Ok(result.rows_affected == 1)
 }
 
 fn from_row(row: user::Model, domain_role: Option<(String, RoleType)>) -> Result<User> {
@@ -221,6 +297,10 @@ fn from_row(row: user::Model, domain_role: Option<(String, RoleType)>) -> Result
         email_verified: row.email_verified,
         password_hash: row.password_hash,
         password_changed_at: row.password_changed_at,
+        stamp: CredentialStamp {
+            account_id: row.account_id,
+            version: row.credential_version,
+        },
         domain_role,
         mfa,
         language: row.language,

@@ -4,7 +4,7 @@ use sea_orm::{ActiveValue::Set, EntityTrait};
 use tracing::instrument;
 
 use super::{
-    Connection,
+    Executor, conn,
     entities::{workspace_group, workspace_group_user},
     on_unique,
 };
@@ -12,8 +12,8 @@ use crate::domain::{Role, WorkspaceGroup};
 use crate::error::Result;
 
 /// Adds a group; a name taken in the domain is ALREADY_EXISTS.
-#[instrument(skip(conn, group), fields(workspace_group_id = %group.workspace_group_id))]
-pub async fn insert(conn: &impl Connection, group: &WorkspaceGroup) -> Result<()> {
+#[instrument(skip(db, group), fields(workspace_group_id = %group.workspace_group_id))]
+pub async fn insert(db: &impl Executor, group: &WorkspaceGroup) -> Result<()> {
     let row = workspace_group::ActiveModel {
         workspace_group_id: Set(group.workspace_group_id.clone()),
         domain_id: Set(group.domain_id.clone()),
@@ -25,16 +25,16 @@ pub async fn insert(conn: &impl Connection, group: &WorkspaceGroup) -> Result<()
         updated_at: Set(group.updated_at),
     };
     workspace_group::Entity::insert(row)
-        .exec_without_returning(conn)
+        .exec_without_returning(conn(db))
         .await
         .map_err(|err| on_unique(err, "name", &group.name))?;
     Ok(())
 }
 
 /// Adds a member to a group with a workspace role; a second membership is ALREADY_EXISTS.
-#[instrument(skip(conn, group, role), fields(workspace_group_id = %group.workspace_group_id))]
+#[instrument(skip(db, group, role), fields(workspace_group_id = %group.workspace_group_id))]
 pub async fn add_member(
-    conn: &impl Connection,
+    db: &impl Executor,
     group: &WorkspaceGroup,
     user_id: &str,
     role: &Role,
@@ -48,7 +48,7 @@ pub async fn add_member(
         created_at: Set(group.created_at),
     };
     workspace_group_user::Entity::insert(row)
-        .exec_without_returning(conn)
+        .exec_without_returning(conn(db))
         .await
         .map_err(|err| on_unique(err, "user_id", user_id))?;
     Ok(())

@@ -3,13 +3,13 @@
 use sea_orm::{ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter};
 use tracing::instrument;
 
-use super::{Connection, entities::workspace, on_unique};
+use super::{Executor, conn, entities::workspace, on_unique};
 use crate::domain::{Tags, Workspace, WorkspaceState};
 use crate::error::{Error, Result};
 
 /// Adds a workspace; a name taken in the domain is ALREADY_EXISTS.
-#[instrument(skip(conn, ws), fields(workspace_id = %ws.workspace_id))]
-pub async fn insert(conn: &impl Connection, ws: &Workspace) -> Result<()> {
+#[instrument(skip(db, ws), fields(workspace_id = %ws.workspace_id))]
+pub async fn insert(db: &impl Executor, ws: &Workspace) -> Result<()> {
     let row = workspace::ActiveModel {
         workspace_id: Set(ws.workspace_id.clone()),
         domain_id: Set(ws.domain_id.clone()),
@@ -26,30 +26,30 @@ pub async fn insert(conn: &impl Connection, ws: &Workspace) -> Result<()> {
         created_at: Set(ws.created_at),
     };
     workspace::Entity::insert(row)
-        .exec_without_returning(conn)
+        .exec_without_returning(conn(db))
         .await
         .map_err(|err| on_unique(err, "name", &ws.name))?;
     Ok(())
 }
 
 /// The domain's workspace with this id, if any.
-#[instrument(skip(conn))]
+#[instrument(skip(db))]
 pub async fn get(
-    conn: &impl Connection,
+    db: &impl Executor,
     domain_id: &str,
     workspace_id: &str,
 ) -> Result<Option<Workspace>> {
     let row = workspace::Entity::find_by_id(workspace_id)
         .filter(workspace::Column::DomainId.eq(domain_id))
-        .one(conn)
+        .one(conn(db))
         .await?;
     row.map(from_row).transpose()
 }
 
 /// Puts a workspace of the domain into a group; an unknown workspace is NOT_FOUND.
-#[instrument(skip(conn))]
+#[instrument(skip(db))]
 pub async fn set_group(
-    conn: &impl Connection,
+    db: &impl Executor,
     domain_id: &str,
     workspace_id: &str,
     workspace_group_id: &str,
@@ -61,7 +61,7 @@ pub async fn set_group(
         })
         .filter(workspace::Column::DomainId.eq(domain_id))
         .filter(workspace::Column::WorkspaceId.eq(workspace_id))
-        .exec(conn)
+        .exec(conn(db))
         .await?;
     if result.rows_affected == 0 {
         return Err(Error::not_found("workspace_id", workspace_id));

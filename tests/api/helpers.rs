@@ -7,9 +7,13 @@ use clap::Parser;
 use sea_orm::{ConnectionTrait, Database};
 use spaceid::{
     cli::Cli,
+    clock::ShiftedClock,
     config::Settings,
     context::Context,
-    domain::{AuthType, Name, NewUser, Password, RoleBinding, Tags, UserId, Workspace},
+    domain::{
+        AuthType, Name, NewUser, Password, RoleBinding, SigningKey, Tags, UserId, UserState,
+        Workspace,
+    },
     pb::identity::{
         GrantTokenRequest, IssueTokenRequest, TokenInfo,
         grant_token_request::{GrantType, Scope},
@@ -18,6 +22,7 @@ use spaceid::{
         workspace_user_client::WorkspaceUserClient,
     },
     service::admin,
+    store::{self, users::UserChanges},
 };
 use tokio::{net::TcpListener, sync::oneshot, task::JoinHandle};
 use tonic::{Request, transport::Channel};
@@ -33,6 +38,8 @@ pub struct TestApp {
     pub ctx: Arc<Context>,
     /// The database URL the server uses.
     pub database_url: String,
+    /// The server's clock; tests move it instead of sleeping.
+    pub clock: Arc<ShiftedClock>,
     shutdown: Option<oneshot::Sender<()>>,
     server: Option<JoinHandle<()>>,
     _dir: tempfile::TempDir,
@@ -62,8 +69,21 @@ impl TestApp {
                 dir.path().join("spaceid.db").display()
             ),
         };
+        Self::spawn_on(database_url, dir, flags).await
+    }
+
+    /// Starts a second server, a replica, on this server's database.
+    pub async fn replica(&self) -> Self {
+        let dir = tempfile::tempdir().expect("temp dir");
+        Self::spawn_on(self.database_url.clone(), dir, &[]).await
+    }
+
+    async fn spawn_on(database_url: String, dir: tempfile::TempDir, flags: &[&str]) -> Self {
         let settings = test_settings(&database_url, flags);
-        let ctx = Context::open(&settings).await.expect("open the database");
+        let clock = Arc::new(ShiftedClock::new());
+        let ctx = Context::open_with_clock(&settings, clock.clone())
+            .await
+            .expect("open the database");
         let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind port 0");
         let addr = listener.local_addr().unwrap();
         let (shutdown, stop) = oneshot::channel::<()>();
@@ -80,6 +100,7 @@ impl TestApp {
             addr,
             ctx,
             database_url,
+            clock,
             shutdown: Some(shutdown),
             server: Some(server),
             _dir: dir,
@@ -137,21 +158,67 @@ impl TestApp {
         }
     }
 
-    /// A new LOCAL user whose password hash has bcrypt `cost`, so signing in takes a while.
-    pub async fn slow_user(&self, domain: &TestDomain, user_id: &str, cost: u32) {
+    /// A new LOCAL user in `state` whose password hash has bcrypt `cost`, so signing in
+    /// takes a while.
+    pub async fn slow_user(&self, domain: &TestDomain, user_id: &str, cost: u32, state: UserState) {
         let hash = tokio::task::spawn_blocking(move || bcrypt::hash(PASSWORD, cost).unwrap())
             .await
             .unwrap();
         let new = new_user(user_id, Some(PASSWORD));
-        spaceid::store::users::insert(
-            self.ctx.store.db(),
+        store::users::insert(
+            &self.ctx.store,
             &domain.domain_id,
             &new,
             Some(hash),
-            spaceid::domain::UserState::Enabled,
+            state,
+            chrono::Utc::now(),
         )
         .await
         .expect("create a slow user");
+    }
+
+    /// Changes a user's row directly, as arranged data for a test.
+    pub async fn set_user(&self, domain_id: &str, user_id: &str, changes: UserChanges) {
+        let user = store::users::get(&self.ctx.store, domain_id, user_id)
+            .await
+            .unwrap()
+            .expect("the user exists");
+        let applied =
+            store::users::update(&self.ctx.store, domain_id, user_id, &user.stamp, changes)
+                .await
+                .unwrap();
+        assert!(applied, "the user changed meanwhile");
+    }
+
+    /// The first column of the first row of `sql`, an SQL count, on a connection of its own.
+    pub async fn count(&self, sql: &str) -> i64 {
+        use sea_orm::Statement;
+        let db = Database::connect(&self.database_url)
+            .await
+            .expect("connect to the test database");
+        let row = db
+            .query_one(Statement::from_string(
+                db.get_database_backend(),
+                sql.to_owned(),
+            ))
+            .await
+            .unwrap()
+            .unwrap();
+        let count = row.try_get_by_index::<i64>(0).unwrap();
+        db.close().await.ok();
+        count
+    }
+
+    /// Every signing key of a domain, read from storage.
+    pub async fn domain_keys(&self, domain_id: &str) -> Vec<SigningKey> {
+        let kids: Vec<String> = store::keys::listing(&self.ctx.store)
+            .await
+            .unwrap()
+            .into_iter()
+            .filter(|key| key.domain_id == domain_id)
+            .map(|key| key.kid)
+            .collect();
+        store::keys::by_kids(&self.ctx.store, &kids).await.unwrap()
     }
 
     /// A new LOCAL user with `PASSWORD` and no bindings.
@@ -235,19 +302,11 @@ impl Drop for TestApp {
     }
 }
 
-/// Disables a user directly in storage (no API call disables users yet).
+/// Disables a user, as `spaceid user disable` does.
 pub async fn disable(app: &TestApp, domain_id: &str, user_id: &str) {
-    use spaceid::{
-        domain::UserState,
-        store::users::{UserChanges, update},
-    };
-    let changes = UserChanges {
-        state: Some(UserState::Disabled),
-        ..UserChanges::default()
-    };
-    update(app.ctx.store.db(), domain_id, user_id, changes)
+    admin::set_user_state(&app.ctx, domain_id, user_id, UserState::Disabled)
         .await
-        .unwrap();
+        .expect("disable");
 }
 
 /// Settings for a test server: the given database, the cheapest bcrypt cost, and `flags`.

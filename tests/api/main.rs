@@ -5,6 +5,7 @@ mod helpers;
 
 mod cli;
 mod logs;
+mod revocation;
 mod server;
 mod storage;
 mod token;

@@ -1,6 +1,7 @@
 //! What every client of the server relies on: reflection, health, limits, UNIMPLEMENTED
 //! for calls not offered yet, and a graceful stop.
 
+use spaceid::domain::UserState;
 use spaceid::pb::identity::{
     CreateWorkspaceUserRequest, UpdateUserProfileRequest, VerifyEmailRequest,
 };
@@ -155,7 +156,8 @@ async fn oversized_messages_are_refused() {
 async fn a_stop_lets_calls_in_flight_finish() {
     let app = TestApp::spawn().await;
     let acme = app.domain("acme").await;
-    app.slow_user(&acme, "slow@acme.test", 13).await;
+    app.slow_user(&acme, "slow@acme.test", 13, UserState::Enabled)
+        .await;
     let mut token = app.token().await;
     let call = tokio::spawn(async move {
         token
@@ -174,7 +176,8 @@ async fn a_stop_lets_calls_in_flight_finish() {
 async fn calls_that_outlive_the_request_timeout_are_ended() {
     let app = TestApp::spawn_with(&["--request-timeout", "1"]).await;
     let acme = app.domain("acme").await;
-    app.slow_user(&acme, "slow@acme.test", 15).await;
+    app.slow_user(&acme, "slow@acme.test", 15, UserState::Enabled)
+        .await;
     let started = std::time::Instant::now();
     let status = app
         .issue(&acme.domain_id, "slow@acme.test", PASSWORD)

@@ -1,23 +1,9 @@
 //! Storage rules that hold on both engines: natural keys enforced by the database, and
 //! multi-row writes that commit whole or not at all.
 
-use sea_orm::{ConnectionTrait, Statement};
 use spaceid::{domain::UserState, error::Error, store};
 
 use crate::helpers::*;
-
-async fn count(app: &TestApp, sql: &str) -> i64 {
-    let db = app.ctx.store.db();
-    let row = db
-        .query_one(Statement::from_string(
-            db.get_database_backend(),
-            sql.to_owned(),
-        ))
-        .await
-        .unwrap()
-        .unwrap();
-    row.try_get_by_index::<i64>(0).unwrap()
-}
 
 #[tokio::test]
 async fn concurrent_inserts_of_one_user_leave_exactly_one_row() {
@@ -28,7 +14,15 @@ async fn concurrent_inserts_of_one_user_leave_exactly_one_row() {
         let domain_id = acme.domain_id.clone();
         tokio::spawn(async move {
             let new = new_user("twin@acme.test", None);
-            store::users::insert(ctx.store.db(), &domain_id, &new, None, UserState::Enabled).await
+            store::users::insert(
+                &ctx.store,
+                &domain_id,
+                &new,
+                None,
+                UserState::Enabled,
+                chrono::Utc::now(),
+            )
+            .await
         })
     });
     let results: Vec<_> = futures::future::join_all(attempts)
@@ -45,11 +39,9 @@ async fn concurrent_inserts_of_one_user_leave_exactly_one_row() {
             "{result:?}"
         );
     }
-    let rows = count(
-        &app,
-        "SELECT COUNT(*) FROM users WHERE user_id = 'twin@acme.test'",
-    )
-    .await;
+    let rows = app
+        .count("SELECT COUNT(*) FROM users WHERE user_id = 'twin@acme.test'")
+        .await;
     assert_eq!(rows, 1);
 }
 
@@ -61,11 +53,8 @@ async fn the_same_user_id_may_live_in_two_domains() {
     app.user(&acme, "shared@x.test").await;
     app.user(&other, "shared@x.test").await;
     assert_eq!(
-        count(
-            &app,
-            "SELECT COUNT(*) FROM users WHERE user_id = 'shared@x.test'"
-        )
-        .await,
+        app.count("SELECT COUNT(*) FROM users WHERE user_id = 'shared@x.test'")
+            .await,
         2
     );
 }
@@ -77,7 +66,7 @@ async fn a_failed_init_writes_nothing() {
     let tables = ["domains", "signing_keys", "roles", "users", "role_bindings"];
     let mut before = Vec::new();
     for table in tables {
-        before.push(count(&app, &format!("SELECT COUNT(*) FROM {table}")).await);
+        before.push(app.count(&format!("SELECT COUNT(*) FROM {table}")).await);
     }
 
     let result = spaceid::service::admin::init_domain(
@@ -94,7 +83,7 @@ async fn a_failed_init_writes_nothing() {
 
     for (table, rows) in tables.iter().zip(before) {
         assert_eq!(
-            count(&app, &format!("SELECT COUNT(*) FROM {table}")).await,
+            app.count(&format!("SELECT COUNT(*) FROM {table}")).await,
             rows,
             "{table}"
         );
@@ -110,14 +99,12 @@ async fn every_domain_gets_the_managed_roles_and_two_key_pairs() {
         "managed-workspace-owner",
         "managed-workspace-member",
     ] {
-        let role = store::roles::get(app.ctx.store.db(), &acme.domain_id, role_id)
+        let role = store::roles::get(&app.ctx.store, &acme.domain_id, role_id)
             .await
             .unwrap();
         assert!(role.is_some_and(|r| r.is_managed), "{role_id}");
     }
-    let keys = store::keys::for_domain(app.ctx.store.db(), &acme.domain_id)
-        .await
-        .unwrap();
+    let keys = app.domain_keys(&acme.domain_id).await;
     assert_eq!(keys.len(), 2);
     let kinds: Vec<_> = keys.iter().map(|k| k.purpose).collect();
     assert!(kinds.contains(&spaceid::domain::KeyPurpose::Access));
@@ -160,10 +147,7 @@ async fn a_workspace_group_binds_its_members_in_each_workspace_in_one_transactio
         "{:?}",
         bad.err()
     );
-    assert_eq!(
-        count(&app, "SELECT COUNT(*) FROM workspace_groups").await,
-        0
-    );
+    assert_eq!(app.count("SELECT COUNT(*) FROM workspace_groups").await, 0);
 
     let group = spaceid::service::admin::create_workspace_group(
         &app.ctx,
@@ -174,17 +158,16 @@ async fn a_workspace_group_binds_its_members_in_each_workspace_in_one_transactio
     )
     .await
     .unwrap();
-    let bindings =
-        store::role_bindings::for_user(app.ctx.store.db(), &acme.domain_id, "bob@acme.test")
-            .await
-            .unwrap();
+    let bindings = store::role_bindings::for_user(&app.ctx.store, &acme.domain_id, "bob@acme.test")
+        .await
+        .unwrap();
     assert_eq!(bindings.len(), 2);
     assert!(
         bindings
             .iter()
             .all(|b| b.workspace_group_id.as_deref() == Some(group.workspace_group_id.as_str()))
     );
-    let ws = store::workspaces::get(app.ctx.store.db(), &acme.domain_id, &ops.workspace_id)
+    let ws = store::workspaces::get(&app.ctx.store, &acme.domain_id, &ops.workspace_id)
         .await
         .unwrap()
         .unwrap();
@@ -215,14 +198,14 @@ fn code(
 async fn one_time_codes_are_replaced_expire_and_are_used_once() {
     let app = TestApp::spawn().await;
     let acme = app.domain("acme").await;
-    let db = app.ctx.store.db();
+    let db = &app.ctx.store;
     let now = chrono::Utc::now;
     let replace = |code: spaceid::domain::OneTimeCode| {
         let store = app.ctx.store.clone();
         async move {
             let tx = store.begin().await.unwrap();
             store::codes::replace(&tx, &code).await.unwrap();
-            store::commit(tx).await.unwrap();
+            tx.commit().await.unwrap();
             code
         }
     };
@@ -263,7 +246,7 @@ async fn one_time_codes_are_replaced_expire_and_are_used_once() {
         let ctx = app.ctx.clone();
         let code_id = second.code_id.clone();
         tokio::spawn(async move {
-            store::codes::consume(ctx.store.db(), &code_id, chrono::Utc::now())
+            store::codes::consume(&ctx.store, &code_id, chrono::Utc::now())
                 .await
                 .unwrap()
         })

@@ -154,7 +154,7 @@ async fn disabled_users_cannot_sign_in_and_sign_in_records_the_time() {
     let app = TestApp::spawn().await;
     let acme = app.domain("acme").await;
     app.user(&acme, "bob@acme.test").await;
-    let before = spaceid::store::users::get(app.ctx.store.db(), &acme.domain_id, "bob@acme.test")
+    let before = spaceid::store::users::get(&app.ctx.store, &acme.domain_id, "bob@acme.test")
         .await
         .unwrap()
         .unwrap();
@@ -163,7 +163,7 @@ async fn disabled_users_cannot_sign_in_and_sign_in_records_the_time() {
     app.issue(&acme.domain_id, "bob@acme.test", PASSWORD)
         .await
         .unwrap();
-    let after = spaceid::store::users::get(app.ctx.store.db(), &acme.domain_id, "bob@acme.test")
+    let after = spaceid::store::users::get(&app.ctx.store, &acme.domain_id, "bob@acme.test")
         .await
         .unwrap()
         .unwrap();

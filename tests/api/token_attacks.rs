@@ -50,9 +50,8 @@ impl Target {
             .app
             .ctx
             .keys
-            .for_domain(&self.domain.domain_id)
+            .signing_keys(&self.domain.domain_id)
             .await
-            .unwrap()
             .unwrap();
         let mut header = Header::new(Algorithm::RS256);
         header.kid = Some(keys.access.kid.clone());
@@ -138,13 +137,13 @@ async fn hmac_tokens_keyed_with_the_public_key_are_refused() {
         .app
         .ctx
         .keys
-        .for_domain(&t.domain.domain_id)
+        .signing_keys(&t.domain.domain_id)
         .await
-        .unwrap()
         .unwrap();
-    let private_pem = spaceid::store::keys::for_domain(t.app.ctx.store.db(), &t.domain.domain_id)
+    let private_pem = t
+        .app
+        .domain_keys(&t.domain.domain_id)
         .await
-        .unwrap()
         .into_iter()
         .find(|k| k.kid == keys.access.kid)
         .unwrap()
@@ -171,13 +170,16 @@ async fn tokens_signed_with_another_key_are_refused() {
     let t = target().await;
     let stranger = rsa::RsaPrivateKey::new(&mut rsa::rand_core::OsRng, 2048).unwrap();
     let pem = rsa::pkcs8::EncodePrivateKey::to_pkcs8_pem(&stranger, LineEnding::LF).unwrap();
-    let token = jsonwebtoken::encode(
-        &Header::new(Algorithm::RS256),
-        &t.claims(),
-        &EncodingKey::from_rsa_pem(pem.as_bytes()).unwrap(),
-    )
-    .unwrap();
+    let stranger = EncodingKey::from_rsa_pem(pem.as_bytes()).unwrap();
+    // Naming the domain's real key id does not make the stranger's signature ours.
+    let mut header = Header::new(Algorithm::RS256);
+    header.kid = header_of(&t.genuine)["kid"].as_str().map(str::to_owned);
+    let token = jsonwebtoken::encode(&header, &t.claims(), &stranger).unwrap();
     t.assert_refused(&token, &["signature"]).await;
+    // Without a key id there is nothing to verify with.
+    let token =
+        jsonwebtoken::encode(&Header::new(Algorithm::RS256), &t.claims(), &stranger).unwrap();
+    t.assert_refused(&token, &["kid"]).await;
 }
 
 #[tokio::test]
@@ -210,9 +212,21 @@ async fn tokens_of_another_domain_are_refused() {
     t.assert_refused(&t.sign(&claims).await, &["signature"])
         .await;
 
+    // A domain that does not exist reads exactly like a bad signature: the answer confirms
+    // no domain id to anyone.
     let mut claims = t.claims();
     claims["did"] = json!("domain-000000000000");
-    t.assert_refused(&t.sign(&claims).await, &["domain"]).await;
+    let unknown = t.get(&t.sign(&claims).await).await.unwrap_err();
+    let mut claims = t.claims();
+    claims["did"] = json!(other.domain_id);
+    let known = t.get(&t.sign(&claims).await).await.unwrap_err();
+    assert_eq!(unknown.code(), Code::Unauthenticated);
+    assert_eq!(unknown.message(), known.message());
+    assert!(
+        unknown.message().contains("signature"),
+        "{}",
+        unknown.message()
+    );
 }
 
 #[tokio::test]
@@ -311,6 +325,16 @@ async fn tokens_of_disabled_users_are_refused() {
     disable(&t.app, &t.domain.domain_id, &t.domain.admin_id).await;
     assert_status(
         t.get(&t.genuine).await,
+        Code::Unauthenticated,
+        "ERROR_AUTHENTICATE_FAILURE",
+        &["disable"],
+    );
+    let result = t
+        .app
+        .issue(&t.domain.domain_id, &t.domain.admin_id, PASSWORD)
+        .await;
+    assert_status(
+        result,
         Code::Unauthenticated,
         "ERROR_AUTHENTICATE_FAILURE",
         &["disabled"],

@@ -84,7 +84,11 @@ async fn get_and_update_need_a_valid_access_token_of_the_callers_domain() {
         .await
         .unwrap();
     let other = app.domain("other").await;
-    let other_token = app.access_token(&other.domain_id, &other.admin_id).await;
+    // The same user id lives in both domains: a token of one must never reach the other's.
+    app.user(&acme, "shared@x.test").await;
+    app.user(&other, "shared@x.test").await;
+    let acme_shared = app.access_token(&acme.domain_id, "shared@x.test").await;
+    let other_token = app.access_token(&other.domain_id, "shared@x.test").await;
 
     let mut client = app.user_profile().await;
     let result = client.get(UserProfileRequest::default()).await;
@@ -126,20 +130,25 @@ async fn get_and_update_need_a_valid_access_token_of_the_callers_domain() {
         );
     }
 
-    // A token of another domain speaks for its own user only.
+    // A token of another domain speaks for its own user only, even one with the same id.
     let seen = get(&app, &other_token).await.unwrap();
     assert_eq!(
         (seen.domain_id.as_str(), seen.user_id.as_str()),
-        (other.domain_id.as_str(), other.admin_id.as_str())
+        (other.domain_id.as_str(), "shared@x.test")
     );
     let request = UpdateUserProfileRequest {
         name: "Renamed".into(),
         ..Default::default()
     };
-    update(&app, &other_token, request).await.unwrap();
-    let acme_admin = get(&app, &tokens.access_token).await.unwrap();
+    let renamed = update(&app, &other_token, request).await.unwrap();
     assert_eq!(
-        acme_admin.name, "Test User",
+        (renamed.domain_id.as_str(), renamed.name.as_str()),
+        (other.domain_id.as_str(), "Renamed")
+    );
+    let twin = get(&app, &acme_shared).await.unwrap();
+    assert_eq!(
+        (twin.domain_id.as_str(), twin.name.as_str()),
+        (acme.domain_id.as_str(), "Test User"),
         "another domain's token changed nothing here"
     );
 
@@ -195,8 +204,7 @@ async fn changing_the_email_makes_it_unverified() {
     let app = TestApp::spawn().await;
     let acme = app.domain("acme").await;
     let token = app.access_token(&acme.domain_id, &acme.admin_id).await;
-    spaceid::store::users::update(
-        app.ctx.store.db(),
+    app.set_user(
         &acme.domain_id,
         &acme.admin_id,
         spaceid::store::users::UserChanges {
@@ -205,8 +213,7 @@ async fn changing_the_email_makes_it_unverified() {
             ..Default::default()
         },
     )
-    .await
-    .unwrap();
+    .await;
 
     let same = update(
         &app,
@@ -357,8 +364,7 @@ async fn update_refuses_bad_values_by_name_and_changes_nothing() {
 async fn a_password_change_clears_update_password_and_takes_effect() {
     let app = TestApp::spawn().await;
     let acme = app.domain("acme").await;
-    spaceid::store::users::update(
-        app.ctx.store.db(),
+    app.set_user(
         &acme.domain_id,
         &acme.admin_id,
         spaceid::store::users::UserChanges {
@@ -366,8 +372,7 @@ async fn a_password_change_clears_update_password_and_takes_effect() {
             ..Default::default()
         },
     )
-    .await
-    .unwrap();
+    .await;
     let token = app.access_token(&acme.domain_id, &acme.admin_id).await;
     assert_eq!(
         get(&app, &token).await.unwrap().required_actions,

@@ -27,6 +27,8 @@ pub struct Model {
     pub tags: Json,
     pub created_at: DateTimeUtc,
     pub last_accessed_at: Option<DateTimeUtc>,
+    pub account_id: String,
+    pub credential_version: i64,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

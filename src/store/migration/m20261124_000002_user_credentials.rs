@@ -1,0 +1,66 @@
+//! Accounts and credential versions: every user row gets an `account_id` of its own (a
+//! re-created user is a new account) and a `credential_version` that every password change,
+//! reset and disable increments. Tokens carry both; verification compares them with the row.
+
+use sea_orm_migration::{prelude::*, schema::*, sea_orm::DatabaseBackend};
+
+pub struct Migration;
+
+impl MigrationName for Migration {
+    fn name(&self) -> &str {
+        "m20261124_000002_user_credentials"
+    }
+}
+
+#[sea_orm_migration::async_trait::async_trait]
+impl MigrationTrait for Migration {
+    async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        // SQLite adds one column per ALTER TABLE.
+        manager
+            .alter_table(
+                Table::alter()
+                    .table(Alias::new("users"))
+                    .add_column(string(Alias::new("account_id")).default(""))
+                    .to_owned(),
+            )
+            .await?;
+        manager
+            .alter_table(
+                Table::alter()
+                    .table(Alias::new("users"))
+                    .add_column(big_integer(Alias::new("credential_version")).default(0))
+                    .to_owned(),
+            )
+            .await?;
+        // Rows written before this migration get random account ids of the same shape as
+        // new ones (32 lowercase hex characters).
+        let backfill = match manager.get_database_backend() {
+            DatabaseBackend::Sqlite => {
+                "UPDATE users SET account_id = lower(hex(randomblob(16))) WHERE account_id = ''"
+            }
+            _ => {
+                "UPDATE users SET account_id = replace(gen_random_uuid()::text, '-', '') \
+                 WHERE account_id = ''"
+            }
+        };
+        manager
+            .get_connection()
+            .execute_unprepared(backfill)
+            .await?;
+        Ok(())
+    }
+
+    async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        for column in ["credential_version", "account_id"] {
+            manager
+                .alter_table(
+                    Table::alter()
+                        .table(Alias::new("users"))
+                        .drop_column(Alias::new(column))
+                        .to_owned(),
+                )
+                .await?;
+        }
+        Ok(())
+    }
+}
