@@ -8,7 +8,7 @@ use crate::config::Settings;
 use crate::context::Context;
 use crate::domain::{
     AuthType, Email, Language, Name, NewUser, Password, RoleBinding, Tags, Timezone, User, UserId,
-    UserState, Workspace, format_time,
+    UserState, Workspace, format_time, quoted,
 };
 use crate::error::{Error, Result};
 use crate::service::admin::{self, GroupMember};
@@ -295,7 +295,7 @@ pub async fn run_admin(ctx: &Context, command: Command) -> Result<Value> {
 
 fn parse_tags(text: &str) -> Result<Tags> {
     match serde_json::from_str(text) {
-        Ok(Value::Object(map)) => Ok(Tags::new(map)),
+        Ok(Value::Object(map)) => Tags::parse(map),
         _ => Err(Error::invalid("tags", "must be a JSON object")),
     }
 }
@@ -308,7 +308,7 @@ fn parse_member(text: &str) -> Result<GroupMember> {
         }),
         _ => Err(Error::invalid(
             "member",
-            format!("'{text}' is not USER_ID=ROLE_ID"),
+            format!("{} is not USER_ID=ROLE_ID", quoted(text)),
         )),
     }
 }

@@ -65,7 +65,7 @@ fn value_from_json(value: &serde_json::Value) -> Value {
 
 /// Tags from a request's `Struct`.
 pub fn tags_from_struct(value: Struct) -> Result<Tags> {
-    json_from_struct(value, "tags").map(Tags::new)
+    json_from_struct(value, "tags").and_then(Tags::parse)
 }
 
 /// A string field of a `Struct` such as `credentials`; absent reads as empty.

@@ -3,7 +3,48 @@
 
 use std::str::FromStr;
 
+use unicode_normalization::UnicodeNormalization;
+
 use crate::error::{Error, Result};
+
+/// Longest part of a refused value an error quotes back, in characters.
+const QUOTE_CHARS: usize = 40;
+
+/// A refused value as an error quotes it: escaped, and cut to its first `QUOTE_CHARS`
+/// characters, so an error about a megabyte of input stays a short, printable line.
+pub fn quoted(value: &str) -> String {
+    let total = value.chars().count();
+    let head: String = value.chars().take(QUOTE_CHARS).collect();
+    if total > QUOTE_CHARS {
+        format!("'{}'... ({total} characters)", head.escape_debug())
+    } else {
+        format!("'{}'", head.escape_debug())
+    }
+}
+
+/// Whether `c` is an invisible formatting character (Unicode category Cf: zero-width
+/// spaces and joiners, bidirectional overrides, the BOM, tag characters, ...). In an id or a
+/// name they make two values look alike, or text display in another order than stored.
+fn is_invisible(c: char) -> bool {
+    matches!(c,
+        '\u{AD}' | '\u{600}'..='\u{605}' | '\u{61C}' | '\u{6DD}' | '\u{70F}' | '\u{890}'..='\u{891}'
+        | '\u{8E2}' | '\u{180E}' | '\u{200B}'..='\u{200F}' | '\u{202A}'..='\u{202E}'
+        | '\u{2060}'..='\u{2064}' | '\u{2066}'..='\u{206F}' | '\u{FEFF}' | '\u{FFF9}'..='\u{FFFB}'
+        | '\u{110BD}' | '\u{110CD}' | '\u{13430}'..='\u{1343F}' | '\u{1BCA0}'..='\u{1BCA3}'
+        | '\u{1D173}'..='\u{1D17A}' | '\u{E0001}' | '\u{E0020}'..='\u{E007F}')
+}
+
+/// `value` in Unicode NFC, refused (as `field`) when it holds a control or invisible
+/// formatting character.
+fn visible_nfc(field: &'static str, value: &str) -> Result<String> {
+    if value.chars().any(|c| c.is_control() || is_invisible(c)) {
+        return Err(Error::invalid(
+            field,
+            "must not contain control or invisible formatting characters",
+        ));
+    }
+    Ok(value.nfc().collect())
+}
 
 /// A user id: unique within a domain, usually an e-mail address.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -13,7 +54,8 @@ impl UserId {
     /// Longest accepted user id, in characters.
     pub const MAX_LEN: usize = 255;
 
-    /// Checks a user id: present, at most 255 characters, no white space or control characters.
+    /// Checks a user id: present, at most 255 characters, no white space, control or
+    /// invisible formatting characters; kept in Unicode NFC.
     pub fn parse(value: &str) -> Result<Self> {
         if value.is_empty() {
             return Err(Error::required("user_id"));
@@ -21,18 +63,21 @@ impl UserId {
         if value.chars().count() > Self::MAX_LEN {
             return Err(Error::invalid("user_id", "must be at most 255 characters"));
         }
-        if value.chars().any(|c| c.is_whitespace() || c.is_control()) {
-            return Err(Error::invalid(
-                "user_id",
-                "must not contain white space or control characters",
-            ));
+        if value.chars().any(char::is_whitespace) {
+            return Err(Error::invalid("user_id", "must not contain white space"));
         }
-        Ok(Self(value.to_owned()))
+        visible_nfc("user_id", value).map(Self)
     }
 
     /// The id as text.
     pub fn as_str(&self) -> &str {
         &self.0
+    }
+
+    /// The id as the database compares it for uniqueness: NFKC, lower-cased, so `Bob@x.io`,
+    /// `bob@x.io` and `ｂｏｂ@x.io` cannot be three users of one domain.
+    pub fn unique_key(&self) -> String {
+        self.0.nfkc().collect::<String>().to_lowercase()
     }
 }
 
@@ -44,16 +89,21 @@ impl Email {
     /// Checks an address against RFC 5322's addr-spec (as the `email_address` crate reads it),
     /// at most 254 characters, with a dot in the domain part.
     pub fn parse(value: &str) -> Result<Self> {
-        let invalid =
-            || Error::invalid("email", format!("'{value}' is not a valid e-mail address"));
+        let invalid = || {
+            Error::invalid(
+                "email",
+                format!("{} is not a valid e-mail address", quoted(value)),
+            )
+        };
         if value.len() > 254 || value.chars().any(char::is_whitespace) {
             return Err(invalid());
         }
-        let address = email_address::EmailAddress::from_str(value).map_err(|_| invalid())?;
+        let value = visible_nfc("email", value)?;
+        let address = email_address::EmailAddress::from_str(&value).map_err(|_| invalid())?;
         if !address.domain().contains('.') || address.domain().starts_with('[') {
             return Err(invalid());
         }
-        Ok(Self(value.to_owned()))
+        Ok(Self(value))
     }
 
     /// The address as text.
@@ -62,7 +112,8 @@ impl Email {
     }
 }
 
-/// A display name: at most 128 characters, no control characters.
+/// A display name: at most 128 characters, no control or invisible formatting characters;
+/// kept in Unicode NFC.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Name(String);
 
@@ -72,13 +123,7 @@ impl Name {
         if value.chars().count() > 128 {
             return Err(Error::invalid("name", "must be at most 128 characters"));
         }
-        if value.chars().any(char::is_control) {
-            return Err(Error::invalid(
-                "name",
-                "must not contain control characters",
-            ));
-        }
-        Ok(Self(value.to_owned()))
+        visible_nfc("name", value).map(Self)
     }
 
     /// The name as text.
@@ -104,7 +149,10 @@ impl Language {
         if !(lang_ok && region_ok) {
             return Err(Error::invalid(
                 "language",
-                format!("'{value}' is not a language code such as en, ko or ja"),
+                format!(
+                    "{} is not a language code such as en, ko or ja",
+                    quoted(value)
+                ),
             ));
         }
         Ok(Self(value.to_owned()))
@@ -126,7 +174,10 @@ impl Timezone {
         chrono_tz::Tz::from_str(value).map(Self).map_err(|_| {
             Error::invalid(
                 "timezone",
-                format!("'{value}' is not an IANA time zone such as UTC or Asia/Seoul"),
+                format!(
+                    "{} is not an IANA time zone such as UTC or Asia/Seoul",
+                    quoted(value)
+                ),
             )
         })
     }
@@ -142,9 +193,40 @@ impl Timezone {
 pub struct Tags(serde_json::Map<String, serde_json::Value>);
 
 impl Tags {
-    /// Wraps a JSON object.
-    pub fn new(map: serde_json::Map<String, serde_json::Value>) -> Self {
-        Self(map)
+    /// Largest accepted tags, serialized as JSON, in bytes.
+    pub const MAX_BYTES: usize = 16 * 1024;
+    /// Deepest accepted nesting of objects and arrays (the tags object itself is level 1).
+    pub const MAX_DEPTH: usize = 8;
+
+    /// Checks tags a caller sent: at most `MAX_BYTES` of JSON and `MAX_DEPTH` levels deep,
+    /// so what is stored can always be read back and sent again.
+    pub fn parse(map: serde_json::Map<String, serde_json::Value>) -> Result<Self> {
+        fn depth(value: &serde_json::Value) -> usize {
+            match value {
+                serde_json::Value::Object(map) => 1 + map.values().map(depth).max().unwrap_or(0),
+                serde_json::Value::Array(items) => 1 + items.iter().map(depth).max().unwrap_or(0),
+                _ => 0,
+            }
+        }
+        let tags = Self(map);
+        let json = tags.to_json();
+        if depth(&json) > Self::MAX_DEPTH {
+            return Err(Error::invalid(
+                "tags",
+                format!("must be nested at most {} levels deep", Self::MAX_DEPTH),
+            ));
+        }
+        let bytes = json.to_string().len();
+        if bytes > Self::MAX_BYTES {
+            return Err(Error::invalid(
+                "tags",
+                format!(
+                    "must be at most {} bytes as JSON, got {bytes}",
+                    Self::MAX_BYTES
+                ),
+            ));
+        }
+        Ok(tags)
     }
 
     /// Reads tags from stored JSON; anything but an object reads as no tags.
@@ -217,6 +299,52 @@ mod tests {
         for bad in ["", "Mars/Base", "utc+9", "KST9"] {
             assert!(Timezone::parse(bad).is_err(), "{bad}");
         }
+    }
+
+    #[test]
+    fn refused_values_are_quoted_short_and_escaped() {
+        assert_eq!(quoted("Mars/Base"), "'Mars/Base'");
+        assert_eq!(quoted("a\u{0}\nb"), "'a\\0\\nb'");
+        let long = quoted(&"x".repeat(1_000_000));
+        assert!(long.len() < 80, "{long}");
+        assert!(long.ends_with("(1000000 characters)"), "{long}");
+    }
+
+    #[test]
+    fn ids_and_names_refuse_invisible_characters_and_are_kept_nfc() {
+        for bad in [
+            "bob\u{200B}@x.io",
+            "bob\u{202E}oi.x@",
+            "\u{FEFF}bob",
+            "bob\u{E0041}",
+        ] {
+            assert!(UserId::parse(bad).is_err(), "{bad:?}");
+            assert!(Name::parse(bad).is_err(), "{bad:?}");
+        }
+        let decomposed = "Jose\u{301}@x.io";
+        assert_eq!(
+            UserId::parse(decomposed).unwrap().as_str(),
+            "Jos\u{e9}@x.io"
+        );
+        assert_eq!(
+            UserId::parse("Bob@X.io").unwrap().unique_key(),
+            UserId::parse("bob@x.io").unwrap().unique_key()
+        );
+        assert_eq!(Name::parse("Jose\u{301}").unwrap().as_str(), "Jos\u{e9}");
+    }
+
+    #[test]
+    fn tags_are_bounded_in_size_and_depth() {
+        let object = |value: serde_json::Value| value.as_object().unwrap().clone();
+        assert!(Tags::parse(object(serde_json::json!({"team": "ops"}))).is_ok());
+        let big = object(serde_json::json!({"blob": "x".repeat(Tags::MAX_BYTES)}));
+        assert!(Tags::parse(big).is_err());
+        let mut deep = serde_json::json!("leaf");
+        for _ in 0..Tags::MAX_DEPTH {
+            deep = serde_json::json!({ "k": deep });
+        }
+        assert!(Tags::parse(object(deep.clone())).is_ok(), "{deep}");
+        assert!(Tags::parse(object(serde_json::json!({ "k": deep }))).is_err());
     }
 
     #[test]

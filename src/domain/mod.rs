@@ -6,7 +6,7 @@ pub mod password;
 pub mod records;
 pub mod roles;
 
-pub use fields::{Email, Language, Name, Tags, Timezone, UserId};
+pub use fields::{Email, Language, Name, Tags, Timezone, UserId, quoted};
 pub use password::{Password, PasswordHasher};
 pub use records::{
     AuthType, CredentialStamp, Domain, KeyListing, KeyPurpose, Mfa, MfaState, NewUser, OneTimeCode,

@@ -23,7 +23,7 @@ macro_rules! named_enum {
             pub fn parse(value: &str) -> Result<Self> {
                 match value {
                     $($text => Ok(Self::$variant),)+
-                    other => Err(Error::invalid($field, format!("'{other}' is not one of {}", [$($text),+].join(", ")))),
+                    other => Err(Error::invalid($field, format!("{} is not one of {}", super::fields::quoted(other), [$($text),+].join(", ")))),
                 }
             }
         }

@@ -34,7 +34,10 @@ impl RoleType {
             "WORKSPACE_MEMBER" => Ok(Self::WorkspaceMember),
             other => Err(Error::invalid(
                 "role_type",
-                format!("'{other}' is not DOMAIN_ADMIN, WORKSPACE_OWNER or WORKSPACE_MEMBER"),
+                format!(
+                    "{} is not DOMAIN_ADMIN, WORKSPACE_OWNER or WORKSPACE_MEMBER",
+                    super::fields::quoted(other)
+                ),
             )),
         }
     }

@@ -104,6 +104,9 @@ impl Store {
                     .busy_timeout(Duration::from_secs(5))
                     .foreign_keys(true)
             });
+        if let Some(path) = sqlite_file(url) {
+            create_private_file(path)?;
+        }
         let db = Database::connect(options).await.map_err(|err| {
             Error::internal(format!(
                 "cannot open the database: {}",
@@ -137,6 +140,35 @@ fn on_unique(err: DbErr, key: impl Into<Label>, value: &str) -> Error {
     match err.sql_err() {
         Some(SqlErr::UniqueConstraintViolation(_)) => Error::already_exists(key, value),
         _ => Error::Storage(err),
+    }
+}
+
+/// The file a `sqlite://PATH?mode=rwc` URL may create (none for other URLs, which open
+/// only a file that exists, or an in-memory database).
+fn sqlite_file(url: &str) -> Option<&std::path::Path> {
+    let rest = url
+        .strip_prefix("sqlite://")
+        .or_else(|| url.strip_prefix("sqlite:"))?;
+    let (path, query) = rest.split_once('?')?;
+    let creates = query.split('&').any(|pair| pair == "mode=rwc");
+    (creates && !path.is_empty() && path != ":memory:").then(|| std::path::Path::new(path))
+}
+
+/// Creates the SQLite file, if it does not exist yet, readable and writable by its owner
+/// only: it holds the domains' private signing keys. SQLite gives its `-wal` and `-shm`
+/// files the same permissions.
+fn create_private_file(path: &std::path::Path) -> Result<()> {
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    match options.open(path) {
+        Ok(_) => Ok(()),
+        Err(err) if err.kind() == std::io::ErrorKind::AlreadyExists => Ok(()),
+        Err(err) => Err(Error::internal(format!(
+            "cannot create the database file {}: {err}",
+            path.display()
+        ))),
     }
 }
 

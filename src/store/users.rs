@@ -22,7 +22,8 @@ use crate::error::{Error, Result};
 /// Default lifetime of a user's refresh tokens, in seconds.
 pub const DEFAULT_REFRESH_TIMEOUT: i32 = 10_800;
 
-/// Adds a user to a domain as a new account; a taken `user_id` is ALREADY_EXISTS.
+/// Adds a user to a domain as a new account; a taken `user_id`, or one that differs from a
+/// taken one only by case, is ALREADY_EXISTS.
 #[instrument(skip(db, new, password_hash), fields(user_id = new.user_id.as_str()))]
 pub async fn insert(
     db: &impl Executor,
@@ -69,6 +70,7 @@ pub async fn insert(
         last_accessed_at: Set(None),
         account_id: Set(stamp.account_id),
         credential_version: Set(stamp.version),
+        user_key: Set(new.user_id.unique_key()),
     };
     user::Entity::insert(row)
         .exec_without_returning(conn(db))

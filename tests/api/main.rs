@@ -4,6 +4,7 @@
 mod helpers;
 
 mod cli;
+mod input_limits;
 mod logs;
 mod revocation;
 mod server;

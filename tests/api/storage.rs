@@ -279,3 +279,20 @@ async fn one_time_codes_are_replaced_expire_and_are_used_once() {
         "expired codes are not live"
     );
 }
+
+#[cfg(unix)]
+#[tokio::test]
+async fn the_sqlite_file_holding_private_keys_is_readable_by_its_owner_only() {
+    use std::os::unix::fs::PermissionsExt;
+    let app = TestApp::spawn().await;
+    let Some(path) = app
+        .database_url
+        .strip_prefix("sqlite://")
+        .and_then(|rest| rest.split('?').next())
+    else {
+        return; // PostgreSQL keeps its own files.
+    };
+    app.domain("acme").await;
+    let mode = std::fs::metadata(path).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode, 0o600, "{path}: {mode:o}");
+}

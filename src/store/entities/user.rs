@@ -29,6 +29,7 @@ pub struct Model {
     pub last_accessed_at: Option<DateTimeUtc>,
     pub account_id: String,
     pub credential_version: i64,
+    pub user_key: String,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

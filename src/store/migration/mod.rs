@@ -3,7 +3,7 @@
 use sea_orm_migration::prelude::*;
 
 mod m20261123_000001_initial;
-mod m20261124_000002_user_credentials;
+mod m20261124_000002_user_accounts;
 
 /// All migrations of the service, oldest first.
 pub struct Migrator;
@@ -13,7 +13,7 @@ impl MigratorTrait for Migrator {
     fn migrations() -> Vec<Box<dyn MigrationTrait>> {
         vec![
             Box::new(m20261123_000001_initial::Migration),
-            Box::new(m20261124_000002_user_credentials::Migration),
+            Box::new(m20261124_000002_user_accounts::Migration),
         ]
     }
 }

@@ -1,6 +1,7 @@
-//! Accounts and credential versions: every user row gets an `account_id` of its own (a
-//! re-created user is a new account) and a `credential_version` that every password change,
-//! reset and disable increments. Tokens carry both; verification compares them with the row.
+//! Accounts: every user row gets an `account_id` of its own (a re-created user is a new
+//! account) and a `credential_version` that every password change, reset and disable
+//! increments; tokens carry both. And `user_key`, the lower-cased user id, unique within a
+//! domain, so two users cannot differ only by case.
 
 use sea_orm_migration::{prelude::*, schema::*, sea_orm::DatabaseBackend};
 
@@ -8,7 +9,7 @@ pub struct Migration;
 
 impl MigrationName for Migration {
     fn name(&self) -> &str {
-        "m20261124_000002_user_credentials"
+        "m20261124_000002_user_accounts"
     }
 }
 
@@ -32,6 +33,29 @@ impl MigrationTrait for Migration {
                     .to_owned(),
             )
             .await?;
+        manager
+            .alter_table(
+                Table::alter()
+                    .table(Alias::new("users"))
+                    .add_column(string(Alias::new("user_key")).default(""))
+                    .to_owned(),
+            )
+            .await?;
+        manager
+            .get_connection()
+            .execute_unprepared("UPDATE users SET user_key = lower(user_id)")
+            .await?;
+        manager
+            .create_index(
+                Index::create()
+                    .name("users_domain_user_key")
+                    .table(Alias::new("users"))
+                    .col(Alias::new("domain_id"))
+                    .col(Alias::new("user_key"))
+                    .unique()
+                    .to_owned(),
+            )
+            .await?;
         // Rows written before this migration get random account ids of the same shape as
         // new ones (32 lowercase hex characters).
         let backfill = match manager.get_database_backend() {
@@ -51,7 +75,15 @@ impl MigrationTrait for Migration {
     }
 
     async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
-        for column in ["credential_version", "account_id"] {
+        manager
+            .drop_index(
+                Index::drop()
+                    .name("users_domain_user_key")
+                    .table(Alias::new("users"))
+                    .to_owned(),
+            )
+            .await?;
+        for column in ["user_key", "credential_version", "account_id"] {
             manager
                 .alter_table(
                     Table::alter()
