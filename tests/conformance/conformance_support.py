@@ -63,7 +63,8 @@ def issue(channel: grpc.Channel, domain_id: str, user_id: str, password: str = P
 
 
 def grant(channel: grpc.Channel, refresh_token: str, scope: str, domain_id: str,
-          workspace_id: str | None = None) -> token_pb2.GrantTokenInfo:
+          workspace_id: str | None = None,
+          permissions: Iterable[str] | None = None) -> token_pb2.GrantTokenInfo:
     request = token_pb2.GrantTokenRequest(
         grant_type=token_pb2.GrantTokenRequest.GrantType.REFRESH_TOKEN,
         token=refresh_token,
@@ -72,6 +73,8 @@ def grant(channel: grpc.Channel, refresh_token: str, scope: str, domain_id: str,
     )
     if workspace_id is not None:
         request.workspace_id = workspace_id
+    if permissions is not None:
+        request.permissions.extend(permissions)
     return token_pb2_grpc.TokenStub(channel).grant(request, timeout=RPC_TIMEOUT)
 
 
@@ -111,13 +114,34 @@ def claims(token: str) -> dict[str, Any]:
     return jwt_parts(token)[1]
 
 
+def _b64url_encode(raw: bytes) -> str:
+    return base64.urlsafe_b64encode(raw).rstrip(b"=").decode()
+
+
+def _reencoded(segment: str, changes: dict[str, Any]) -> str:
+    body = json.loads(_b64url(segment))
+    body.update(changes)
+    return _b64url_encode(json.dumps(body, separators=(",", ":")).encode())
+
+
 def tamper_payload(token: str, **changes: Any) -> str:
     """The same token with changed claims and the original signature."""
     header, payload, signature = token.split(".")
-    body = json.loads(_b64url(payload))
-    body.update(changes)
-    encoded = base64.urlsafe_b64encode(json.dumps(body, separators=(",", ":")).encode())
-    return ".".join([header, encoded.rstrip(b"=").decode(), signature])
+    return ".".join([header, _reencoded(payload, changes), signature])
+
+
+def tamper_header(token: str, **changes: Any) -> str:
+    """The same token with changed header fields (e.g. `kid`) and the original signature."""
+    header, payload, signature = token.split(".")
+    return ".".join([_reencoded(header, changes), payload, signature])
+
+
+def break_signature(token: str) -> str:
+    """The same header and payload with one bit of the signature flipped."""
+    header, payload, signature = token.split(".")
+    raw = bytearray(_b64url(signature))
+    raw[len(raw) // 2] ^= 0x01
+    return ".".join([header, payload, _b64url_encode(bytes(raw))])
 
 
 # --- Reflection -----------------------------------------------------------------------------
