@@ -79,6 +79,48 @@ pub struct Settings {
         global = true
     )]
     pub concurrency_limit: usize,
+    /// Most client connections open at once. At the cap, the oldest connection that has
+    /// sent nothing yet is closed to make room; if there is none, the new one is refused.
+    /// Keep it below the process's open-file limit.
+    #[arg(
+        long,
+        env = "SPACEID_MAX_CONNECTIONS",
+        default_value_t = 4096,
+        global = true
+    )]
+    pub max_connections: usize,
+    /// Seconds a new connection may stay silent (no HTTP/2 preface) before it is closed.
+    #[arg(
+        long,
+        env = "SPACEID_HANDSHAKE_TIMEOUT",
+        default_value_t = 10,
+        global = true
+    )]
+    pub handshake_timeout: u64,
+    /// Seconds between HTTP/2 keep-alive pings on every connection.
+    #[arg(
+        long,
+        env = "SPACEID_KEEPALIVE_INTERVAL",
+        default_value_t = 30,
+        global = true
+    )]
+    pub keepalive_interval: u64,
+    /// Seconds a keep-alive ping may go unanswered before the connection is closed.
+    #[arg(
+        long,
+        env = "SPACEID_KEEPALIVE_TIMEOUT",
+        default_value_t = 10,
+        global = true
+    )]
+    pub keepalive_timeout: u64,
+    /// Most concurrent calls (HTTP/2 streams) on one connection.
+    #[arg(
+        long,
+        env = "SPACEID_MAX_STREAMS_PER_CONNECTION",
+        default_value_t = 128,
+        global = true
+    )]
+    pub max_streams_per_connection: u32,
     /// Largest request or response message, in bytes.
     #[arg(long, env = "SPACEID_MAX_MESSAGE_BYTES", default_value_t = 4 * 1024 * 1024, global = true)]
     pub max_message_bytes: usize,

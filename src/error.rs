@@ -56,9 +56,10 @@ pub enum Error {
     /// The call exists in the API but this server does not offer it (yet).
     #[error("{0} is not implemented")]
     NotImplemented(&'static str),
-    /// A storage fault; logged, never shown.
+    /// A storage fault; logged, never shown. (`store` converts database errors, and turns
+    /// those that are the caller's doing into the variants above.)
     #[error("storage error: {0}")]
-    Storage(#[from] sea_orm::DbErr),
+    Storage(sea_orm::DbErr),
     /// Any other real fault; logged, never shown.
     #[error("internal error: {0}")]
     Internal(String),

@@ -6,11 +6,10 @@ use std::{
     pin::Pin,
     sync::Arc,
     task::{Context as TaskContext, Poll},
-    time::Instant,
+    time::{Duration, Instant},
 };
 
 use tokio::net::TcpListener;
-use tokio_stream::wrappers::TcpListenerStream;
 use tonic::transport::Server;
 use tower::{Layer, Service, limit::GlobalConcurrencyLimitLayer};
 
@@ -22,6 +21,10 @@ use crate::pb::identity::{
     token_server::TokenServer, user_profile_server::UserProfileServer,
     workspace_user_server::WorkspaceUserServer,
 };
+
+mod connections;
+
+use connections::ConnectionLimits;
 
 /// Serves the API on `listener` until `shutdown` completes, then lets in-flight calls
 /// finish for at most the configured grace period.
@@ -68,7 +71,11 @@ pub async fn serve(
     };
     let router = Server::builder()
         .timeout(settings.request_timeout())
-        .tcp_nodelay(true)
+        .http2_keepalive_interval(Some(Duration::from_secs(
+            settings.keepalive_interval.max(1),
+        )))
+        .http2_keepalive_timeout(Some(Duration::from_secs(settings.keepalive_timeout.max(1))))
+        .max_concurrent_streams(settings.max_streams_per_connection.max(1))
         .layer(CallLogLayer)
         .layer(GlobalConcurrencyLimitLayer::new(
             settings.concurrency_limit.max(1),
@@ -82,9 +89,12 @@ pub async fn serve(
 
     let local = listener.local_addr().map_err(Error::internal)?;
     tracing::info!(addr = %local, "listening");
-    let mut server = tokio::spawn(
-        router.serve_with_incoming_shutdown(TcpListenerStream::new(listener), graceful),
-    );
+    let limits = ConnectionLimits {
+        max_connections: settings.max_connections,
+        handshake_timeout: Duration::from_secs(settings.handshake_timeout.max(1)),
+    };
+    let incoming = connections::bounded(listener, limits);
+    let mut server = tokio::spawn(router.serve_with_incoming_shutdown(incoming, graceful));
     tokio::select! {
         result = &mut server => return finished(result),
         () = shutdown => {}

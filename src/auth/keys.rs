@@ -18,7 +18,7 @@ use rsa::{
     pkcs8::{EncodePrivateKey, LineEnding},
     traits::PublicKeyParts,
 };
-use tokio::sync::Mutex;
+use tokio::sync::{Mutex, Semaphore};
 
 use crate::domain::{KeyListing, KeyPurpose, SigningKey, ids};
 use crate::error::{Error, Result};
@@ -30,6 +30,10 @@ const RSA_BITS: usize = 2048;
 /// Reloads caused by a key id this process does not know happen at most this often, so a
 /// flood of tokens naming made-up keys or domains costs at most one query a second.
 pub const MISS_RELOAD_INTERVAL: Duration = Duration::from_secs(1);
+
+/// Most calls that wait for a reload after a miss; more misses meanwhile are answered at
+/// once (a key created within the last second may then be refused once, under a flood).
+pub const MISS_WAITERS: usize = 8;
 
 /// One key pair ready to sign and verify.
 pub struct KeyMaterial {
@@ -68,13 +72,14 @@ struct Index {
 /// The listing (key ids, domains, purposes; no key material) is loaded whole and used for
 /// `ttl`; a key is parsed once, when it first appears. A token naming a key id the listing
 /// does not hold makes one reload, at most once per `MISS_RELOAD_INTERVAL` for the whole
-/// process, so a key made by another process (a new domain, another replica) is found at
-/// once while made-up key ids cost no query each.
+/// process, so a key made by another process (a new domain, another replica) is found
+/// within a second while made-up key ids cost no query each.
 pub struct Keyring {
     store: Store,
     ttl: Duration,
     index: RwLock<Arc<Index>>,
     reload: Mutex<()>,
+    miss_waiters: Semaphore,
     loads: AtomicU64,
 }
 
@@ -92,6 +97,7 @@ impl Keyring {
             ttl,
             index: RwLock::new(Arc::new(empty)),
             reload: Mutex::new(()),
+            miss_waiters: Semaphore::new(MISS_WAITERS),
             loads: AtomicU64::new(0),
         }
     }
@@ -125,6 +131,9 @@ impl Keyring {
 
     /// Looks `pick` up in the current listing, reloading it first when it is older than
     /// `ttl`, or when `pick` finds nothing in it (at most once per `MISS_RELOAD_INTERVAL`).
+    /// A miss waits for the next reload allowed only while fewer than `MISS_WAITERS` calls
+    /// are waiting; beyond that it is answered at once, so made-up key ids cannot hold the
+    /// server's call slots.
     async fn find<T>(&self, pick: impl Fn(&Index) -> Option<T>) -> Result<Option<T>> {
         let asked_at = Instant::now();
         let index = self.current();
@@ -132,11 +141,19 @@ impl Keyring {
         if !stale && let Some(found) = pick(&index) {
             return Ok(Some(found));
         }
+        let next_allowed = index.loaded_at + MISS_RELOAD_INTERVAL;
+        let _waiting = if stale || Instant::now() >= next_allowed {
+            None
+        } else {
+            match self.miss_waiters.try_acquire() {
+                Ok(permit) => Some(permit),
+                Err(_) => return Ok(None),
+            }
+        };
         let _single_flight = self.reload.lock().await;
         let index = self.current();
         if index.loaded_at < asked_at {
             if index.loaded_at.elapsed() < self.ttl {
-                // A miss in a listing that is not stale: wait for the next reload allowed.
                 tokio::time::sleep_until((index.loaded_at + MISS_RELOAD_INTERVAL).into()).await;
             }
             self.load(&index).await?;

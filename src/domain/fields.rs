@@ -208,8 +208,24 @@ impl Tags {
                 _ => 0,
             }
         }
+        fn holds_nul(value: &serde_json::Value) -> bool {
+            match value {
+                serde_json::Value::String(text) => text.contains('\0'),
+                serde_json::Value::Array(items) => items.iter().any(holds_nul),
+                serde_json::Value::Object(map) => map
+                    .iter()
+                    .any(|(key, value)| key.contains('\0') || holds_nul(value)),
+                _ => false,
+            }
+        }
         let tags = Self(map);
         let json = tags.to_json();
+        if holds_nul(&json) {
+            return Err(Error::invalid(
+                "tags",
+                "keys and values must not contain NUL characters",
+            ));
+        }
         if depth(&json) > Self::MAX_DEPTH {
             return Err(Error::invalid(
                 "tags",
@@ -337,6 +353,8 @@ mod tests {
     fn tags_are_bounded_in_size_and_depth() {
         let object = |value: serde_json::Value| value.as_object().unwrap().clone();
         assert!(Tags::parse(object(serde_json::json!({"team": "ops"}))).is_ok());
+        assert!(Tags::parse(object(serde_json::json!({"te\u{0}am": "ops"}))).is_err());
+        assert!(Tags::parse(object(serde_json::json!({"team": ["o\u{0}ps"]}))).is_err());
         let big = object(serde_json::json!({"blob": "x".repeat(Tags::MAX_BYTES)}));
         assert!(Tags::parse(big).is_err());
         let mut deep = serde_json::json!("leaf");

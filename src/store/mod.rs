@@ -135,11 +135,26 @@ impl Store {
     }
 }
 
+impl From<DbErr> for Error {
+    /// A database error is a fault, unless the caller's own text made it: PostgreSQL refuses
+    /// NUL characters (SQLSTATE 22021) and text it cannot encode (22P05) that SQLite stores.
+    fn from(err: DbErr) -> Self {
+        use sea_orm::{RuntimeErr, sqlx};
+        if let DbErr::Exec(RuntimeErr::SqlxError(sqlx::Error::Database(cause)))
+        | DbErr::Query(RuntimeErr::SqlxError(sqlx::Error::Database(cause))) = &err
+            && matches!(cause.code().as_deref(), Some("22021" | "22P05"))
+        {
+            return Error::invalid("request", "text values must not contain NUL characters");
+        }
+        Error::Storage(err)
+    }
+}
+
 /// Turns a unique violation into ALREADY_EXISTS on `key = value`; other errors pass through.
 fn on_unique(err: DbErr, key: impl Into<Label>, value: &str) -> Error {
     match err.sql_err() {
         Some(SqlErr::UniqueConstraintViolation(_)) => Error::already_exists(key, value),
-        _ => Error::Storage(err),
+        _ => err.into(),
     }
 }
 

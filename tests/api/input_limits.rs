@@ -146,3 +146,53 @@ async fn look_alike_and_case_variant_user_ids_are_refused() {
         &["name", "invisible"],
     );
 }
+
+#[tokio::test]
+async fn nul_characters_are_the_callers_mistake_on_every_engine() {
+    let app = TestApp::spawn().await;
+    let acme = app.domain("acme").await;
+    let client_error = |status: tonic::Status| {
+        assert!(
+            matches!(
+                status.code(),
+                Code::InvalidArgument | Code::Unauthenticated | Code::NotFound
+            ),
+            "{status:?}"
+        );
+    };
+    client_error(
+        app.issue(&acme.domain_id, "a\u{0}b@acme.test", PASSWORD)
+            .await
+            .unwrap_err(),
+    );
+    client_error(
+        app.issue("domain-\u{0}", &acme.admin_id, PASSWORD)
+            .await
+            .unwrap_err(),
+    );
+    let refresh = app
+        .issue(&acme.domain_id, &acme.admin_id, PASSWORD)
+        .await
+        .unwrap()
+        .refresh_token;
+    let request = grant_request(
+        &refresh,
+        spaceid::pb::identity::grant_token_request::Scope::Workspace,
+        "workspace-\u{0}",
+    );
+    client_error(app.token().await.grant(request).await.unwrap_err());
+
+    let token = app.access_token(&acme.domain_id, &acme.admin_id).await;
+    for tags in [json!({"k\u{0}": "v"}), json!({"k": "v\u{0}"})] {
+        let request = UpdateUserProfileRequest {
+            tags: Some(to_struct(&tags)),
+            ..Default::default()
+        };
+        assert_status(
+            update(&app, &token, request).await,
+            Code::InvalidArgument,
+            "ERROR_INVALID_PARAMETER",
+            &["tags", "NUL"],
+        );
+    }
+}

@@ -198,3 +198,49 @@ async fn a_stopped_server_finishes_and_closes() {
         .await;
     assert!(connect.is_err(), "the port is closed after a graceful stop");
 }
+
+#[tokio::test]
+async fn idle_connections_cannot_crowd_out_a_real_client() {
+    use tokio::io::AsyncReadExt;
+    let app = TestApp::spawn_with(&["--max-connections", "500", "--handshake-timeout", "2"]).await;
+    let acme = app.domain("acme").await;
+
+    // 2,000 connections that never send a byte, four times the cap.
+    let mut idle = Vec::with_capacity(2_000);
+    for _ in 0..2_000 {
+        idle.push(tokio::net::TcpStream::connect(app.addr).await.unwrap());
+    }
+    let started = std::time::Instant::now();
+    let token = tokio::time::timeout(
+        std::time::Duration::from_secs(5),
+        app.access_token(&acme.domain_id, &acme.admin_id),
+    )
+    .await
+    .expect("a real client is served at once, cap or not");
+    let profile = app
+        .user_profile()
+        .await
+        .get(authed(Default::default(), &token))
+        .await;
+    assert!(profile.is_ok(), "{profile:?}");
+
+    // Every silent connection is closed by the server (after its HTTP/2 settings): evicted
+    // to make room, or at its handshake deadline.
+    let closed = futures::future::join_all(idle.iter_mut().map(|socket| async move {
+        let until_closed = async {
+            let mut buf = [0u8; 256];
+            loop {
+                match socket.read(&mut buf).await {
+                    Ok(0) | Err(_) => return,
+                    Ok(_) => {}
+                }
+            }
+        };
+        tokio::time::timeout(std::time::Duration::from_secs(10), until_closed)
+            .await
+            .is_ok()
+    }))
+    .await;
+    assert_eq!(closed.iter().filter(|c| **c).count(), 2_000);
+    assert!(started.elapsed() < std::time::Duration::from_secs(10));
+}
