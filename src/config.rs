@@ -45,6 +45,15 @@ pub struct Settings {
     /// Most bcrypt computations at once (default: the number of cores).
     #[arg(long, env = "SPACEID_BCRYPT_CONCURRENCY", global = true)]
     pub bcrypt_concurrency: Option<usize>,
+    /// Most password checks that may wait for a bcrypt turn; more are answered at once with
+    /// UNAVAILABLE.
+    #[arg(
+        long,
+        env = "SPACEID_BCRYPT_QUEUE",
+        default_value_t = 64,
+        global = true
+    )]
+    pub bcrypt_queue: usize,
     /// Default access token lifetime in seconds.
     #[arg(
         long,

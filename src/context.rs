@@ -38,7 +38,11 @@ impl Context {
         store.migrate().await?;
         let keys = Arc::new(Keyring::new(store.clone(), settings.key_cache_ttl()));
         Ok(Arc::new(Self {
-            hasher: PasswordHasher::new(settings.bcrypt_cost, settings.bcrypt_concurrency())?,
+            hasher: PasswordHasher::new(
+                settings.bcrypt_cost,
+                settings.bcrypt_concurrency(),
+                settings.bcrypt_queue,
+            )?,
             auth: Authenticator::new(store.clone(), keys.clone(), clock.clone()),
             clock,
             tokens: TokenSettings {

@@ -53,6 +53,17 @@ pub enum Error {
     /// The request is well formed but the resource's state forbids it.
     #[error("precondition failed: {0}")]
     Precondition(Cow<'static, str>),
+    /// Too many failed attempts in a row; the caller must wait before trying again.
+    #[error("throttled for {retry_after_secs} s: {what}")]
+    Throttled {
+        /// What is throttled, in words a caller can act on.
+        what: &'static str,
+        /// Whole seconds until the next attempt is allowed.
+        retry_after_secs: i64,
+    },
+    /// The server is at capacity for this kind of work; try again shortly.
+    #[error("busy: {0}")]
+    Busy(&'static str),
     /// The call exists in the API but this server does not offer it (yet).
     #[error("{0} is not implemented")]
     NotImplemented(&'static str),
@@ -154,6 +165,17 @@ impl From<Error> for Status {
                 Code::FailedPrecondition,
                 format!("ERROR_INVALID_STATE: {reason}"),
             ),
+            Error::Throttled {
+                what,
+                retry_after_secs,
+            } => (
+                Code::ResourceExhausted,
+                format!("ERROR_TOO_MANY_ATTEMPTS: {what}; try again in {retry_after_secs} s."),
+            ),
+            Error::Busy(what) => (
+                Code::Unavailable,
+                format!("ERROR_SERVER_BUSY: {what}; try again shortly."),
+            ),
             Error::NotImplemented(method) => (
                 Code::Unimplemented,
                 format!("ERROR_NOT_IMPLEMENTED: {method} is not implemented by this server."),
@@ -215,6 +237,15 @@ mod tests {
         assert_eq!(code, Code::PermissionDenied);
         assert!(message.starts_with("ERROR_PERMISSION_DENIED:"));
         assert_eq!(status(Error::precondition("x")).0, Code::FailedPrecondition);
+        let (code, message) = status(Error::Throttled {
+            what: "too many failed sign-ins",
+            retry_after_secs: 8,
+        });
+        assert_eq!(code, Code::ResourceExhausted);
+        assert!(message.starts_with("ERROR_TOO_MANY_ATTEMPTS:") && message.contains("8 s"));
+        let (code, message) = status(Error::Busy("every password check is in use"));
+        assert_eq!(code, Code::Unavailable);
+        assert!(message.starts_with("ERROR_SERVER_BUSY:"));
         assert_eq!(
             status(Error::NotImplemented("UserProfile.verify_email")).0,
             Code::Unimplemented

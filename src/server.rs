@@ -89,6 +89,7 @@ pub async fn serve(
 
     let local = listener.local_addr().map_err(Error::internal)?;
     tracing::info!(addr = %local, "listening");
+    let housekeeping = tokio::spawn(housekeeping(ctx.clone()));
     let limits = ConnectionLimits {
         max_connections: settings.max_connections,
         handshake_timeout: Duration::from_secs(settings.handshake_timeout.max(1)),
@@ -96,9 +97,13 @@ pub async fn serve(
     let incoming = connections::bounded(listener, limits);
     let mut server = tokio::spawn(router.serve_with_incoming_shutdown(incoming, graceful));
     tokio::select! {
-        result = &mut server => return finished(result),
+        result = &mut server => {
+            housekeeping.abort();
+            return finished(result);
+        }
         () = shutdown => {}
     }
+    housekeeping.abort();
     tracing::info!("shutting down; letting in-flight calls finish");
     health
         .set_not_serving::<UserProfileServer<UserProfileApi>>()
@@ -114,6 +119,22 @@ pub async fn serve(
             tracing::warn!("calls still running after the grace period; stopping anyway");
             server.abort();
             Ok(())
+        }
+    }
+}
+
+/// How often stale rows (sign-in failures long past) are deleted.
+const HOUSEKEEPING_INTERVAL: Duration = Duration::from_secs(600);
+
+/// Deletes what no longer restricts anything, every `HOUSEKEEPING_INTERVAL`.
+async fn housekeeping(ctx: Arc<Context>) {
+    let mut every = tokio::time::interval(HOUSEKEEPING_INTERVAL);
+    every.tick().await;
+    loop {
+        every.tick().await;
+        match crate::service::tokens::purge_sign_in_throttles(&ctx).await {
+            Ok(purged) => tracing::debug!(purged, "old sign-in failures forgotten"),
+            Err(error) => tracing::warn!(%error, "cannot purge old sign-in failures"),
         }
     }
 }

@@ -22,6 +22,13 @@ pub fn quoted(value: &str) -> String {
     }
 }
 
+/// An account name as uniqueness and sign-in throttling compare it: NFKC, lower-cased, so
+/// `Bob@x.io`, `bob@x.io` and `ｂｏｂ@x.io` name one account. It takes any text, valid user
+/// id or not, since throttling counts whatever a caller typed.
+pub fn account_key(text: &str) -> String {
+    text.nfkc().collect::<String>().to_lowercase()
+}
+
 /// Whether `c` is an invisible formatting character (Unicode category Cf: zero-width
 /// spaces and joiners, bidirectional overrides, the BOM, tag characters, ...). In an id or a
 /// name they make two values look alike, or text display in another order than stored.
@@ -74,10 +81,9 @@ impl UserId {
         &self.0
     }
 
-    /// The id as the database compares it for uniqueness: NFKC, lower-cased, so `Bob@x.io`,
-    /// `bob@x.io` and `ｂｏｂ@x.io` cannot be three users of one domain.
+    /// The id as the database compares it for uniqueness: see `account_key`.
     pub fn unique_key(&self) -> String {
-        self.0.nfkc().collect::<String>().to_lowercase()
+        account_key(&self.0)
     }
 }
 

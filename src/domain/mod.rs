@@ -5,14 +5,16 @@ pub mod ids;
 pub mod password;
 pub mod records;
 pub mod roles;
+pub mod throttle;
 
-pub use fields::{Email, Language, Name, Tags, Timezone, UserId, quoted};
+pub use fields::{Email, Language, Name, Tags, Timezone, UserId, account_key, quoted};
 pub use password::{Password, PasswordHasher};
 pub use records::{
     AuthType, CredentialStamp, Domain, KeyListing, KeyPurpose, Mfa, MfaState, NewUser, OneTimeCode,
     RoleBinding, SigningKey, User, UserState, Workspace, WorkspaceGroup, WorkspaceState,
 };
 pub use roles::{ResourceGroup, Role, RoleType, TokenRole, WORKSPACE_WILDCARD};
+pub use throttle::SignInThrottle;
 
 /// Formats a time the way SpaceONE sends times: ISO 8601 UTC with milliseconds.
 pub fn format_time(time: chrono::DateTime<chrono::Utc>) -> String {

@@ -56,26 +56,35 @@ impl std::fmt::Debug for Password {
 }
 
 /// Hashes and verifies passwords with bcrypt on the blocking pool, at most `concurrency`
-/// at a time, so a burst of sign-ins cannot starve the runtime.
+/// at a time, so a burst of sign-ins cannot starve the runtime; at most `queue` more wait
+/// for a turn, and beyond that a call is answered at once (UNAVAILABLE) instead of waiting
+/// until it times out.
 #[derive(Clone)]
 pub struct PasswordHasher {
     cost: u32,
     permits: Arc<Semaphore>,
+    queue: usize,
+    waiting: Arc<AtomicUsize>,
     dummy_hash: Arc<OnceCell<String>>,
     running: Arc<AtomicUsize>,
+    computed: Arc<AtomicUsize>,
 }
 
 impl PasswordHasher {
-    /// A hasher with bcrypt `cost` (4 to 31) and at most `concurrency` hashes at once.
-    pub fn new(cost: u32, concurrency: usize) -> Result<Self> {
+    /// A hasher with bcrypt `cost` (4 to 31), at most `concurrency` hashes at once and at
+    /// most `queue` waiting for a turn.
+    pub fn new(cost: u32, concurrency: usize, queue: usize) -> Result<Self> {
         if !(4..=31).contains(&cost) {
             return Err(Error::invalid("bcrypt_cost", "must be between 4 and 31"));
         }
         Ok(Self {
             cost,
             permits: Arc::new(Semaphore::new(concurrency.max(1))),
+            queue,
+            waiting: Arc::new(AtomicUsize::new(0)),
             dummy_hash: Arc::new(OnceCell::new()),
             running: Arc::new(AtomicUsize::new(0)),
+            computed: Arc::new(AtomicUsize::new(0)),
         })
     }
 
@@ -123,16 +132,33 @@ impl PasswordHasher {
         &self,
         work: impl FnOnce() -> Result<T> + Send + 'static,
     ) -> Result<T> {
-        let _permit = self.permits.acquire().await.map_err(Error::internal)?;
-        let running = self.running.clone();
+        let _permit = match self.permits.clone().try_acquire_owned() {
+            Ok(permit) => permit,
+            Err(_) => {
+                if self.waiting.fetch_add(1, Ordering::SeqCst) >= self.queue {
+                    self.waiting.fetch_sub(1, Ordering::SeqCst);
+                    return Err(Error::Busy("every password check is in use"));
+                }
+                let permit = self.permits.clone().acquire_owned().await;
+                self.waiting.fetch_sub(1, Ordering::SeqCst);
+                permit.map_err(Error::internal)?
+            }
+        };
+        let (running, computed) = (self.running.clone(), self.computed.clone());
         tokio::task::spawn_blocking(move || {
             running.fetch_add(1, Ordering::SeqCst);
             let result = work();
             running.fetch_sub(1, Ordering::SeqCst);
+            computed.fetch_add(1, Ordering::SeqCst);
             result
         })
         .await
         .map_err(Error::internal)?
+    }
+
+    /// How many bcrypt computations have finished since start.
+    pub fn computed(&self) -> usize {
+        self.computed.load(Ordering::SeqCst)
     }
 
     /// How many bcrypt computations are running right now.
@@ -175,12 +201,12 @@ mod tests {
 
     #[tokio::test]
     async fn hashes_verify_and_unknown_users_never_match() {
-        let hasher = PasswordHasher::new(4, 2).unwrap();
+        let hasher = PasswordHasher::new(4, 2, 8).unwrap();
         let password = Password::parse("Passw0rd").unwrap();
         let hash = hasher.hash(&password).await.unwrap();
         assert!(hasher.verify("Passw0rd", Some(&hash)).await.unwrap());
         assert!(!hasher.verify("passw0rd", Some(&hash)).await.unwrap());
         assert!(!hasher.verify("Passw0rd", None).await.unwrap());
-        assert!(PasswordHasher::new(3, 1).is_err());
+        assert!(PasswordHasher::new(3, 1, 8).is_err());
     }
 }

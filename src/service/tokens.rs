@@ -1,11 +1,13 @@
 //! Signing in (`Token.issue`) and trading a refresh token for a scoped access token
 //! (`Token.grant`).
 
+use chrono::TimeDelta;
+
 use crate::auth::{Claims, Permissions, TokenKind, jwt};
 use crate::context::Context;
 use crate::domain::{
-    AuthType, ResourceGroup, RoleBinding, RoleType, TokenRole, User, UserState, WORKSPACE_WILDCARD,
-    WorkspaceState,
+    AuthType, ResourceGroup, RoleBinding, RoleType, SignInThrottle, TokenRole, User, UserState,
+    WORKSPACE_WILDCARD, WorkspaceState, account_key,
 };
 use crate::error::{Error, Result};
 use crate::store;
@@ -72,7 +74,9 @@ pub struct Granted {
 }
 
 /// Checks a LOCAL user's password and issues an access and a refresh token. An unknown
-/// user and a wrong password give the same answer, in the same time.
+/// user and a wrong password give the same answer, in the same time. Failed attempts on an
+/// account name slow the next ones down (`domain::throttle`); a throttled attempt is
+/// answered before any password check.
 pub async fn issue(ctx: &Context, sign_in: SignIn) -> Result<IssuedTokens> {
     let SignIn {
         domain_id,
@@ -90,6 +94,8 @@ pub async fn issue(ctx: &Context, sign_in: SignIn) -> Result<IssuedTokens> {
         return Err(Error::required("credentials.password"));
     }
     let lifetime = ctx.tokens.access_lifetime(timeout)?;
+    let account = account_key(&user_id);
+    start_attempt(ctx, &domain_id, &account).await?;
     let user = store::users::get(&ctx.store, &domain_id, &user_id).await?;
     let hash = user
         .as_ref()
@@ -112,6 +118,7 @@ pub async fn issue(ctx: &Context, sign_in: SignIn) -> Result<IssuedTokens> {
             "the account changed during sign-in; sign in again",
         ));
     }
+    store::throttles::clear(&ctx.store, &domain_id, &account).await?;
     let keys = ctx.keys.signing_keys(&domain_id).await?;
     let access = Claims::for_user(TokenKind::Access, &user, lifetime, now.timestamp())
         .with_role(TokenRole::User, None);
@@ -126,6 +133,35 @@ pub async fn issue(ctx: &Context, sign_in: SignIn) -> Result<IssuedTokens> {
         refresh_token: jwt::sign(&keys.refresh, &refresh)?,
     })
 }
+
+/// Counts a sign-in attempt on an account name before its password is checked (a success
+/// clears the count), or refuses it when the name must wait. Of several attempts starting
+/// at once, one starts and the others are refused, so a flood against one account costs
+/// at most one password check at a time.
+async fn start_attempt(ctx: &Context, domain_id: &str, account: &str) -> Result<()> {
+    let now = ctx.clock.now();
+    let seen = store::throttles::get(&ctx.store, domain_id, account).await?;
+    let wait = seen.map_or(TimeDelta::zero(), |seen| seen.wait(now));
+    let next = SignInThrottle::after_attempt(seen.as_ref(), now);
+    if wait > TimeDelta::zero()
+        || !store::throttles::advance(&ctx.store, domain_id, account, seen.as_ref(), &next).await?
+    {
+        let wait = wait.max(TimeDelta::seconds(1));
+        return Err(Error::Throttled {
+            what: "too many failed sign-ins for this user",
+            retry_after_secs: (wait.num_milliseconds() + 999) / 1000,
+        });
+    }
+    Ok(())
+}
+
+/// Forgets account names whose last failure lies more than `THROTTLE_MEMORY` back.
+pub async fn purge_sign_in_throttles(ctx: &Context) -> Result<u64> {
+    store::throttles::purge(&ctx.store, ctx.clock.now() - THROTTLE_MEMORY).await
+}
+
+/// How long failed sign-ins are remembered once their wait is over.
+pub const THROTTLE_MEMORY: TimeDelta = TimeDelta::days(1);
 
 /// Trades a refresh token for an access token in a scope, with the role the user's
 /// bindings give there.

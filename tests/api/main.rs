@@ -9,6 +9,7 @@ mod logs;
 mod revocation;
 mod server;
 mod storage;
+mod throttle;
 mod token;
 mod token_attacks;
 mod user_profile;

@@ -4,6 +4,7 @@ pub mod code;
 pub mod domain;
 pub mod role;
 pub mod role_binding;
+pub mod sign_in_throttle;
 pub mod signing_key;
 pub mod user;
 pub mod workspace;

@@ -4,6 +4,7 @@ use sea_orm_migration::prelude::*;
 
 mod m20261123_000001_initial;
 mod m20261124_000002_user_accounts;
+mod m20261124_000003_sign_in_throttles;
 
 /// All migrations of the service, oldest first.
 pub struct Migrator;
@@ -14,6 +15,7 @@ impl MigratorTrait for Migrator {
         vec![
             Box::new(m20261123_000001_initial::Migration),
             Box::new(m20261124_000002_user_accounts::Migration),
+            Box::new(m20261124_000003_sign_in_throttles::Migration),
         ]
     }
 }

@@ -1,0 +1,75 @@
+//! How failed sign-ins slow an account down. Failures are counted per account name as typed
+//! (known or not, so throttling reveals nothing), consecutively, and reset by a success.
+//! Each failure past the first few makes the next attempt wait longer, up to a minute; past
+//! `HARD_LIMIT` failures in a row (NIST 800-63B's ceiling) one attempt is allowed per
+//! `HARD_LIMIT_WAIT`. No failure count ever locks an account for good.
+
+use chrono::{DateTime, TimeDelta, Utc};
+
+/// Failures in a row that cost no wait.
+pub const FREE_FAILURES: i32 = 5;
+/// The longest wait below the hard limit.
+pub const MAX_WAIT: TimeDelta = TimeDelta::seconds(60);
+/// Consecutive failures after which attempts are allowed only once per `HARD_LIMIT_WAIT`.
+pub const HARD_LIMIT: i32 = 100;
+/// The wait between attempts past the hard limit.
+pub const HARD_LIMIT_WAIT: TimeDelta = TimeDelta::minutes(15);
+
+/// Where an account name stands: failures in a row, and when the next attempt may start.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SignInThrottle {
+    /// Consecutive attempts that have not succeeded (an attempt counts when it starts).
+    pub failures: i32,
+    /// No attempt may start before this time.
+    pub next_attempt_at: DateTime<Utc>,
+}
+
+impl SignInThrottle {
+    /// How long an attempt must wait from `now`; zero when it may start.
+    pub fn wait(&self, now: DateTime<Utc>) -> TimeDelta {
+        (self.next_attempt_at - now).max(TimeDelta::zero())
+    }
+
+    /// The state after one more attempt starts at `now` (counted as a failure until it
+    /// succeeds).
+    pub fn after_attempt(previous: Option<&Self>, now: DateTime<Utc>) -> Self {
+        let failures = previous.map_or(0, |p| p.failures).saturating_add(1);
+        Self {
+            failures,
+            next_attempt_at: now + wait_after(failures),
+        }
+    }
+}
+
+/// The wait after `failures` consecutive failures: none for the first `FREE_FAILURES`,
+/// then 1 s, 2 s, 4 s, ... up to `MAX_WAIT`, and `HARD_LIMIT_WAIT` from `HARD_LIMIT` on.
+pub fn wait_after(failures: i32) -> TimeDelta {
+    if failures >= HARD_LIMIT {
+        return HARD_LIMIT_WAIT;
+    }
+    match failures - FREE_FAILURES {
+        ..=0 => TimeDelta::zero(),
+        extra => TimeDelta::seconds(1_i64 << (extra - 1).min(20)).min(MAX_WAIT),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn waits_grow_to_a_cap_and_never_lock_for_good() {
+        assert_eq!(wait_after(1), TimeDelta::zero());
+        assert_eq!(wait_after(FREE_FAILURES), TimeDelta::zero());
+        assert_eq!(wait_after(FREE_FAILURES + 1), TimeDelta::seconds(1));
+        assert_eq!(wait_after(FREE_FAILURES + 3), TimeDelta::seconds(4));
+        assert_eq!(wait_after(FREE_FAILURES + 7), MAX_WAIT);
+        assert_eq!(wait_after(HARD_LIMIT - 1), MAX_WAIT);
+        assert_eq!(wait_after(HARD_LIMIT), HARD_LIMIT_WAIT);
+        assert_eq!(wait_after(i32::MAX), HARD_LIMIT_WAIT);
+        let now = Utc::now();
+        let throttle = SignInThrottle::after_attempt(None, now);
+        assert_eq!(throttle.failures, 1);
+        assert_eq!(throttle.wait(now), TimeDelta::zero());
+    }
+}

@@ -1,0 +1,97 @@
+//! Failed sign-ins in a row, per account name as typed. Starting an attempt is a
+//! compare-and-set on the failure count read just before, so of many concurrent attempts
+//! only one starts per count: the rest are answered as throttled without a password check.
+
+use chrono::{DateTime, Utc};
+use sea_orm::{ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter};
+use tracing::instrument;
+
+use super::{Executor, conn, entities::sign_in_throttle as throttle};
+use crate::domain::SignInThrottle;
+use crate::error::Result;
+
+/// Where an account name stands, if it has failed lately.
+#[instrument(skip(db))]
+pub async fn get(
+    db: &impl Executor,
+    domain_id: &str,
+    user_key: &str,
+) -> Result<Option<SignInThrottle>> {
+    let row = throttle::Entity::find_by_id((domain_id.to_owned(), user_key.to_owned()))
+        .one(conn(db))
+        .await?;
+    Ok(row.map(|row| SignInThrottle {
+        failures: row.failures,
+        next_attempt_at: row.next_attempt_at,
+    }))
+}
+
+/// Moves an account name from `seen` (as read by `get`) to `next`. Returns false when
+/// another attempt moved it first.
+#[instrument(skip(db))]
+pub async fn advance(
+    db: &impl Executor,
+    domain_id: &str,
+    user_key: &str,
+    seen: Option<&SignInThrottle>,
+    next: &SignInThrottle,
+) -> Result<bool> {
+    let Some(seen) = seen else {
+        let row = throttle::ActiveModel {
+            domain_id: Set(domain_id.to_owned()),
+            user_key: Set(user_key.to_owned()),
+            failures: Set(next.failures),
+            next_attempt_at: Set(next.next_attempt_at),
+        };
+        let inserted = throttle::Entity::insert(row)
+            .on_conflict(
+                sea_orm::sea_query::OnConflict::columns([
+                    throttle::Column::DomainId,
+                    throttle::Column::UserKey,
+                ])
+                .do_nothing()
+                .to_owned(),
+            )
+            .exec_without_returning(conn(db))
+            .await?;
+        return Ok(inserted == 1);
+    };
+    let result = throttle::Entity::update_many()
+        .col_expr(
+            throttle::Column::Failures,
+            sea_orm::sea_query::Expr::value(next.failures),
+        )
+        .col_expr(
+            throttle::Column::NextAttemptAt,
+            sea_orm::sea_query::Expr::value(next.next_attempt_at),
+        )
+        .filter(throttle::Column::DomainId.eq(domain_id))
+        .filter(throttle::Column::UserKey.eq(user_key))
+        .filter(throttle::Column::Failures.eq(seen.failures))
+        .exec(conn(db))
+        .await?;
+    Ok(result.rows_affected == 1)
+}
+
+/// Forgets an account name's failures, after a successful sign-in.
+#[instrument(skip(db))]
+pub async fn clear(db: &impl Executor, domain_id: &str, user_key: &str) -> Result<()> {
+    throttle::Entity::delete_many()
+        .filter(throttle::Column::DomainId.eq(domain_id))
+        .filter(throttle::Column::UserKey.eq(user_key))
+        .exec(conn(db))
+        .await?;
+    Ok(())
+}
+
+/// Deletes the rows of account names whose last attempt may start before `before`: they
+/// restrict nothing any more, and account names that were only ever guessed would
+/// otherwise stay for good.
+#[instrument(skip(db))]
+pub async fn purge(db: &impl Executor, before: DateTime<Utc>) -> Result<u64> {
+    let result = throttle::Entity::delete_many()
+        .filter(throttle::Column::NextAttemptAt.lt(before))
+        .exec(conn(db))
+        .await?;
+    Ok(result.rows_affected)
+}
