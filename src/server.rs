@@ -170,8 +170,12 @@ pub async fn shutdown_signal() {
     }
 }
 
-/// Logs one line per call: method, gRPC status code and latency. It sees only the path and
-/// the response head, never messages or metadata, so no secret can reach the log.
+/// Logs one line per call: method, gRPC status code and latency. The line is written when
+/// the response ends, with the code the caller saw: from the headers of a call that failed
+/// at once, or from the trailers (a reply that failed while being sent, such as OUT_OF_RANGE
+/// for one too large, says so there). A call whose response was dropped before its end is
+/// logged as CANCELLED. It sees only the path and the status, never messages or metadata,
+/// so no secret can reach the log.
 #[derive(Debug, Clone, Copy)]
 pub struct CallLogLayer;
 
@@ -195,7 +199,7 @@ where
     S::Future: Send + 'static,
     S::Error: std::fmt::Display,
 {
-    type Response = S::Response;
+    type Response = http::Response<LoggedBody<R>>;
     type Error = S::Error;
     type Future =
         Pin<Box<dyn Future<Output = std::result::Result<Self::Response, Self::Error>> + Send>>;
@@ -212,21 +216,101 @@ where
         let started = Instant::now();
         let call = self.inner.call(request);
         Box::pin(async move {
-            let result = call.await;
-            let latency_ms = started.elapsed().as_secs_f64() * 1000.0;
-            match &result {
+            match call.await {
                 Ok(response) => {
-                    // A failed unary call answers with the status in the headers; a
-                    // successful one sends OK in the trailers, after this point.
-                    let code = response
-                        .headers()
-                        .get("grpc-status")
-                        .map_or(tonic::Code::Ok, |v| tonic::Code::from_bytes(v.as_bytes()));
-                    tracing::info!(method, code = ?code, latency_ms, "call");
+                    let in_headers = grpc_status(response.headers());
+                    let record = CallRecord {
+                        method,
+                        started,
+                        in_headers,
+                    };
+                    Ok(response.map(|inner| LoggedBody {
+                        inner,
+                        record: Some(record),
+                    }))
                 }
-                Err(error) => tracing::warn!(method, %error, latency_ms, "call failed"),
+                Err(error) => {
+                    let latency_ms = started.elapsed().as_secs_f64() * 1000.0;
+                    tracing::warn!(method, %error, latency_ms, "call failed");
+                    Err(error)
+                }
             }
-            result
         })
+    }
+}
+
+/// The gRPC status code in a header map, if it holds one.
+fn grpc_status(headers: &http::HeaderMap) -> Option<tonic::Code> {
+    headers
+        .get("grpc-status")
+        .map(|v| tonic::Code::from_bytes(v.as_bytes()))
+}
+
+/// What the log line of a call needs until its response ends.
+struct CallRecord {
+    method: String,
+    started: Instant,
+    in_headers: Option<tonic::Code>,
+}
+
+impl CallRecord {
+    fn log(self, code: tonic::Code) {
+        let latency_ms = self.started.elapsed().as_secs_f64() * 1000.0;
+        tracing::info!(method = self.method, code = ?code, latency_ms, "call");
+    }
+}
+
+/// A response body that writes its call's log line when it ends.
+pub struct LoggedBody<B> {
+    inner: B,
+    record: Option<CallRecord>,
+}
+
+impl<B> http_body::Body for LoggedBody<B>
+where
+    B: http_body::Body + Unpin,
+{
+    type Data = B::Data;
+    type Error = B::Error;
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        cx: &mut TaskContext<'_>,
+    ) -> Poll<Option<std::result::Result<http_body::Frame<Self::Data>, Self::Error>>> {
+        let polled = Pin::new(&mut self.inner).poll_frame(cx);
+        let code = match &polled {
+            Poll::Ready(Some(Ok(frame))) => frame.trailers_ref().and_then(grpc_status),
+            Poll::Ready(Some(Err(_))) => Some(tonic::Code::Internal),
+            Poll::Ready(None) => Some(
+                self.record
+                    .as_ref()
+                    .and_then(|r| r.in_headers)
+                    .unwrap_or(tonic::Code::Unknown),
+            ),
+            Poll::Pending => None,
+        };
+        if let Some(code) = code
+            && let Some(record) = self.record.take()
+        {
+            record.log(code);
+        }
+        polled
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.inner.is_end_stream()
+    }
+
+    fn size_hint(&self) -> http_body::SizeHint {
+        self.inner.size_hint()
+    }
+}
+
+impl<B> Drop for LoggedBody<B> {
+    fn drop(&mut self) {
+        if let Some(record) = self.record.take() {
+            let code = record.in_headers.unwrap_or(tonic::Code::Cancelled);
+            record.log(code);
+        }
     }
 }

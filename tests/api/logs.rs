@@ -115,3 +115,54 @@ async fn connect(address: &str) -> tonic::transport::Channel {
     }
     panic!("spaceid serve did not start on {address}");
 }
+
+#[tokio::test]
+async fn a_reply_that_fails_while_being_sent_is_logged_with_its_code() {
+    let app = TestApp::spawn().await;
+    let acme = app.domain("acme").await;
+    let port = {
+        let probe = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        probe.local_addr().unwrap().port()
+    };
+    let address = format!("127.0.0.1:{port}");
+    let mut server = Command::new(env!("CARGO_BIN_EXE_spaceid"))
+        .args(["serve", "--listen", &address, "--max-message-bytes", "4096"])
+        .env("DATABASE_URL", &app.database_url)
+        .env("SPACEID_BCRYPT_COST", "4")
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start spaceid serve");
+    // 10 kB of tags: within what the service stores, beyond this server's reply limit.
+    let tags = serde_json::json!({"blob": "x".repeat(10_000)});
+    app.set_user(
+        &acme.domain_id,
+        &acme.admin_id,
+        spaceid::store::users::UserChanges {
+            tags: Some(spaceid::domain::Tags::parse(tags.as_object().unwrap().clone()).unwrap()),
+            ..Default::default()
+        },
+    )
+    .await;
+
+    let channel = connect(&address).await;
+    let issued = TokenClient::new(channel.clone())
+        .issue(issue_request(&acme.domain_id, &acme.admin_id, PASSWORD))
+        .await
+        .unwrap()
+        .into_inner();
+    let status = UserProfileClient::new(channel)
+        .get(authed(UserProfileRequest::default(), &issued.access_token))
+        .await
+        .unwrap_err();
+    assert_eq!(status.code(), tonic::Code::OutOfRange, "{status:?}");
+
+    server.kill().expect("stop the server");
+    let output = server.wait_with_output().expect("server output");
+    let log = String::from_utf8_lossy(&output.stderr);
+    let line = log
+        .lines()
+        .find(|l| l.contains("UserProfile/get") && l.contains("latency_ms"))
+        .unwrap_or_else(|| panic!("no call line for UserProfile/get:\n{log}"));
+    assert!(line.contains("OutOfRange"), "{line}");
+}
