@@ -10,7 +10,14 @@ use std::{
 };
 
 use tokio::net::TcpListener;
-use tonic::transport::Server;
+use tonic::{Request, Response, Status, transport::Server};
+use tonic_health::{
+    ServingStatus,
+    pb::{
+        HealthCheckRequest, HealthCheckResponse,
+        health_server::{Health, HealthServer},
+    },
+};
 use tower::{Layer, Service, limit::GlobalConcurrencyLimitLayer};
 
 use crate::api::{TokenApi, UserProfileApi, WorkspaceUserApi};
@@ -45,7 +52,12 @@ pub async fn serve(
         .max_decoding_message_size(max)
         .max_encoding_message_size(max);
 
-    let (health, health_service) = tonic_health::server::health_reporter();
+    let health = tonic_health::server::HealthReporter::new();
+    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    let health_service = HealthServer::new(EndingHealth {
+        inner: tonic_health::server::HealthService::from_health_reporter(health.clone()),
+        stop: stop_rx.clone(),
+    });
     health
         .set_serving::<UserProfileServer<UserProfileApi>>()
         .await;
@@ -53,6 +65,7 @@ pub async fn serve(
         .set_serving::<WorkspaceUserServer<WorkspaceUserApi>>()
         .await;
     health.set_serving::<TokenServer<TokenApi>>().await;
+    health.set_service_status("", ServingStatus::Serving).await;
 
     let reflection = || {
         tonic_reflection::server::Builder::configure()
@@ -62,7 +75,6 @@ pub async fn serve(
     let reflection_v1 = reflection().build_v1().map_err(Error::internal)?;
     let reflection_v1alpha = reflection().build_v1alpha().map_err(Error::internal)?;
 
-    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     let graceful = {
         let mut stop_rx = stop_rx.clone();
         async move {
@@ -112,6 +124,10 @@ pub async fn serve(
         .set_not_serving::<WorkspaceUserServer<WorkspaceUserApi>>()
         .await;
     health.set_not_serving::<TokenServer<TokenApi>>().await;
+    health
+        .set_service_status("", ServingStatus::NotServing)
+        .await;
+    // Ends every Health.Watch stream (after it has sent NOT_SERVING) and starts the drain.
     let _ = stop_tx.send(true);
     match tokio::time::timeout(settings.shutdown_grace(), &mut server).await {
         Ok(result) => finished(result),
@@ -120,6 +136,50 @@ pub async fn serve(
             server.abort();
             Ok(())
         }
+    }
+}
+
+/// The health service, with `Watch` streams that end when the server stops: a client
+/// watching health would otherwise hold the drain open for the whole grace period.
+struct EndingHealth {
+    inner: tonic_health::server::HealthService,
+    stop: tokio::sync::watch::Receiver<bool>,
+}
+
+type HealthStream = Pin<
+    Box<dyn futures_util::Stream<Item = std::result::Result<HealthCheckResponse, Status>> + Send>,
+>;
+
+#[tonic::async_trait]
+impl Health for EndingHealth {
+    type WatchStream = HealthStream;
+
+    async fn check(
+        &self,
+        request: Request<HealthCheckRequest>,
+    ) -> std::result::Result<Response<HealthCheckResponse>, Status> {
+        self.inner.check(request).await
+    }
+
+    async fn watch(
+        &self,
+        request: Request<HealthCheckRequest>,
+    ) -> std::result::Result<Response<Self::WatchStream>, Status> {
+        use futures_util::StreamExt;
+        let updates = self.inner.watch(request).await?.into_inner();
+        let stream = futures_util::stream::unfold(
+            (updates, self.stop.clone()),
+            |(mut updates, mut stop)| async move {
+                // Updates first, so the NOT_SERVING sent at shutdown arrives before the end.
+                let update = tokio::select! {
+                    biased;
+                    update = updates.next() => update,
+                    _ = stop.wait_for(|stopped| *stopped) => None,
+                };
+                update.map(|update| (update, (updates, stop)))
+            },
+        );
+        Ok(Response::new(Box::pin(stream)))
     }
 }
 

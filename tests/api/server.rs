@@ -244,3 +244,33 @@ async fn idle_connections_cannot_crowd_out_a_real_client() {
     assert_eq!(closed.iter().filter(|c| **c).count(), 2_000);
     assert!(started.elapsed() < std::time::Duration::from_secs(10));
 }
+
+#[tokio::test]
+async fn a_stop_ends_health_watch_streams_instead_of_waiting_for_them() {
+    let app = TestApp::spawn().await;
+    let mut health = HealthClient::new(app.raw_channel().await);
+    let mut watch = health
+        .watch(HealthCheckRequest {
+            service: String::new(),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    let first = watch.message().await.unwrap().unwrap();
+    assert_eq!(first.status(), ServingStatus::Serving);
+
+    let started = std::time::Instant::now();
+    let stopping = tokio::spawn(app.stop());
+    let last = watch.message().await.unwrap().unwrap();
+    assert_eq!(last.status(), ServingStatus::NotServing);
+    assert!(
+        watch.message().await.unwrap().is_none(),
+        "the watch stream ends"
+    );
+    stopping.await.unwrap();
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(2),
+        "the stop took {:?}; the grace period is 5 s",
+        started.elapsed()
+    );
+}
