@@ -1,5 +1,6 @@
 //! The tonic server: the three SpaceONE services, reflection (v1 and v1alpha), health,
-//! limits, a log line per call, and graceful shutdown.
+//! limits on connections and calls, the edge every call passes (status corrections and a
+//! log line), and graceful shutdown.
 
 use std::{
     future::Future,
@@ -88,7 +89,7 @@ pub async fn serve(
         )))
         .http2_keepalive_timeout(Some(Duration::from_secs(settings.keepalive_timeout.max(1))))
         .max_concurrent_streams(settings.max_streams_per_connection.max(1))
-        .layer(CallLogLayer)
+        .layer(EdgeLayer)
         .layer(GlobalConcurrencyLimitLayer::new(
             settings.concurrency_limit.max(1),
         ))
@@ -230,30 +231,33 @@ pub async fn shutdown_signal() {
     }
 }
 
-/// Logs one line per call: method, gRPC status code and latency. The line is written when
-/// the response ends, with the code the caller saw: from the headers of a call that failed
-/// at once, or from the trailers (a reply that failed while being sent, such as OUT_OF_RANGE
-/// for one too large, says so there). A call whose response was dropped before its end is
-/// logged as CANCELLED. It sees only the path and the status, never messages or metadata,
-/// so no secret can reach the log.
+/// What every call passes on its way out. Statuses that blame the server for a message
+/// the client sent malformed (tonic answers INTERNAL for bytes that are not protobuf, an
+/// empty unary body or a broken frame) become INVALID_ARGUMENT; a status message is cut to
+/// `MAX_STATUS_MESSAGE` bytes, whoever wrote it (reflection quotes file names whole); and one
+/// log line is written when the response ends, with the code the caller saw: from the
+/// headers of a call that failed at once, or from the trailers (a reply that failed while
+/// being sent, such as OUT_OF_RANGE for one too large, says so there). A response dropped
+/// before its end is logged as CANCELLED. The layer sees only the path and the status,
+/// never messages or metadata, so no secret can reach the log.
 #[derive(Debug, Clone, Copy)]
-pub struct CallLogLayer;
+pub struct EdgeLayer;
 
-impl<S> Layer<S> for CallLogLayer {
-    type Service = CallLog<S>;
+impl<S> Layer<S> for EdgeLayer {
+    type Service = Edge<S>;
 
     fn layer(&self, inner: S) -> Self::Service {
-        CallLog { inner }
+        Edge { inner }
     }
 }
 
-/// The service `CallLogLayer` wraps around each route.
+/// The service `EdgeLayer` wraps around each route.
 #[derive(Debug, Clone)]
-pub struct CallLog<S> {
+pub struct Edge<S> {
     inner: S,
 }
 
-impl<S, B, R> Service<http::Request<B>> for CallLog<S>
+impl<S, B, R> Service<http::Request<B>> for Edge<S>
 where
     S: Service<http::Request<B>, Response = http::Response<R>>,
     S::Future: Send + 'static,
@@ -277,8 +281,8 @@ where
         let call = self.inner.call(request);
         Box::pin(async move {
             match call.await {
-                Ok(response) => {
-                    let in_headers = grpc_status(response.headers());
+                Ok(mut response) => {
+                    let in_headers = correct_status(response.headers_mut());
                     let record = CallRecord {
                         method,
                         started,
@@ -299,11 +303,56 @@ where
     }
 }
 
-/// The gRPC status code in a header map, if it holds one.
-fn grpc_status(headers: &http::HeaderMap) -> Option<tonic::Code> {
-    headers
-        .get("grpc-status")
-        .map(|v| tonic::Code::from_bytes(v.as_bytes()))
+/// The longest status message sent, in bytes.
+const MAX_STATUS_MESSAGE: usize = 512;
+
+/// How tonic words the INTERNAL statuses it gives a request that is not valid gRPC and
+/// protobuf: the client's mistake, not the server's.
+const CLIENT_FAULTS: &[&str] = &[
+    "failed to decode Protobuf message",
+    "Missing request message",
+    "Unexpected EOF decoding stream",
+    "protocol error: received message with",
+    "Error decompressing",
+];
+
+/// Corrects the gRPC status in `headers` (see `EdgeLayer`) and returns its code, if any.
+fn correct_status(headers: &mut http::HeaderMap) -> Option<tonic::Code> {
+    let status = Status::from_header_map(headers)?;
+    let message = status.message();
+    let corrected = if status.code() == tonic::Code::Internal
+        && CLIENT_FAULTS.iter().any(|fault| message.starts_with(fault))
+    {
+        Some(Status::invalid_argument(format!(
+            "ERROR_INVALID_PARAMETER: Invalid parameter. (key = request, reason = the message is not valid gRPC protobuf: {})",
+            bounded(message)
+        )))
+    } else if message.len() > MAX_STATUS_MESSAGE {
+        Some(Status::new(status.code(), bounded(message)))
+    } else {
+        None
+    };
+    match corrected {
+        Some(corrected) => {
+            headers.remove("grpc-message");
+            headers.remove("grpc-status-details-bin");
+            let _ = corrected.add_header(headers);
+            Some(corrected.code())
+        }
+        None => Some(status.code()),
+    }
+}
+
+/// `message` cut to `MAX_STATUS_MESSAGE` bytes at a character boundary.
+fn bounded(message: &str) -> String {
+    if message.len() <= MAX_STATUS_MESSAGE {
+        return message.to_owned();
+    }
+    let mut end = MAX_STATUS_MESSAGE - 3;
+    while !message.is_char_boundary(end) {
+        end -= 1;
+    }
+    format!("{}...", &message[..end])
 }
 
 /// What the log line of a call needs until its response ends.
@@ -337,9 +386,9 @@ where
         mut self: Pin<&mut Self>,
         cx: &mut TaskContext<'_>,
     ) -> Poll<Option<std::result::Result<http_body::Frame<Self::Data>, Self::Error>>> {
-        let polled = Pin::new(&mut self.inner).poll_frame(cx);
-        let code = match &polled {
-            Poll::Ready(Some(Ok(frame))) => frame.trailers_ref().and_then(grpc_status),
+        let mut polled = Pin::new(&mut self.inner).poll_frame(cx);
+        let code = match &mut polled {
+            Poll::Ready(Some(Ok(frame))) => frame.trailers_mut().and_then(correct_status),
             Poll::Ready(Some(Err(_))) => Some(tonic::Code::Internal),
             Poll::Ready(None) => Some(
                 self.record

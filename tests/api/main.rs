@@ -6,6 +6,7 @@ mod helpers;
 mod cli;
 mod input_limits;
 mod logs;
+mod malformed;
 mod revocation;
 mod server;
 mod storage;

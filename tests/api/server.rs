@@ -274,3 +274,34 @@ async fn a_stop_ends_health_watch_streams_instead_of_waiting_for_them() {
         started.elapsed()
     );
 }
+
+#[tokio::test]
+async fn reflection_does_not_echo_a_huge_file_name_back() {
+    use tokio_stream::StreamExt;
+    use tonic_reflection::pb::v1::{
+        ServerReflectionRequest, server_reflection_client::ServerReflectionClient,
+        server_reflection_request::MessageRequest, server_reflection_response::MessageResponse,
+    };
+    let app = TestApp::spawn().await;
+    let mut client = ServerReflectionClient::new(app.raw_channel().await);
+    let request = ServerReflectionRequest {
+        host: String::new(),
+        message_request: Some(MessageRequest::FileByFilename("x".repeat(1 << 20))),
+    };
+    let mut stream = client
+        .server_reflection_info(tokio_stream::iter([request]))
+        .await
+        .unwrap()
+        .into_inner();
+    let message = match stream.next().await.unwrap() {
+        Err(status) => {
+            assert_eq!(status.code(), Code::NotFound, "{status:?}");
+            status.message().to_owned()
+        }
+        Ok(response) => match response.message_response {
+            Some(MessageResponse::ErrorResponse(error)) => error.error_message,
+            other => panic!("{other:?}"),
+        },
+    };
+    assert!(message.len() <= 1024, "{} bytes echoed back", message.len());
+}
