@@ -4,7 +4,8 @@
 
 use chrono::{DateTime, Utc};
 use sea_orm::{
-    ActiveModelTrait, ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter, sea_query::Expr,
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, Condition, EntityTrait, QueryFilter,
+    sea_query::Expr,
 };
 use tracing::instrument;
 
@@ -181,10 +182,7 @@ pub async fn update(
         );
     }
     let result = statement
-        .filter(user::Column::DomainId.eq(domain_id))
-        .filter(user::Column::UserId.eq(user_id))
-        .filter(user::Column::AccountId.eq(&expected.account_id))
-        .filter(user::Column::CredentialVersion.eq(expected.version))
+        .filter(still_at(domain_id, user_id, expected))
         .exec(conn(db))
         .await?;
     Ok(result.rows_affected == 1)
@@ -208,10 +206,7 @@ pub async fn record_sign_in(
             Expr::value(UserState::Enabled.as_str()),
         )
         .col_expr(user::Column::LastAccessedAt, Expr::value(now))
-        .filter(user::Column::DomainId.eq(domain_id))
-        .filter(user::Column::UserId.eq(user_id))
-        .filter(user::Column::AccountId.eq(&expected.account_id))
-        .filter(user::Column::CredentialVersion.eq(expected.version))
+        .filter(still_at(domain_id, user_id, expected))
         .filter(
             user::Column::State.is_in([UserState::Enabled.as_str(), UserState::Pending.as_str()]),
         )
@@ -258,6 +253,15 @@ pub async fn delete(db: &impl Executor, domain_id: &str, user_id: &str) -> Resul
         .exec(conn(db))
         .await?;
     Ok(result.rows_affected == 1)
+}
+
+/// The user's row, if it is still the account `expected` names at its credential version.
+fn still_at(domain_id: &str, user_id: &str, expected: &CredentialStamp) -> Condition {
+    Condition::all()
+        .add(user::Column::DomainId.eq(domain_id))
+        .add(user::Column::UserId.eq(user_id))
+        .add(user::Column::AccountId.eq(&expected.account_id))
+        .add(user::Column::CredentialVersion.eq(expected.version))
 }
 
 fn from_row(row: user::Model, domain_role: Option<(String, RoleType)>) -> Result<User> {

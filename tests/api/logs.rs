@@ -17,19 +17,7 @@ use crate::helpers::*;
 async fn calls_are_logged_without_secrets() {
     let app = TestApp::spawn().await;
     let acme = app.domain("acme").await;
-    let port = {
-        let probe = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-        probe.local_addr().unwrap().port()
-    };
-    let address = format!("127.0.0.1:{port}");
-    let mut server = Command::new(env!("CARGO_BIN_EXE_spaceid"))
-        .args(["serve", "--listen", &address, "--log", "debug"])
-        .env("DATABASE_URL", &app.database_url)
-        .env("SPACEID_BCRYPT_COST", "4")
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("start spaceid serve");
+    let (mut server, address) = serve(&app, &["--log", "debug"]);
 
     let channel = connect(&address).await;
     let mut token = TokenClient::new(channel.clone());
@@ -105,6 +93,26 @@ async fn calls_are_logged_without_secrets() {
     }
 }
 
+/// Starts `spaceid serve` on the test app's database with `flags`, its log piped; returns
+/// the process and its address.
+fn serve(app: &TestApp, flags: &[&str]) -> (std::process::Child, String) {
+    let port = {
+        let probe = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        probe.local_addr().unwrap().port()
+    };
+    let address = format!("127.0.0.1:{port}");
+    let server = Command::new(env!("CARGO_BIN_EXE_spaceid"))
+        .args(["serve", "--listen", &address])
+        .args(flags)
+        .env("DATABASE_URL", &app.database_url)
+        .env("SPACEID_BCRYPT_COST", "4")
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start spaceid serve");
+    (server, address)
+}
+
 async fn connect(address: &str) -> tonic::transport::Channel {
     let endpoint = tonic::transport::Channel::from_shared(format!("http://{address}")).unwrap();
     for _ in 0..100 {
@@ -120,19 +128,7 @@ async fn connect(address: &str) -> tonic::transport::Channel {
 async fn a_reply_that_fails_while_being_sent_is_logged_with_its_code() {
     let app = TestApp::spawn().await;
     let acme = app.domain("acme").await;
-    let port = {
-        let probe = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-        probe.local_addr().unwrap().port()
-    };
-    let address = format!("127.0.0.1:{port}");
-    let mut server = Command::new(env!("CARGO_BIN_EXE_spaceid"))
-        .args(["serve", "--listen", &address, "--max-message-bytes", "4096"])
-        .env("DATABASE_URL", &app.database_url)
-        .env("SPACEID_BCRYPT_COST", "4")
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("start spaceid serve");
+    let (mut server, address) = serve(&app, &["--max-message-bytes", "4096"]);
     // 10 kB of tags: within what the service stores, beyond this server's reply limit.
     let tags = serde_json::json!({"blob": "x".repeat(10_000)});
     app.set_user(

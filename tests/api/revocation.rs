@@ -55,6 +55,18 @@ async fn grant(
         .map(tonic::Response::into_inner)
 }
 
+/// Starts a sign-in with `PASSWORD` on a task of its own.
+async fn sign_in_in_background(
+    app: &TestApp,
+    domain_id: &str,
+    user_id: &str,
+) -> tokio::task::JoinHandle<Result<tonic::Response<spaceid::pb::identity::TokenInfo>, tonic::Status>>
+{
+    let mut client = app.token().await;
+    let request = issue_request(domain_id, user_id, PASSWORD);
+    tokio::spawn(async move { client.issue(request).await })
+}
+
 /// Waits until the server is inside a bcrypt computation (a sign-in that has read its user
 /// and is checking the password).
 async fn inside_bcrypt(app: &TestApp) {
@@ -74,15 +86,7 @@ async fn a_sign_in_racing_a_password_change_issues_no_token() {
     // Cost 15 keeps the sign-in inside bcrypt for a second or more.
     app.slow_user(&acme, "slow@acme.test", 15, UserState::Enabled)
         .await;
-    let signing_in = {
-        let (addr_app, domain_id) = (app.token().await, acme.domain_id.clone());
-        let mut client = addr_app;
-        tokio::spawn(async move {
-            client
-                .issue(issue_request(&domain_id, "slow@acme.test", PASSWORD))
-                .await
-        })
-    };
+    let signing_in = sign_in_in_background(&app, &acme.domain_id, "slow@acme.test").await;
     inside_bcrypt(&app).await;
     let new_hash = bcrypt::hash("N3wPassword", 4).unwrap();
     app.set_user(
@@ -118,15 +122,7 @@ async fn a_disable_during_sign_in_wins_and_stays() {
     let acme = app.domain("acme").await;
     app.slow_user(&acme, "pending@acme.test", 15, UserState::Pending)
         .await;
-    let signing_in = {
-        let mut client = app.token().await;
-        let domain_id = acme.domain_id.clone();
-        tokio::spawn(async move {
-            client
-                .issue(issue_request(&domain_id, "pending@acme.test", PASSWORD))
-                .await
-        })
-    };
+    let signing_in = sign_in_in_background(&app, &acme.domain_id, "pending@acme.test").await;
     inside_bcrypt(&app).await;
     disable(&app, &acme.domain_id, "pending@acme.test").await;
 
