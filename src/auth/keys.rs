@@ -141,8 +141,9 @@ impl Keyring {
         if !stale && let Some(found) = pick(&index) {
             return Ok(Some(found));
         }
-        let next_allowed = index.loaded_at + MISS_RELOAD_INTERVAL;
-        let _waiting = if stale || Instant::now() >= next_allowed {
+        // A miss waits (for the reload in flight, or the next one allowed) only with a
+        // waiter's permit; a stale listing is reloaded by whoever finds it so.
+        let _waiting = if stale {
             None
         } else {
             match self.miss_waiters.try_acquire() {
@@ -156,7 +157,10 @@ impl Keyring {
             if index.loaded_at.elapsed() < self.ttl {
                 tokio::time::sleep_until((index.loaded_at + MISS_RELOAD_INTERVAL).into()).await;
             }
-            self.load(&index).await?;
+            if let Err(error) = self.load(&index).await {
+                // The listing in memory still verifies every key it holds.
+                tracing::warn!(%error, "cannot reload the signing key list; using the one in memory");
+            }
         }
         Ok(pick(&self.current()))
     }
@@ -197,8 +201,16 @@ impl Keyring {
         {
             let key = match previous.by_kid.get(&kid) {
                 Some(known) => known.clone(),
-                None => match parsed.remove(&kid) {
-                    Some(stored) => Arc::new(material(&stored, &domain_id)?),
+                None => match parsed
+                    .remove(&kid)
+                    .map(|stored| material(&stored, &domain_id))
+                {
+                    Some(Ok(material)) => Arc::new(material),
+                    Some(Err(error)) => {
+                        // One unreadable key must not take every domain's keys with it.
+                        tracing::error!(%kid, %domain_id, %error, "signing key cannot be read");
+                        continue;
+                    }
                     // Stored after the listing was read; the next load finds it.
                     None => continue,
                 },

@@ -8,6 +8,9 @@ use crate::error::{Error, Result};
 pub const MAX_PERMISSIONS: usize = 100;
 /// Longest entry of a token's `permissions`, in characters.
 pub const MAX_PERMISSION_CHARS: usize = 200;
+/// Most bytes all entries may hold together, so a narrowed token still fits the metadata
+/// limits of HTTP/2 servers and gRPC clients (8 KiB for grpc-python).
+pub const MAX_PERMISSIONS_BYTES: usize = 4096;
 
 /// What an RPC needs. Every authenticated handler names one, so none can forget it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -35,7 +38,7 @@ impl Permission {
 }
 
 /// The `permissions` a token may carry: at most `MAX_PERMISSIONS` entries of at most
-/// `MAX_PERMISSION_CHARS` characters, none empty. Empty means the token is not narrowed.
+/// `MAX_PERMISSION_CHARS` characters and `MAX_PERMISSIONS_BYTES` in all, none empty. Empty means the token is not narrowed.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Permissions(Vec<String>);
 
@@ -49,6 +52,13 @@ impl Permissions {
                     "at most {MAX_PERMISSIONS} entries are allowed, got {}",
                     entries.len()
                 ),
+            ));
+        }
+        let total: usize = entries.iter().map(String::len).sum();
+        if total > MAX_PERMISSIONS_BYTES {
+            return Err(Error::invalid(
+                "permissions",
+                format!("at most {MAX_PERMISSIONS_BYTES} bytes in all are allowed, got {total}"),
             ));
         }
         for (i, entry) in entries.iter().enumerate() {
@@ -117,6 +127,8 @@ mod tests {
         assert!(Permissions::parse(vec!["identity:".to_owned(); MAX_PERMISSIONS]).is_ok());
         let long = "x".repeat(MAX_PERMISSION_CHARS + 1);
         assert!(Permissions::parse(vec![long]).is_err());
+        let wide = vec!["x".repeat(MAX_PERMISSION_CHARS); 21];
+        assert!(Permissions::parse(wide).is_err(), "4,200 bytes in all");
         assert!(Permissions::parse(strings(&["identity:", ""])).is_err());
     }
 }

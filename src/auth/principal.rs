@@ -80,11 +80,24 @@ impl Authenticator {
             .to_str()
             .map_err(|_| Error::authentication("the token is malformed"))?;
         let (claims, user) = self.verify(token, TokenKind::Access).await?;
+        // Every claim is named, so a claim added to `Claims` is a decision here too.
         let Claims {
+            iss: _,
+            typ: _,
+            own: _,
+            did: _,
+            aud: _,
+            jti: _,
+            iat: _,
+            exp: _,
+            ver: _,
             rol,
             wid,
             permissions,
-            ..
+            injected_params: _,
+            nbf: _,
+            acc: _,
+            cvr: _,
         } = claims;
         let role = rol
             .as_deref()

@@ -7,7 +7,7 @@ pub mod records;
 pub mod roles;
 pub mod throttle;
 
-pub use fields::{Email, Language, Name, Tags, Timezone, UserId, account_key, quoted};
+pub use fields::{Email, Language, Name, Tags, Timezone, UserId, account_key, normalized, quoted};
 pub use password::{Password, PasswordHasher};
 pub use records::{
     AuthType, CredentialStamp, Domain, KeyListing, KeyPurpose, Mfa, MfaState, NewUser, OneTimeCode,

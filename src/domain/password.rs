@@ -63,8 +63,7 @@ impl std::fmt::Debug for Password {
 pub struct PasswordHasher {
     cost: u32,
     permits: Arc<Semaphore>,
-    queue: usize,
-    waiting: Arc<AtomicUsize>,
+    admission: Arc<Semaphore>,
     dummy_hash: Arc<OnceCell<String>>,
     running: Arc<AtomicUsize>,
     computed: Arc<AtomicUsize>,
@@ -80,8 +79,7 @@ impl PasswordHasher {
         Ok(Self {
             cost,
             permits: Arc::new(Semaphore::new(concurrency.max(1))),
-            queue,
-            waiting: Arc::new(AtomicUsize::new(0)),
+            admission: Arc::new(Semaphore::new(concurrency.max(1) + queue)),
             dummy_hash: Arc::new(OnceCell::new()),
             running: Arc::new(AtomicUsize::new(0)),
             computed: Arc::new(AtomicUsize::new(0)),
@@ -132,20 +130,23 @@ impl PasswordHasher {
         &self,
         work: impl FnOnce() -> Result<T> + Send + 'static,
     ) -> Result<T> {
-        let _permit = match self.permits.clone().try_acquire_owned() {
-            Ok(permit) => permit,
-            Err(_) => {
-                if self.waiting.fetch_add(1, Ordering::SeqCst) >= self.queue {
-                    self.waiting.fetch_sub(1, Ordering::SeqCst);
-                    return Err(Error::Busy("every password check is in use"));
-                }
-                let permit = self.permits.clone().acquire_owned().await;
-                self.waiting.fetch_sub(1, Ordering::SeqCst);
-                permit.map_err(Error::internal)?
-            }
-        };
+        // Admission bounds the running and the waiting together; both permits move into
+        // the blocking task, so a caller that gives up (a timeout, a cancel) frees its place
+        // in the queue at once and its slot only when its bcrypt has really finished.
+        let admitted = self
+            .admission
+            .clone()
+            .try_acquire_owned()
+            .map_err(|_| Error::Busy("every password check is in use"))?;
+        let slot = self
+            .permits
+            .clone()
+            .acquire_owned()
+            .await
+            .map_err(Error::internal)?;
         let (running, computed) = (self.running.clone(), self.computed.clone());
         tokio::task::spawn_blocking(move || {
+            let _held = (admitted, slot);
             running.fetch_add(1, Ordering::SeqCst);
             let result = work();
             running.fetch_sub(1, Ordering::SeqCst);

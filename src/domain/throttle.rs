@@ -5,6 +5,7 @@
 //! `HARD_LIMIT_WAIT`. No failure count ever locks an account for good.
 
 use chrono::{DateTime, TimeDelta, Utc};
+use sha2::{Digest, Sha256};
 
 /// Failures in a row that cost no wait.
 pub const FREE_FAILURES: i32 = 5;
@@ -14,6 +15,18 @@ pub const MAX_WAIT: TimeDelta = TimeDelta::seconds(60);
 pub const HARD_LIMIT: i32 = 100;
 /// The wait between attempts past the hard limit.
 pub const HARD_LIMIT_WAIT: TimeDelta = TimeDelta::minutes(15);
+
+/// How long failed sign-ins are remembered once their wait is over.
+pub const MEMORY: TimeDelta = TimeDelta::days(1);
+
+/// The key an account name (`fields::account_key`) is counted under: its SHA-256, so a row
+/// has the same small size whatever a caller typed.
+pub fn throttle_key(account_key: &str) -> String {
+    Sha256::digest(account_key.as_bytes())
+        .iter()
+        .map(|byte| format!("{byte:02x}"))
+        .collect()
+}
 
 /// Where an account name stands: failures in a row, and when the next attempt may start.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -1,8 +1,9 @@
 //! Accepted connections, bounded. At most `max_connections` are open at once; a connection
-//! that has sent nothing within `handshake_timeout` of opening is closed; and when the cap
-//! is reached, the oldest connection that has still sent nothing makes room for the new one
-//! (a real client sends its HTTP/2 preface at once, so only idle sockets are ever evicted).
-//! With no such connection to evict, the new one is closed at once.
+//! that has not sent the whole HTTP/2 client preface within `handshake_timeout` of opening is
+//! closed; and when the cap is reached, the oldest connection still short of its preface
+//! makes room for the new one (a real client sends its preface at once, so only idle or
+//! dribbling sockets are ever evicted). With no such connection to evict, the new one is
+//! closed at once. Once the preface is in, HTTP/2 keep-alive pings watch the connection.
 
 use std::{
     collections::BTreeMap,
@@ -24,6 +25,9 @@ use tokio::{
 };
 use tonic::transport::server::{Connected, TcpConnectInfo};
 
+/// The length of the HTTP/2 client connection preface (`PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n`).
+const PREFACE_LEN: usize = 24;
+
 /// How long to wait before accepting again after the listener fails (out of file handles).
 const ACCEPT_BACKOFF: Duration = Duration::from_millis(50);
 
@@ -40,7 +44,7 @@ pub struct ConnectionLimits {
 #[derive(Default)]
 struct Registry {
     open: Mutex<usize>,
-    /// Connections that have not sent a byte yet, oldest first.
+    /// Connections that have not sent their whole preface yet, oldest first.
     silent: Mutex<BTreeMap<u64, Arc<Eviction>>>,
     next_id: AtomicU64,
 }
@@ -134,6 +138,7 @@ pub fn bounded(
                     registry: registry.clone(),
                     eviction,
                     handshake: Some(Box::pin(tokio::time::sleep(limits.handshake_timeout))),
+                    received: 0,
                 };
                 return Some((Ok(bounded), (listener, registry)));
             }
@@ -148,8 +153,10 @@ pub struct BoundedStream {
     id: u64,
     registry: Arc<Registry>,
     eviction: Arc<Eviction>,
-    /// Until the first byte arrives.
+    /// Until the whole preface has arrived.
     handshake: Option<Pin<Box<Sleep>>>,
+    /// Bytes read so far, counted up to `PREFACE_LEN`.
+    received: usize,
 }
 
 impl Drop for BoundedStream {
@@ -184,18 +191,18 @@ impl AsyncRead for BoundedStream {
             if deadline.as_mut().poll(cx).is_ready() {
                 return Poll::Ready(Err(io::Error::new(
                     io::ErrorKind::TimedOut,
-                    "no handshake within the handshake timeout",
+                    "no HTTP/2 preface within the handshake timeout",
                 )));
             }
         }
         let before = buf.filled().len();
         let result = Pin::new(&mut this.inner).poll_read(cx, buf);
-        if this.handshake.is_some()
-            && matches!(result, Poll::Ready(Ok(())))
-            && buf.filled().len() > before
-        {
-            this.handshake = None;
-            this.registry.greeted(this.id);
+        if this.handshake.is_some() && matches!(result, Poll::Ready(Ok(()))) {
+            this.received += buf.filled().len() - before;
+            if this.received >= PREFACE_LEN {
+                this.handshake = None;
+                this.registry.greeted(this.id);
+            }
         }
         result
     }

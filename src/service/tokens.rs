@@ -6,11 +6,14 @@ use chrono::TimeDelta;
 use crate::auth::{Claims, Permissions, TokenKind, jwt};
 use crate::context::Context;
 use crate::domain::{
-    AuthType, ResourceGroup, RoleBinding, RoleType, SignInThrottle, TokenRole, User, UserState,
-    WORKSPACE_WILDCARD, WorkspaceState, account_key,
+    AuthType, ResourceGroup, RoleBinding, RoleType, SignInThrottle, TokenRole, User, UserId,
+    UserState, WORKSPACE_WILDCARD, WorkspaceState, account_key, normalized, throttle,
 };
 use crate::error::{Error, Result};
 use crate::store;
+
+/// The longest domain id a sign-in looks up (ours are `domain-` and 12 hex characters).
+const MAX_DOMAIN_ID_BYTES: usize = 64;
 
 /// A LOCAL sign-in.
 #[derive(Debug)]
@@ -93,15 +96,39 @@ pub async fn issue(ctx: &Context, sign_in: SignIn) -> Result<IssuedTokens> {
     if password.is_empty() {
         return Err(Error::required("credentials.password"));
     }
+    if domain_id.len() > MAX_DOMAIN_ID_BYTES {
+        return Err(Error::invalid("domain_id", "is not a domain id"));
+    }
+    if user_id.chars().count() > UserId::MAX_LEN {
+        return Err(Error::invalid(
+            "credentials.user_id",
+            "must be at most 255 characters",
+        ));
+    }
+    let user_id = normalized(&user_id);
     let lifetime = ctx.tokens.access_lifetime(timeout)?;
-    let account = account_key(&user_id);
-    start_attempt(ctx, &domain_id, &account).await?;
+    let account = throttle::throttle_key(&account_key(&user_id));
+    let (previous, counted) = start_attempt(ctx, &domain_id, &account).await?;
     let user = store::users::get(&ctx.store, &domain_id, &user_id).await?;
     let hash = user
         .as_ref()
         .filter(|user| user.auth_type == AuthType::Local)
         .and_then(|user| user.password_hash.as_deref());
-    let matched = ctx.hasher.verify(&password, hash).await?;
+    let matched = match ctx.hasher.verify(&password, hash).await {
+        // Not checked at all: the attempt does not count against the account.
+        Err(busy @ Error::Busy(_)) => {
+            store::throttles::restore(
+                &ctx.store,
+                &domain_id,
+                &account,
+                &counted,
+                previous.as_ref(),
+            )
+            .await?;
+            return Err(busy);
+        }
+        other => other?,
+    };
     let user = match user {
         Some(user) if matched => user,
         _ => return Err(Error::authentication("wrong user_id or password")),
@@ -138,7 +165,12 @@ pub async fn issue(ctx: &Context, sign_in: SignIn) -> Result<IssuedTokens> {
 /// clears the count), or refuses it when the name must wait. Of several attempts starting
 /// at once, one starts and the others are refused, so a flood against one account costs
 /// at most one password check at a time.
-async fn start_attempt(ctx: &Context, domain_id: &str, account: &str) -> Result<()> {
+/// Returns the account name's state before and after the attempt was counted.
+async fn start_attempt(
+    ctx: &Context,
+    domain_id: &str,
+    account: &str,
+) -> Result<(Option<SignInThrottle>, SignInThrottle)> {
     let now = ctx.clock.now();
     let seen = store::throttles::get(&ctx.store, domain_id, account).await?;
     let wait = seen.map_or(TimeDelta::zero(), |seen| seen.wait(now));
@@ -152,16 +184,13 @@ async fn start_attempt(ctx: &Context, domain_id: &str, account: &str) -> Result<
             retry_after_secs: (wait.num_milliseconds() + 999) / 1000,
         });
     }
-    Ok(())
+    Ok((seen, next))
 }
 
-/// Forgets account names whose last failure lies more than `THROTTLE_MEMORY` back.
+/// Forgets account names whose last wait ended more than `throttle::MEMORY` ago.
 pub async fn purge_sign_in_throttles(ctx: &Context) -> Result<u64> {
-    store::throttles::purge(&ctx.store, ctx.clock.now() - THROTTLE_MEMORY).await
+    store::throttles::purge(&ctx.store, ctx.clock.now() - throttle::MEMORY).await
 }
-
-/// How long failed sign-ins are remembered once their wait is over.
-pub const THROTTLE_MEMORY: TimeDelta = TimeDelta::days(1);
 
 /// Trades a refresh token for an access token in a scope, with the role the user's
 /// bindings give there.

@@ -151,6 +151,12 @@ impl From<DbErr> for Error {
     }
 }
 
+/// A value read back from a row: one that does not parse is our fault (INTERNAL), never
+/// the caller's, whatever the parser would say of it as input.
+fn stored<T>(parsed: Result<T>, what: &str) -> Result<T> {
+    parsed.map_err(|err| Error::internal(format!("a stored {what} cannot be read: {err}")))
+}
+
 /// Turns a unique violation into ALREADY_EXISTS on `key = value`; other errors pass through.
 fn on_unique(err: DbErr, key: impl Into<Label>, value: &str) -> Error {
     match err.sql_err() {

@@ -3,7 +3,7 @@
 use sea_orm::{ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter, QueryOrder};
 use tracing::instrument;
 
-use super::{Executor, conn, entities::role_binding, on_unique};
+use super::{Executor, conn, entities::role_binding, on_unique, stored};
 use crate::domain::{RoleBinding, RoleType};
 use crate::error::Result;
 
@@ -48,7 +48,7 @@ pub async fn for_user(
 }
 
 pub(super) fn from_row(row: role_binding::Model) -> Result<RoleBinding> {
-    let role_type = RoleType::parse(&row.role_type)?;
+    let role_type = stored(RoleType::parse(&row.role_type), "role_type")?;
     Ok(RoleBinding {
         role_binding_id: row.role_binding_id,
         domain_id: row.domain_id,

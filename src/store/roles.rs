@@ -3,7 +3,7 @@
 use sea_orm::{ActiveValue::Set, EntityTrait};
 use tracing::instrument;
 
-use super::{Executor, conn, entities::role, on_unique};
+use super::{Executor, conn, entities::role, on_unique, stored};
 use crate::domain::{Role, RoleType};
 use crate::error::Result;
 
@@ -33,7 +33,7 @@ pub async fn get(db: &impl Executor, domain_id: &str, role_id: &str) -> Result<O
         .await?;
     row.map(|row| {
         Ok(Role {
-            role_type: RoleType::parse(&row.role_type)?,
+            role_type: stored(RoleType::parse(&row.role_type), "role_type")?,
             role_id: row.role_id,
             name: row.name,
             is_managed: row.is_managed,

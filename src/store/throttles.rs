@@ -73,6 +73,33 @@ pub async fn advance(
     Ok(result.rows_affected == 1)
 }
 
+/// Takes back an attempt that was counted as `counted` but never checked (the server was
+/// too busy), returning the account name to `previous`, unless another attempt has moved it
+/// since.
+#[instrument(skip(db))]
+pub async fn restore(
+    db: &impl Executor,
+    domain_id: &str,
+    user_key: &str,
+    counted: &SignInThrottle,
+    previous: Option<&SignInThrottle>,
+) -> Result<()> {
+    match previous {
+        Some(previous) => {
+            advance(db, domain_id, user_key, Some(counted), previous).await?;
+        }
+        None => {
+            throttle::Entity::delete_many()
+                .filter(throttle::Column::DomainId.eq(domain_id))
+                .filter(throttle::Column::UserKey.eq(user_key))
+                .filter(throttle::Column::Failures.eq(counted.failures))
+                .exec(conn(db))
+                .await?;
+        }
+    }
+    Ok(())
+}
+
 /// Forgets an account name's failures, after a successful sign-in.
 #[instrument(skip(db))]
 pub async fn clear(db: &impl Executor, domain_id: &str, user_key: &str) -> Result<()> {

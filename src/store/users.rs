@@ -12,11 +12,11 @@ use tracing::instrument;
 use super::{
     Executor, conn,
     entities::{role_binding, user},
-    on_unique,
+    on_unique, stored,
 };
 use crate::domain::{
     AuthType, CredentialStamp, Mfa, MfaState, NewUser, ResourceGroup, RoleType, Tags, User,
-    UserState,
+    UserState, account_key,
 };
 use crate::error::{Error, Result};
 
@@ -71,7 +71,7 @@ pub async fn insert(
         last_accessed_at: Set(None),
         account_id: Set(stamp.account_id),
         credential_version: Set(stamp.version),
-        user_key: Set(new.user_id.unique_key()),
+        user_key: Set(account_key(new.user_id.as_str())),
     };
     user::Entity::insert(row)
         .exec_without_returning(conn(db))
@@ -96,7 +96,12 @@ pub async fn get(db: &impl Executor, domain_id: &str, user_id: &str) -> Result<O
         .one(conn(db))
         .await?;
     let domain_role = domain_binding
-        .map(|b| Ok::<_, Error>((b.role_id, RoleType::parse(&b.role_type)?)))
+        .map(|b| {
+            Ok::<_, Error>((
+                b.role_id,
+                stored(RoleType::parse(&b.role_type), "role_type")?,
+            ))
+        })
         .transpose()?;
     from_row(row, domain_role).map(Some)
 }
@@ -273,7 +278,7 @@ fn from_row(row: user::Model, domain_role: Option<(String, RoleType)>) -> Result
                 .and_then(|v| v.as_str())
                 .unwrap_or("DISABLED");
             Ok(Mfa {
-                state: MfaState::parse(state)?,
+                state: stored(MfaState::parse(state), "mfa.state")?,
                 mfa_type: value
                     .get("mfa_type")
                     .and_then(|v| v.as_str())
@@ -294,8 +299,8 @@ fn from_row(row: user::Model, domain_role: Option<(String, RoleType)>) -> Result
         })
         .unwrap_or_default();
     Ok(User {
-        state: UserState::parse(&row.state)?,
-        auth_type: AuthType::parse(&row.auth_type)?,
+        state: stored(UserState::parse(&row.state), "user state")?,
+        auth_type: stored(AuthType::parse(&row.auth_type), "auth_type")?,
         domain_id: row.domain_id,
         user_id: row.user_id,
         name: row.name,

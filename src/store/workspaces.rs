@@ -3,7 +3,7 @@
 use sea_orm::{ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter};
 use tracing::instrument;
 
-use super::{Executor, conn, entities::workspace, on_unique};
+use super::{Executor, conn, entities::workspace, on_unique, stored};
 use crate::domain::{Tags, Workspace, WorkspaceState};
 use crate::error::{Error, Result};
 
@@ -71,7 +71,7 @@ pub async fn set_group(
 
 fn from_row(row: workspace::Model) -> Result<Workspace> {
     Ok(Workspace {
-        state: WorkspaceState::parse(&row.state)?,
+        state: stored(WorkspaceState::parse(&row.state), "workspace state")?,
         workspace_id: row.workspace_id,
         domain_id: row.domain_id,
         name: row.name,

@@ -209,6 +209,19 @@ impl TestApp {
         count
     }
 
+    /// Runs raw SQL statements on a connection of their own, to arrange what no API makes.
+    pub async fn sql(&self, statements: &[&str]) {
+        let db = Database::connect(&self.database_url)
+            .await
+            .expect("connect to the test database");
+        for statement in statements {
+            db.execute_unprepared(statement)
+                .await
+                .unwrap_or_else(|err| panic!("{statement}: {err}"));
+        }
+        db.close().await.ok();
+    }
+
     /// Every signing key of a domain, read from storage.
     pub async fn domain_keys(&self, domain_id: &str) -> Vec<SigningKey> {
         let kids: Vec<String> = store::keys::listing(&self.ctx.store)

@@ -162,3 +162,32 @@ async fn a_reply_that_fails_while_being_sent_is_logged_with_its_code() {
         .unwrap_or_else(|| panic!("no call line for UserProfile/get:\n{log}"));
     assert!(line.contains("OutOfRange"), "{line}");
 }
+
+#[tokio::test]
+async fn a_call_that_times_out_is_logged() {
+    let app = TestApp::spawn().await;
+    let acme = app.domain("acme").await;
+    app.slow_user(
+        &acme,
+        "slow@acme.test",
+        15,
+        spaceid::domain::UserState::Enabled,
+    )
+    .await;
+    let (mut server, address) = serve(&app, &["--request-timeout", "1"]);
+    let channel = connect(&address).await;
+    let status = TokenClient::new(channel)
+        .issue(issue_request(&acme.domain_id, "slow@acme.test", PASSWORD))
+        .await
+        .unwrap_err();
+    assert_eq!(status.code(), tonic::Code::Cancelled, "{status:?}");
+
+    server.kill().expect("stop the server");
+    let output = server.wait_with_output().expect("server output");
+    let log = String::from_utf8_lossy(&output.stderr);
+    let line = log
+        .lines()
+        .find(|l| l.contains("Token/issue") && l.contains("latency_ms"))
+        .unwrap_or_else(|| panic!("no call line for the timed-out Token/issue:\n{log}"));
+    assert!(line.contains("Cancelled"), "{line}");
+}

@@ -454,6 +454,13 @@ async fn grant_refuses_oversized_permissions() {
         "ERROR_INVALID_PARAMETER",
         &["permissions", "100"],
     );
+    let wide = vec![format!("identity:{}", "x".repeat(190)); 21];
+    assert_status(
+        grant(&app, &refresh, &wide).await,
+        Code::InvalidArgument,
+        "ERROR_INVALID_PARAMETER",
+        &["permissions", "4096 bytes"],
+    );
     let flood = vec!["x".to_owned(); 40_000];
     assert_status(
         grant(&app, &refresh, &flood).await,

@@ -296,3 +296,64 @@ async fn the_sqlite_file_holding_private_keys_is_readable_by_its_owner_only() {
     let mode = std::fs::metadata(path).unwrap().permissions().mode() & 0o777;
     assert_eq!(mode, 0o600, "{path}: {mode:o}");
 }
+
+#[tokio::test]
+async fn upgrading_gives_existing_users_accounts_and_refuses_case_twins() {
+    let app = TestApp::spawn().await;
+    let acme = app.domain("acme").await;
+    app.user(&acme, "bob@acme.test").await;
+    // Back to the first schema, with a user id that differs from another only by case.
+    app.sql(&[
+        "DROP INDEX users_domain_user_key",
+        "ALTER TABLE users DROP COLUMN user_key",
+        "ALTER TABLE users DROP COLUMN credential_version",
+        "ALTER TABLE users DROP COLUMN account_id",
+        "DELETE FROM seaql_migrations WHERE version = 'm20261124_000002_user_accounts'",
+        "INSERT INTO users (domain_id, user_id, name, state, email, email_verified, auth_type, \
+         password_hash, password_changed_at, mfa, language, timezone, required_actions, \
+         refresh_timeout, tags, created_at, last_accessed_at) \
+         SELECT domain_id, 'Bob@acme.test', name, state, email, email_verified, auth_type, \
+         password_hash, password_changed_at, mfa, language, timezone, required_actions, \
+         refresh_timeout, tags, created_at, last_accessed_at FROM users \
+         WHERE user_id = 'bob@acme.test'",
+    ])
+    .await;
+
+    let store = store::Store::connect(&app.database_url, 2).await.unwrap();
+    let refused = store
+        .migrate()
+        .await
+        .expect_err("case twins stop the upgrade");
+    assert!(
+        refused.to_string().contains("Bob@acme.test") && refused.to_string().contains("case"),
+        "{refused}"
+    );
+    app.sql(&["DELETE FROM users WHERE user_id = 'Bob@acme.test'"])
+        .await;
+    store
+        .migrate()
+        .await
+        .expect("the upgrade goes on once the twin is gone");
+
+    assert_eq!(
+        app.count(
+            "SELECT COUNT(*) FROM users WHERE length(account_id) = 32 AND user_key = user_id"
+        )
+        .await,
+        2,
+        "both users have an account id and their key"
+    );
+    let twin = admin_create(&app, &acme, "BOB@acme.test").await;
+    assert!(
+        matches!(&twin, Err(Error::AlreadyExists { .. })),
+        "{twin:?}"
+    );
+}
+
+async fn admin_create(
+    app: &TestApp,
+    domain: &TestDomain,
+    user_id: &str,
+) -> Result<spaceid::domain::User, Error> {
+    spaceid::service::admin::create_user(&app.ctx, &domain.domain_id, new_user(user_id, None)).await
+}

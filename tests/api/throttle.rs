@@ -3,7 +3,10 @@
 //! account for good; and the bcrypt queue answers at once when it is full.
 
 use chrono::TimeDelta;
-use spaceid::{domain::UserState, store};
+use spaceid::{
+    domain::{UserState, throttle::throttle_key},
+    store,
+};
 use tonic::Code;
 
 use crate::helpers::*;
@@ -77,6 +80,15 @@ async fn the_101st_failure_is_refused_unchecked_and_the_lock_ends() {
     app.user(&acme, "bob@acme.test").await;
     fail_in_a_row(&app, &acme.domain_id, "bob@acme.test", 100).await;
     app.clock.advance(TimeDelta::minutes(-16));
+    let counted = store::throttles::get(
+        &app.ctx.store,
+        &acme.domain_id,
+        &throttle_key("bob@acme.test"),
+    )
+    .await
+    .unwrap()
+    .expect("the failures are counted");
+    assert_eq!(counted.failures, 100);
 
     let computed = app.ctx.hasher.computed();
     assert_status(
@@ -98,10 +110,14 @@ async fn the_101st_failure_is_refused_unchecked_and_the_lock_ends() {
         .await
         .expect("the account was not locked for good");
     assert!(
-        store::throttles::get(&app.ctx.store, &acme.domain_id, "bob@acme.test")
-            .await
-            .unwrap()
-            .is_none()
+        store::throttles::get(
+            &app.ctx.store,
+            &acme.domain_id,
+            &throttle_key("bob@acme.test")
+        )
+        .await
+        .unwrap()
+        .is_none()
     );
     assert_status(
         app.issue(&acme.domain_id, "bob@acme.test", "Wr0ngPassword")
@@ -187,5 +203,16 @@ async fn a_full_bcrypt_queue_answers_at_once() {
         assert_eq!(status.code(), Code::Unavailable, "{status:?}");
         assert!(status.message().starts_with("ERROR_SERVER_BUSY"));
         assert!(*took < slowest_served, "a busy answer comes at once");
+    }
+    // An attempt the server was too busy to check does not count against the account.
+    for (i, (result, _)) in results.iter().enumerate() {
+        let row = store::throttles::get(
+            &app.ctx.store,
+            &acme.domain_id,
+            &throttle_key(&format!("user{i}@acme.test")),
+        )
+        .await
+        .unwrap();
+        assert!(row.is_none(), "user{i}: {result:?}");
     }
 }

@@ -128,15 +128,24 @@ def test_permission_for_another_service_denies_get(world, narrowed):
     assert error.details().startswith("ERROR_PERMISSION_DENIED"), describe(error)
 
 
-def test_grant_accepts_100_permissions_of_200_characters(world, narrowed):
-    permissions = [f"identity:UserProfile.{index:03d}".ljust(200, "x") for index in range(100)]
+def test_the_largest_permissions_grant_gives_a_token_that_works(world, narrowed):
+    # 100 entries, 4,000 bytes in all (the limit is 4,096), one of 200 characters.
+    permissions = ["identity:UserProfile.read".ljust(200, "x")] + [
+        f"identity:UserProfile.{index:03d}".ljust(38, "x") for index in range(99)]
+    assert len(permissions) == 100 and sum(map(len, permissions)) <= 4096
     info = grant(world.channel, narrowed[1], "USER", world.domain_id, permissions=permissions)
     assert claims(info.access_token).get("permissions") == permissions
+    error = rpc_error(get, world.channel, info.access_token)
+    assert error.code() == grpc.StatusCode.PERMISSION_DENIED, describe(error)
+    usable = grant(world.channel, narrowed[1], "USER", world.domain_id,
+                   permissions=permissions[1:] + ["identity:UserProfile.read"]).access_token
+    assert get(world.channel, usable).user_id == narrowed[0]
 
 
 @pytest.mark.parametrize("permissions", [
     pytest.param([f"identity:UserProfile.{index}" for index in range(101)], id="101-entries"),
     pytest.param(["identity:UserProfile.read".ljust(201, "x")], id="201-characters"),
+    pytest.param(["identity:UserProfile.read".ljust(200, "x")] * 21, id="4200-bytes"),
     pytest.param(["identity:UserProfile.read", ""], id="empty-entry"),
 ])
 def test_grant_refuses_bad_permissions(world, narrowed, permissions):

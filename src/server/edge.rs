@@ -1,0 +1,204 @@
+//! The edge every call passes on its way out: status corrections and the call log.
+
+use std::{
+    future::Future,
+    pin::Pin,
+    task::{Context as TaskContext, Poll},
+    time::Instant,
+};
+
+use tonic::Status;
+use tower::{Layer, Service};
+
+/// What every call passes on its way out. Statuses that blame the server for a message
+/// the client sent malformed (tonic answers INTERNAL for bytes that are not protobuf, an
+/// empty unary body or a broken frame) become INVALID_ARGUMENT; a status message is cut to
+/// `MAX_STATUS_MESSAGE` bytes, whoever wrote it (reflection quotes file names whole); and one
+/// log line is written when the response ends, with the code the caller saw: from the
+/// headers of a call that failed at once, or from the trailers (a reply that failed while
+/// being sent, such as OUT_OF_RANGE for one too large, says so there). A response dropped
+/// before its end is logged as CANCELLED. The layer sees only the path and the status,
+/// never messages or metadata, so no secret can reach the log.
+#[derive(Debug, Clone, Copy)]
+pub struct EdgeLayer;
+
+impl<S> Layer<S> for EdgeLayer {
+    type Service = Edge<S>;
+
+    fn layer(&self, inner: S) -> Self::Service {
+        Edge { inner }
+    }
+}
+
+/// The service `EdgeLayer` wraps around each route.
+#[derive(Debug, Clone)]
+pub struct Edge<S> {
+    inner: S,
+}
+
+impl<S, B, R> Service<http::Request<B>> for Edge<S>
+where
+    S: Service<http::Request<B>, Response = http::Response<R>>,
+    S::Future: Send + 'static,
+    S::Error: std::fmt::Display,
+{
+    type Response = http::Response<LoggedBody<R>>;
+    type Error = S::Error;
+    type Future =
+        Pin<Box<dyn Future<Output = std::result::Result<Self::Response, Self::Error>> + Send>>;
+
+    fn poll_ready(
+        &mut self,
+        cx: &mut TaskContext<'_>,
+    ) -> Poll<std::result::Result<(), Self::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, request: http::Request<B>) -> Self::Future {
+        let mut record = CallRecord {
+            method: request.uri().path().to_owned(),
+            started: Instant::now(),
+            in_headers: None,
+            logged: false,
+        };
+        let call = self.inner.call(request);
+        Box::pin(async move {
+            match call.await {
+                Ok(mut response) => {
+                    record.in_headers = correct_status(response.headers_mut());
+                    Ok(response.map(|inner| LoggedBody {
+                        inner,
+                        record: Some(record),
+                    }))
+                }
+                Err(error) => {
+                    tracing::warn!(method = record.method, %error, "call failed");
+                    record.log(tonic::Code::Internal);
+                    Err(error)
+                }
+            }
+        })
+    }
+}
+
+/// The longest status message sent, in bytes.
+const MAX_STATUS_MESSAGE: usize = 512;
+
+/// How tonic words the INTERNAL statuses it gives a request that is not valid gRPC and
+/// protobuf: the client's mistake, not the server's.
+const CLIENT_FAULTS: &[&str] = &[
+    "failed to decode Protobuf message",
+    "Missing request message",
+    "Unexpected EOF decoding stream",
+    "protocol error: received message with",
+    "Error decompressing",
+];
+
+/// Corrects the gRPC status in `headers` (see `EdgeLayer`) and returns its code, if any.
+fn correct_status(headers: &mut http::HeaderMap) -> Option<tonic::Code> {
+    let status = Status::from_header_map(headers)?;
+    let message = status.message();
+    let corrected = if status.code() == tonic::Code::Internal
+        && CLIENT_FAULTS.iter().any(|fault| message.starts_with(fault))
+    {
+        Some(Status::invalid_argument(bounded(&format!(
+            "ERROR_INVALID_PARAMETER: Invalid parameter. (key = request, reason = the message is not valid gRPC protobuf: {message})"
+        ))))
+    } else if message.len() > MAX_STATUS_MESSAGE {
+        Some(Status::new(status.code(), bounded(message)))
+    } else {
+        None
+    };
+    match corrected {
+        Some(corrected) => {
+            headers.remove("grpc-message");
+            headers.remove("grpc-status-details-bin");
+            let _ = corrected.add_header(headers);
+            Some(corrected.code())
+        }
+        None => Some(status.code()),
+    }
+}
+
+/// `message` cut to `MAX_STATUS_MESSAGE` bytes at a character boundary.
+fn bounded(message: &str) -> String {
+    if message.len() <= MAX_STATUS_MESSAGE {
+        return message.to_owned();
+    }
+    let mut end = MAX_STATUS_MESSAGE - 3;
+    while !message.is_char_boundary(end) {
+        end -= 1;
+    }
+    format!("{}...", &message[..end])
+}
+
+/// What the log line of a call needs until its response ends. Dropped unlogged (the call timed out, or the caller went away before the end), it logs
+/// the call as CANCELLED, or with the code its headers already carried.
+struct CallRecord {
+    method: String,
+    started: Instant,
+    in_headers: Option<tonic::Code>,
+    logged: bool,
+}
+
+impl CallRecord {
+    fn log(&mut self, code: tonic::Code) {
+        let latency_ms = self.started.elapsed().as_secs_f64() * 1000.0;
+        tracing::info!(method = self.method, code = ?code, latency_ms, "call");
+        self.logged = true;
+    }
+}
+
+impl Drop for CallRecord {
+    fn drop(&mut self) {
+        if !self.logged {
+            self.log(self.in_headers.unwrap_or(tonic::Code::Cancelled));
+        }
+    }
+}
+
+/// A response body that writes its call's log line when it ends.
+pub struct LoggedBody<B> {
+    inner: B,
+    record: Option<CallRecord>,
+}
+
+impl<B> http_body::Body for LoggedBody<B>
+where
+    B: http_body::Body + Unpin,
+{
+    type Data = B::Data;
+    type Error = B::Error;
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        cx: &mut TaskContext<'_>,
+    ) -> Poll<Option<std::result::Result<http_body::Frame<Self::Data>, Self::Error>>> {
+        let mut polled = Pin::new(&mut self.inner).poll_frame(cx);
+        let code = match &mut polled {
+            Poll::Ready(Some(Ok(frame))) => frame.trailers_mut().and_then(correct_status),
+            Poll::Ready(Some(Err(_))) => Some(tonic::Code::Internal),
+            Poll::Ready(None) => Some(
+                self.record
+                    .as_ref()
+                    .and_then(|r| r.in_headers)
+                    .unwrap_or(tonic::Code::Unknown),
+            ),
+            Poll::Pending => None,
+        };
+        if let Some(code) = code
+            && let Some(mut record) = self.record.take()
+        {
+            record.log(code);
+        }
+        polled
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.inner.is_end_stream()
+    }
+
+    fn size_hint(&self) -> http_body::SizeHint {
+        self.inner.size_hint()
+    }
+}
