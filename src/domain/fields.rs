@@ -65,6 +65,8 @@ pub struct UserId(String);
 impl UserId {
     /// Longest accepted user id, in characters.
     pub const MAX_LEN: usize = 255;
+    /// Longest uniqueness key (`account_key`) of an accepted user id, in bytes.
+    pub const MAX_KEY_BYTES: usize = 1024;
 
     /// Checks a user id: present, at most 255 characters, no white space, control or
     /// invisible formatting characters; kept in Unicode NFC.
@@ -77,6 +79,11 @@ impl UserId {
         }
         if value.chars().any(char::is_whitespace) {
             return Err(Error::invalid("user_id", "must not contain white space"));
+        }
+        // Compatibility forms can expand a character many times over; the uniqueness key
+        // must stay small enough for a database index.
+        if account_key(value).len() > Self::MAX_KEY_BYTES {
+            return Err(Error::invalid("user_id", "is too long once normalized"));
         }
         visible_nfc("user_id", value).map(Self)
     }
@@ -283,6 +290,8 @@ mod tests {
         ));
         assert!(UserId::parse("a b").is_err());
         assert!(UserId::parse(&"x".repeat(256)).is_err());
+        // U+FDFA expands to 18 characters (33 bytes) under NFKC.
+        assert!(UserId::parse(&"\u{fdfa}".repeat(40)).is_err());
     }
 
     #[test]
