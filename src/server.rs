@@ -38,6 +38,7 @@ pub async fn serve(
     listener: TcpListener,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<()> {
+    ctx.hasher.prepare().await?;
     let max = settings.max_message_bytes;
     let user_profile = UserProfileServer::new(UserProfileApi::new(ctx.clone()))
         .max_decoding_message_size(max)

@@ -113,6 +113,12 @@ impl PasswordHasher {
         Ok(known && acceptable && matched)
     }
 
+    /// Makes the dummy hash now, so the first sign-in of an unknown user does not pay for
+    /// it (and take longer than a known user's).
+    pub async fn prepare(&self) -> Result<()> {
+        self.dummy_hash().await.map(|_| ())
+    }
+
     async fn dummy_hash(&self) -> Result<String> {
         let cost = self.cost;
         self.dummy_hash

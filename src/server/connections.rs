@@ -28,6 +28,9 @@ use tonic::transport::server::{Connected, TcpConnectInfo};
 /// The length of the HTTP/2 client connection preface (`PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n`).
 const PREFACE_LEN: usize = 24;
 
+/// The least time between two log lines about refused connections.
+const REFUSAL_LOG_INTERVAL: Duration = Duration::from_secs(10);
+
 /// How long to wait before accepting again after the listener fails (out of file handles).
 const ACCEPT_BACKOFF: Duration = Duration::from_millis(50);
 
@@ -47,6 +50,8 @@ struct Registry {
     /// Connections that have not sent their whole preface yet, oldest first.
     silent: Mutex<BTreeMap<u64, Arc<Eviction>>>,
     next_id: AtomicU64,
+    /// Refusals not yet logged, and when they were last logged.
+    refusals: Mutex<(u64, Option<std::time::Instant>)>,
 }
 
 /// How the accept loop tells a silent connection to close.
@@ -80,6 +85,27 @@ impl Registry {
         }
         *open += 1;
         true
+    }
+
+    /// Counts a refused connection, and logs the count at most once per
+    /// `REFUSAL_LOG_INTERVAL`, so a flood of refusals cannot flood the log.
+    fn refused(&self, max_connections: usize) {
+        let mut refusals = self
+            .refusals
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        refusals.0 += 1;
+        if refusals
+            .1
+            .is_none_or(|logged| logged.elapsed() >= REFUSAL_LOG_INTERVAL)
+        {
+            tracing::warn!(
+                max_connections,
+                refused = refusals.0,
+                "connections refused: every connection is in use"
+            );
+            *refusals = (0, Some(std::time::Instant::now()));
+        }
     }
 
     fn closed(&self, id: u64) {
@@ -118,10 +144,7 @@ pub fn bounded(
                     }
                 };
                 if !registry.admit(limits.max_connections.max(1)) {
-                    tracing::warn!(
-                        max_connections = limits.max_connections,
-                        "connection refused: every connection is in use"
-                    );
+                    registry.refused(limits.max_connections);
                     continue;
                 }
                 let _ = stream.set_nodelay(true);
