@@ -380,6 +380,34 @@ pub fn grant_request(refresh_token: &str, scope: Scope, workspace_id: &str) -> G
     }
 }
 
+/// `UserProfile.get` with `token`.
+pub async fn get_profile(
+    app: &TestApp,
+    token: &str,
+) -> Result<spaceid::pb::identity::UserInfo, tonic::Status> {
+    app.user_profile()
+        .await
+        .get(authed(
+            spaceid::pb::identity::UserProfileRequest::default(),
+            token,
+        ))
+        .await
+        .map(tonic::Response::into_inner)
+}
+
+/// `UserProfile.update` with `token`.
+pub async fn update_profile(
+    app: &TestApp,
+    token: &str,
+    request: spaceid::pb::identity::UpdateUserProfileRequest,
+) -> Result<spaceid::pb::identity::UserInfo, tonic::Status> {
+    app.user_profile()
+        .await
+        .update(authed(request, token))
+        .await
+        .map(tonic::Response::into_inner)
+}
+
 /// A request carrying `token` in its metadata.
 pub fn authed<T>(message: T, token: &str) -> Request<T> {
     let mut request = Request::new(message);

@@ -7,18 +7,6 @@ use tonic::Code;
 
 use crate::helpers::*;
 
-async fn update(
-    app: &TestApp,
-    token: &str,
-    request: UpdateUserProfileRequest,
-) -> Result<spaceid::pb::identity::UserInfo, tonic::Status> {
-    app.user_profile()
-        .await
-        .update(authed(request, token))
-        .await
-        .map(tonic::Response::into_inner)
-}
-
 #[tokio::test]
 async fn a_megabyte_of_bad_time_zone_gets_a_short_answer() {
     let app = TestApp::spawn().await;
@@ -28,7 +16,7 @@ async fn a_megabyte_of_bad_time_zone_gets_a_short_answer() {
         timezone: format!("Mars/{}", "x".repeat(1 << 20)),
         ..Default::default()
     };
-    let status = update(&app, &token, request).await.unwrap_err();
+    let status = update_profile(&app, &token, request).await.unwrap_err();
     assert_eq!(status.code(), Code::InvalidArgument);
     assert!(
         status.message().starts_with("ERROR_INVALID_PARAMETER"),
@@ -54,7 +42,7 @@ async fn oversized_and_over_deep_tags_are_refused_and_the_user_stays_readable() 
     let token = app.access_token(&acme.domain_id, &acme.admin_id).await;
 
     let fine = json!({"team": "ops", "blob": "x".repeat(15_000)});
-    update(
+    update_profile(
         &app,
         &token,
         UpdateUserProfileRequest {
@@ -76,7 +64,7 @@ async fn oversized_and_over_deep_tags_are_refused_and_the_user_stays_readable() 
             ..Default::default()
         };
         assert_status(
-            update(&app, &token, request).await,
+            update_profile(&app, &token, request).await,
             Code::InvalidArgument,
             "ERROR_INVALID_PARAMETER",
             words,
@@ -132,7 +120,7 @@ async fn look_alike_and_case_variant_user_ids_are_refused() {
     // The same holds through the command line's parser and in names.
     let token = app.access_token(&acme.domain_id, "bob@acme.test").await;
     assert_status(
-        update(
+        update_profile(
             &app,
             &token,
             UpdateUserProfileRequest {
@@ -189,7 +177,7 @@ async fn nul_characters_are_the_callers_mistake_on_every_engine() {
             ..Default::default()
         };
         assert_status(
-            update(&app, &token, request).await,
+            update_profile(&app, &token, request).await,
             Code::InvalidArgument,
             "ERROR_INVALID_PARAMETER",
             &["tags", "NUL"],

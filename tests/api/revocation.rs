@@ -11,8 +11,7 @@ use spaceid::{
     auth::keys,
     domain::{KeyPurpose, UserState},
     pb::identity::{
-        GrantTokenInfo, UpdateUserProfileRequest, UserInfo, UserProfileRequest,
-        grant_token_request::Scope,
+        GrantTokenInfo, UpdateUserProfileRequest, UserInfo, grant_token_request::Scope,
     },
     service::admin,
     store::{self, users::UserChanges},
@@ -21,24 +20,12 @@ use tonic::Code;
 
 use crate::helpers::*;
 
-async fn get(app: &TestApp, token: &str) -> Result<UserInfo, tonic::Status> {
-    app.user_profile()
-        .await
-        .get(authed(UserProfileRequest::default(), token))
-        .await
-        .map(tonic::Response::into_inner)
-}
-
 async fn rename(app: &TestApp, token: &str, name: &str) -> Result<UserInfo, tonic::Status> {
     let request = UpdateUserProfileRequest {
         name: name.into(),
         ..Default::default()
     };
-    app.user_profile()
-        .await
-        .update(authed(request, token))
-        .await
-        .map(tonic::Response::into_inner)
+    update_profile(app, token, request).await
 }
 
 async fn grant(
@@ -113,7 +100,7 @@ async fn a_sign_in_racing_a_password_change_issues_no_token() {
         .issue(&acme.domain_id, "slow@acme.test", "N3wPassword")
         .await
         .expect("the new password signs in");
-    get(&app, &fresh.access_token).await.unwrap();
+    get_profile(&app, &fresh.access_token).await.unwrap();
 }
 
 #[tokio::test]
@@ -164,7 +151,7 @@ async fn enabling_a_disabled_user_does_not_revive_its_tokens() {
     .unwrap();
 
     assert_status(
-        get(&app, &old.access_token).await,
+        get_profile(&app, &old.access_token).await,
         Code::Unauthenticated,
         "ERROR_AUTHENTICATE_FAILURE",
         &["revoked"],
@@ -176,7 +163,7 @@ async fn enabling_a_disabled_user_does_not_revive_its_tokens() {
         &["revoked"],
     );
     let fresh = app.access_token(&acme.domain_id, "bob@acme.test").await;
-    get(&app, &fresh).await.unwrap();
+    get_profile(&app, &fresh).await.unwrap();
 }
 
 #[tokio::test]
@@ -188,7 +175,7 @@ async fn a_recreated_user_does_not_inherit_the_old_accounts_tokens() {
         .issue(&acme.domain_id, "bob@acme.test", PASSWORD)
         .await
         .unwrap();
-    get(&app, &old.access_token).await.unwrap();
+    get_profile(&app, &old.access_token).await.unwrap();
 
     admin::delete_user(&app.ctx, &acme.domain_id, "bob@acme.test")
         .await
@@ -196,7 +183,7 @@ async fn a_recreated_user_does_not_inherit_the_old_accounts_tokens() {
     app.user(&acme, "bob@acme.test").await;
 
     assert_status(
-        get(&app, &old.access_token).await,
+        get_profile(&app, &old.access_token).await,
         Code::Unauthenticated,
         "ERROR_AUTHENTICATE_FAILURE",
         &["account"],
@@ -214,7 +201,7 @@ async fn a_recreated_user_does_not_inherit_the_old_accounts_tokens() {
         &["account"],
     );
     let fresh = app.access_token(&acme.domain_id, "bob@acme.test").await;
-    assert_eq!(get(&app, &fresh).await.unwrap().name, "Test User");
+    assert_eq!(get_profile(&app, &fresh).await.unwrap().name, "Test User");
 }
 
 #[tokio::test]
@@ -227,8 +214,8 @@ async fn a_password_change_through_one_replica_ends_tokens_on_the_other_at_once(
         .await
         .unwrap();
     let on_a = a.access_token(&acme.domain_id, &acme.admin_id).await;
-    get(&b, &on_b.access_token).await.unwrap();
-    get(&a, &on_b.access_token).await.unwrap();
+    get_profile(&b, &on_b.access_token).await.unwrap();
+    get_profile(&a, &on_b.access_token).await.unwrap();
 
     let request = UpdateUserProfileRequest {
         password: "N3wPassword".into(),
@@ -246,7 +233,7 @@ async fn a_password_change_through_one_replica_ends_tokens_on_the_other_at_once(
         (&a, &on_b.access_token),
     ] {
         assert_status(
-            get(server, token).await,
+            get_profile(server, token).await,
             Code::Unauthenticated,
             "ERROR_AUTHENTICATE_FAILURE",
             &["password change"],
@@ -262,7 +249,7 @@ async fn a_password_change_through_one_replica_ends_tokens_on_the_other_at_once(
         .issue(&acme.domain_id, &acme.admin_id, "N3wPassword")
         .await
         .unwrap();
-    get(&a, &fresh.access_token).await.unwrap();
+    get_profile(&a, &fresh.access_token).await.unwrap();
 }
 
 #[tokio::test]
@@ -272,7 +259,7 @@ async fn a_domain_created_through_one_replica_is_served_by_the_other() {
     let b = a.replica().await;
     // Both replicas have read their key lists before the new domain exists.
     let token = a.access_token(&acme.domain_id, &acme.admin_id).await;
-    get(&b, &token).await.unwrap();
+    get_profile(&b, &token).await.unwrap();
     let loads = b.ctx.keys.loads();
 
     let newco = a.domain("newco").await;
@@ -280,9 +267,9 @@ async fn a_domain_created_through_one_replica_is_served_by_the_other() {
     let on_b = on_b
         .expect("the other replica signs for the new domain")
         .access_token;
-    get(&a, &on_b).await.unwrap();
+    get_profile(&a, &on_b).await.unwrap();
     let on_a = a.access_token(&newco.domain_id, &newco.admin_id).await;
-    get(&b, &on_a).await.unwrap();
+    get_profile(&b, &on_a).await.unwrap();
     assert_eq!(
         b.ctx.keys.loads(),
         loads + 1,
@@ -310,14 +297,14 @@ async fn a_second_key_of_a_domain_verifies_by_kid_and_unknown_kids_fail() {
     };
 
     assert_eq!(
-        get(&app, &sign(&second.kid, &claims))
+        get_profile(&app, &sign(&second.kid, &claims))
             .await
             .unwrap()
             .user_id,
         acme.admin_id,
         "a token of the second key verifies by its kid"
     );
-    get(&app, &genuine)
+    get_profile(&app, &genuine)
         .await
         .expect("the first key still verifies");
 
@@ -338,7 +325,7 @@ async fn a_second_key_of_a_domain_verifies_by_kid_and_unknown_kids_fail() {
             "acme's key speaking for another domain",
         ),
     ] {
-        let status = get(&app, &token).await.expect_err(what);
+        let status = get_profile(&app, &token).await.expect_err(what);
         assert_eq!(status.code(), Code::Unauthenticated, "{what}");
         assert!(
             status.message().contains("signature"),
@@ -353,7 +340,7 @@ async fn a_flood_of_made_up_keys_and_domains_costs_no_query_each() {
     let app = TestApp::spawn().await;
     let acme = app.domain("acme").await;
     let genuine = app.access_token(&acme.domain_id, &acme.admin_id).await;
-    get(&app, &genuine).await.unwrap();
+    get_profile(&app, &genuine).await.unwrap();
     let loads = app.ctx.keys.loads();
 
     let calls = (0..200).map(|_| {
@@ -366,7 +353,7 @@ async fn a_flood_of_made_up_keys_and_domains_costs_no_query_each() {
         };
         let token = format!("{}.{}.c2lnbmF0dXJl", encode(&header), encode(&claims));
         let app = &app;
-        async move { get(app, &token).await }
+        async move { get_profile(app, &token).await }
     });
     let results = futures::future::join_all(calls).await;
     for result in results {
@@ -383,7 +370,7 @@ async fn a_flood_of_made_up_keys_and_domains_costs_no_query_each() {
         "200 made-up keys made {} key list loads",
         app.ctx.keys.loads() - loads
     );
-    get(&app, &genuine).await.unwrap();
+    get_profile(&app, &genuine).await.unwrap();
 }
 
 #[tokio::test]
@@ -404,7 +391,9 @@ async fn permissions_in_a_token_narrow_what_it_may_call() {
         claims_of(&read_only)["permissions"],
         json!(["identity:UserProfile.read"])
     );
-    get(&app, &read_only).await.expect("read is allowed");
+    get_profile(&app, &read_only)
+        .await
+        .expect("read is allowed");
     assert_status(
         rename(&app, &read_only, "Mallory").await,
         Code::PermissionDenied,
@@ -425,12 +414,12 @@ async fn permissions_in_a_token_narrow_what_it_may_call() {
         .unwrap()
         .access_token;
     assert_status(
-        get(&app, &elsewhere).await,
+        get_profile(&app, &elsewhere).await,
         Code::PermissionDenied,
         "ERROR_PERMISSION_DENIED",
         &["identity:UserProfile.read"],
     );
-    assert_eq!(get(&app, &profile).await.unwrap().name, "Renamed");
+    assert_eq!(get_profile(&app, &profile).await.unwrap().name, "Renamed");
 }
 
 #[tokio::test]
@@ -493,10 +482,12 @@ async fn tokens_expire_on_the_servers_clock() {
         .unwrap();
 
     app.clock.advance(TimeDelta::seconds(1_790));
-    get(&app, &tokens.access_token).await.expect("still valid");
+    get_profile(&app, &tokens.access_token)
+        .await
+        .expect("still valid");
     app.clock.advance(TimeDelta::seconds(20));
     assert_status(
-        get(&app, &tokens.access_token).await,
+        get_profile(&app, &tokens.access_token).await,
         Code::Unauthenticated,
         "ERROR_AUTHENTICATE_FAILURE",
         &["expired"],
@@ -505,7 +496,7 @@ async fn tokens_expire_on_the_servers_clock() {
         .await
         .expect("the refresh token lives 10,800 s")
         .access_token;
-    get(&app, &granted).await.unwrap();
+    get_profile(&app, &granted).await.unwrap();
 
     app.clock.advance(TimeDelta::seconds(10_800 - 1_810));
     assert_status(

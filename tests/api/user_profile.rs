@@ -1,33 +1,13 @@
 //! UserProfile.get and UserProfile.update as a signed-in user sees them.
 
 use spaceid::pb::identity::{
-    UpdateUserProfileRequest, UserInfo, UserProfileRequest,
+    UpdateUserProfileRequest, UserProfileRequest,
     grant_token_request::Scope,
     user_info::{RoleType, State},
 };
 use tonic::Code;
 
 use crate::helpers::*;
-
-async fn get(app: &TestApp, token: &str) -> Result<UserInfo, tonic::Status> {
-    app.user_profile()
-        .await
-        .get(authed(UserProfileRequest::default(), token))
-        .await
-        .map(tonic::Response::into_inner)
-}
-
-async fn update(
-    app: &TestApp,
-    token: &str,
-    request: UpdateUserProfileRequest,
-) -> Result<UserInfo, tonic::Status> {
-    app.user_profile()
-        .await
-        .update(authed(request, token))
-        .await
-        .map(tonic::Response::into_inner)
-}
 
 fn is_spaceone_time(text: &str) -> bool {
     chrono::NaiveDateTime::parse_from_str(text, "%Y-%m-%dT%H:%M:%S%.3fZ").is_ok()
@@ -40,7 +20,7 @@ async fn get_returns_the_callers_own_record() {
     let acme = app.domain("acme").await;
     app.user(&acme, "bob@acme.test").await;
 
-    let admin = get(
+    let admin = get_profile(
         &app,
         &app.access_token(&acme.domain_id, &acme.admin_id).await,
     )
@@ -69,7 +49,7 @@ async fn get_returns_the_callers_own_record() {
         .await
         .unwrap()
         .access_token;
-    let bob = get(&app, &bob_token).await.unwrap();
+    let bob = get_profile(&app, &bob_token).await.unwrap();
     assert_eq!(bob.user_id, "bob@acme.test");
     assert_eq!(bob.role_type(), RoleType::User);
     assert_eq!(bob.role_id, "");
@@ -113,7 +93,7 @@ async fn get_and_update_need_a_valid_access_token_of_the_callers_domain() {
 
     for bad in ["not-a-jwt", tokens.refresh_token.as_str()] {
         assert_status(
-            get(&app, bad).await,
+            get_profile(&app, bad).await,
             Code::Unauthenticated,
             "ERROR_AUTHENTICATE_FAILURE",
             &[],
@@ -123,7 +103,7 @@ async fn get_and_update_need_a_valid_access_token_of_the_callers_domain() {
             ..Default::default()
         };
         assert_status(
-            update(&app, bad, request).await,
+            update_profile(&app, bad, request).await,
             Code::Unauthenticated,
             "ERROR_AUTHENTICATE_FAILURE",
             &[],
@@ -131,7 +111,7 @@ async fn get_and_update_need_a_valid_access_token_of_the_callers_domain() {
     }
 
     // A token of another domain speaks for its own user only, even one with the same id.
-    let seen = get(&app, &other_token).await.unwrap();
+    let seen = get_profile(&app, &other_token).await.unwrap();
     assert_eq!(
         (seen.domain_id.as_str(), seen.user_id.as_str()),
         (other.domain_id.as_str(), "shared@x.test")
@@ -140,12 +120,12 @@ async fn get_and_update_need_a_valid_access_token_of_the_callers_domain() {
         name: "Renamed".into(),
         ..Default::default()
     };
-    let renamed = update(&app, &other_token, request).await.unwrap();
+    let renamed = update_profile(&app, &other_token, request).await.unwrap();
     assert_eq!(
         (renamed.domain_id.as_str(), renamed.name.as_str()),
         (other.domain_id.as_str(), "Renamed")
     );
-    let twin = get(&app, &acme_shared).await.unwrap();
+    let twin = get_profile(&app, &acme_shared).await.unwrap();
     assert_eq!(
         (twin.domain_id.as_str(), twin.name.as_str()),
         (acme.domain_id.as_str(), "Test User"),
@@ -153,7 +133,10 @@ async fn get_and_update_need_a_valid_access_token_of_the_callers_domain() {
     );
 
     assert_eq!(
-        get(&app, &tokens.access_token).await.unwrap().user_id,
+        get_profile(&app, &tokens.access_token)
+            .await
+            .unwrap()
+            .user_id,
         acme.admin_id
     );
 }
@@ -165,7 +148,7 @@ async fn update_changes_only_the_fields_given() {
     let token = app.access_token(&acme.domain_id, &acme.admin_id).await;
     let tags = serde_json::json!({"team": "cloudforet", "level": 3.0, "nested": {"on": true}, "list": ["a", 1.0]});
 
-    let updated = update(
+    let updated = update_profile(
         &app,
         &token,
         UpdateUserProfileRequest {
@@ -183,7 +166,7 @@ async fn update_changes_only_the_fields_given() {
     assert_eq!(updated.timezone, "Asia/Seoul");
     assert_eq!(updated.tags, Some(to_struct(&tags)));
 
-    let partial = update(
+    let partial = update_profile(
         &app,
         &token,
         UpdateUserProfileRequest {
@@ -196,7 +179,7 @@ async fn update_changes_only_the_fields_given() {
     assert_eq!(partial.language, "ja");
     assert_eq!(partial.name, "Wonny", "fields not given stay as they were");
     assert_eq!(partial.tags, Some(to_struct(&tags)));
-    assert_eq!(get(&app, &token).await.unwrap(), partial);
+    assert_eq!(get_profile(&app, &token).await.unwrap(), partial);
 }
 
 #[tokio::test]
@@ -215,7 +198,7 @@ async fn changing_the_email_makes_it_unverified() {
     )
     .await;
 
-    let same = update(
+    let same = update_profile(
         &app,
         &token,
         UpdateUserProfileRequest {
@@ -227,7 +210,7 @@ async fn changing_the_email_makes_it_unverified() {
     .unwrap();
     assert!(same.email_verified, "the same address stays verified");
 
-    let changed = update(
+    let changed = update_profile(
         &app,
         &token,
         UpdateUserProfileRequest {
@@ -246,7 +229,7 @@ async fn update_refuses_bad_values_by_name_and_changes_nothing() {
     let app = TestApp::spawn().await;
     let acme = app.domain("acme").await;
     let token = app.access_token(&acme.domain_id, &acme.admin_id).await;
-    let before = get(&app, &token).await.unwrap();
+    let before = get_profile(&app, &token).await.unwrap();
     let cases = [
         (
             UpdateUserProfileRequest {
@@ -343,7 +326,7 @@ async fn update_refuses_bad_values_by_name_and_changes_nothing() {
         ),
     ];
     for (request, field) in cases {
-        let result = update(&app, &token, request).await;
+        let result = update_profile(&app, &token, request).await;
         assert_status(
             result,
             Code::InvalidArgument,
@@ -351,7 +334,7 @@ async fn update_refuses_bad_values_by_name_and_changes_nothing() {
             &[field],
         );
     }
-    assert_eq!(get(&app, &token).await.unwrap(), before);
+    assert_eq!(get_profile(&app, &token).await.unwrap(), before);
     assert!(
         app.issue(&acme.domain_id, &acme.admin_id, PASSWORD)
             .await
@@ -375,12 +358,12 @@ async fn a_password_change_clears_update_password_and_takes_effect() {
     .await;
     let token = app.access_token(&acme.domain_id, &acme.admin_id).await;
     assert_eq!(
-        get(&app, &token).await.unwrap().required_actions,
+        get_profile(&app, &token).await.unwrap().required_actions,
         vec![0],
         "UPDATE_PASSWORD is 0 on the wire"
     );
 
-    let updated = update(
+    let updated = update_profile(
         &app,
         &token,
         UpdateUserProfileRequest {
@@ -402,7 +385,7 @@ async fn a_password_change_clears_update_password_and_takes_effect() {
         .await
         .unwrap();
     assert!(
-        get(&app, &fresh.access_token)
+        get_profile(&app, &fresh.access_token)
             .await
             .unwrap()
             .required_actions

@@ -15,7 +15,8 @@ from typing import Any, Iterable
 import grpc
 from google.protobuf import descriptor_pb2, descriptor_pool, json_format, message_factory, struct_pb2
 from grpc_reflection.v1alpha import reflection_pb2 as v1alpha_pb2
-from spaceone.api.identity.v2 import token_pb2, token_pb2_grpc
+from spaceone.api.identity.v2 import (token_pb2, token_pb2_grpc, user_profile_pb2,
+                                      user_profile_pb2_grpc)
 
 PASSWORD = "Passw0rd!x"
 RPC_TIMEOUT = 15
@@ -81,6 +82,22 @@ def grant(channel: grpc.Channel, refresh_token: str, scope: str, domain_id: str,
 def auth(token: str) -> tuple[tuple[str, str], ...]:
     """The gRPC metadata that carries a SpaceONE token."""
     return (("token", token),)
+
+
+def profile(channel: grpc.Channel) -> user_profile_pb2_grpc.UserProfileStub:
+    return user_profile_pb2_grpc.UserProfileStub(channel)
+
+
+def get(channel: grpc.Channel, token: str):
+    """UserProfile.get as the holder of `token`."""
+    return profile(channel).get(user_profile_pb2.UserProfileRequest(), metadata=auth(token),
+                                timeout=RPC_TIMEOUT)
+
+
+def update(channel: grpc.Channel, token: str, **fields):
+    """UserProfile.update as the holder of `token`, with `fields` set."""
+    return profile(channel).update(user_profile_pb2.UpdateUserProfileRequest(**fields),
+                                   metadata=auth(token), timeout=RPC_TIMEOUT)
 
 
 def rpc_error(call, *args, **kwargs) -> grpc.RpcError:

@@ -10,27 +10,12 @@ import uuid
 
 import grpc
 import pytest
-from spaceone.api.identity.v2 import user_profile_pb2, user_profile_pb2_grpc
 
-from conformance_support import (PASSWORD, RPC_TIMEOUT, auth, break_signature, claims, describe,
-                                 grant, issue, jwt_parts, rpc_error, tamper_header, tamper_payload)
+from conformance_support import (PASSWORD, break_signature, claims, describe, get, grant, issue,
+                                 jwt_parts, rpc_error, tamper_header, tamper_payload, update)
 
 HEX32 = re.compile(r"^[0-9a-f]{32}$")
 NEW_PASSWORD = "N3wPassw0rd!z"
-
-
-def profile(channel):
-    return user_profile_pb2_grpc.UserProfileStub(channel)
-
-
-def get(channel, token):
-    return profile(channel).get(user_profile_pb2.UserProfileRequest(), metadata=auth(token),
-                                timeout=RPC_TIMEOUT)
-
-
-def update(channel, token, **fields):
-    return profile(channel).update(user_profile_pb2.UpdateUserProfileRequest(**fields),
-                                   metadata=auth(token), timeout=RPC_TIMEOUT)
 
 
 def new_user(spaceid, world, label: str) -> str:

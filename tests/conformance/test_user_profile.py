@@ -2,27 +2,13 @@
 
 import grpc
 import pytest
-from spaceone.api.identity.v2 import user_pb2, user_profile_pb2, user_profile_pb2_grpc
+from spaceone.api.identity.v2 import user_pb2, user_profile_pb2
 
-from conformance_support import (ISO_MILLIS, PASSWORD, RPC_TIMEOUT, auth, claims, describe, grant,
-                                 issue, rpc_error, skip_while_unimplemented, struct, struct_to_dict,
-                                 tamper_payload)
+from conformance_support import (ISO_MILLIS, PASSWORD, RPC_TIMEOUT, auth, claims, describe, get,
+                                 grant, issue, profile, rpc_error, skip_while_unimplemented, struct,
+                                 struct_to_dict, tamper_payload, update)
 
 UserInfo = user_pb2.UserInfo
-
-
-def profile(channel):
-    return user_profile_pb2_grpc.UserProfileStub(channel)
-
-
-def get(channel, token):
-    return profile(channel).get(user_profile_pb2.UserProfileRequest(), metadata=auth(token),
-                                timeout=RPC_TIMEOUT)
-
-
-def update(channel, token, **fields):
-    return profile(channel).update(user_profile_pb2.UpdateUserProfileRequest(**fields),
-                                   metadata=auth(token), timeout=RPC_TIMEOUT)
 
 
 def access(world, user):
