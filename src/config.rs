@@ -80,7 +80,7 @@ pub struct Settings {
         global = true
     )]
     pub request_timeout: u64,
-    /// Most calls served at once; more wait their turn.
+    /// Most calls in progress at once; more are answered at once with UNAVAILABLE.
     #[arg(
         long,
         env = "SPACEID_CONCURRENCY_LIMIT",
@@ -88,8 +88,19 @@ pub struct Settings {
         global = true
     )]
     pub concurrency_limit: usize,
+    /// Most calls in progress at once from one client address (an IPv6 client counts by its
+    /// /64); more are answered at once with RESOURCE_EXHAUSTED. 0: no limit (behind a proxy
+    /// every call comes from the proxy's address).
+    #[arg(
+        long,
+        env = "SPACEID_MAX_CALLS_PER_CLIENT",
+        default_value_t = 256,
+        global = true
+    )]
+    pub max_calls_per_client: usize,
     /// Most client connections open at once. At the cap, the oldest connection that has
-    /// sent nothing yet is closed to make room; if there is none, the new one is refused.
+    /// not finished its handshake, else the one idle longest, is closed to make room; if
+    /// every connection has a call in progress, the new one is refused.
     /// Keep it below the process's open-file limit.
     #[arg(
         long,
@@ -106,6 +117,15 @@ pub struct Settings {
         global = true
     )]
     pub handshake_timeout: u64,
+    /// Seconds a connection may go without a call in progress before it is closed (0:
+    /// never). Clients reconnect on their next call.
+    #[arg(
+        long,
+        env = "SPACEID_IDLE_TIMEOUT",
+        default_value_t = 300,
+        global = true
+    )]
+    pub idle_timeout: u64,
     /// Seconds between HTTP/2 keep-alive pings on every connection.
     #[arg(
         long,

@@ -13,7 +13,6 @@ use tonic_health::{
         health_server::{Health, HealthServer},
     },
 };
-use tower::limit::GlobalConcurrencyLimitLayer;
 
 use crate::api::{TokenApi, UserProfileApi, WorkspaceUserApi};
 use crate::config::Settings;
@@ -28,7 +27,7 @@ mod connections;
 mod edge;
 
 use connections::ConnectionLimits;
-pub use edge::EdgeLayer;
+pub use edge::{Admission, EdgeLayer, client_key};
 
 /// Serves the API on `listener` until `shutdown` completes, then lets in-flight calls
 /// finish for at most the configured grace period.
@@ -86,10 +85,10 @@ pub async fn serve(
         )))
         .http2_keepalive_timeout(Some(Duration::from_secs(settings.keepalive_timeout.max(1))))
         .max_concurrent_streams(settings.max_streams_per_connection.max(1))
-        .layer(EdgeLayer)
-        .layer(GlobalConcurrencyLimitLayer::new(
-            settings.concurrency_limit.max(1),
-        ))
+        .layer(EdgeLayer::new(Admission::new(
+            settings.concurrency_limit,
+            settings.max_calls_per_client,
+        )))
         .add_service(health_service)
         .add_service(reflection_v1)
         .add_service(reflection_v1alpha)
@@ -103,8 +102,10 @@ pub async fn serve(
     let limits = ConnectionLimits {
         max_connections: settings.max_connections,
         handshake_timeout: Duration::from_secs(settings.handshake_timeout.max(1)),
+        idle_timeout: (settings.idle_timeout > 0)
+            .then(|| Duration::from_secs(settings.idle_timeout)),
     };
-    let incoming = connections::bounded(listener, limits);
+    let (connections, incoming) = connections::bounded(listener, limits);
     let mut server = tokio::spawn(router.serve_with_incoming_shutdown(incoming, graceful));
     tokio::select! {
         result = &mut server => {
@@ -125,12 +126,17 @@ pub async fn serve(
     health
         .set_service_status("", ServingStatus::NotServing)
         .await;
-    // Ends every Health.Watch stream (after it has sent NOT_SERVING) and starts the drain.
+    // Ends every Health.Watch stream (after it has sent NOT_SERVING) and starts the drain;
+    // connections with nothing in progress (idle, or still silent) are closed at once.
     let _ = stop_tx.send(true);
+    connections.close_idle();
     match tokio::time::timeout(settings.shutdown_grace(), &mut server).await {
         Ok(result) => finished(result),
         Err(_) => {
-            tracing::warn!("calls still running after the grace period; stopping anyway");
+            tracing::warn!(
+                open_connections = connections.open(),
+                "connections still busy after the grace period; stopping anyway"
+            );
             server.abort();
             Ok(())
         }

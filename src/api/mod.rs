@@ -9,3 +9,8 @@ mod workspace_user;
 pub use token::TokenApi;
 pub use user_profile::UserProfileApi;
 pub use workspace_user::WorkspaceUserApi;
+
+/// The address a call came from, as limits and throttles count it (an IPv6 client by its
+/// /64 network). The server's edge puts it in every request's extensions.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ClientAddress(pub std::net::IpAddr);

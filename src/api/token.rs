@@ -4,6 +4,7 @@ use std::sync::Arc;
 
 use tonic::{Request, Response, Status};
 
+use super::ClientAddress;
 use super::convert::{given, json_from_struct, struct_string};
 use crate::auth::Permissions;
 use crate::context::Context;
@@ -35,6 +36,7 @@ impl Token for TokenApi {
         &self,
         request: Request<IssueTokenRequest>,
     ) -> Result<Response<TokenInfo>, Status> {
+        let client = request.extensions().get::<ClientAddress>().map(|c| c.0);
         let IssueTokenRequest {
             credentials,
             auth_type,
@@ -70,6 +72,7 @@ impl Token for TokenApi {
             user_id: struct_string(&credentials, "user_id", "credentials.user_id")?,
             password: struct_string(&credentials, "password", "credentials.password")?,
             timeout,
+            client,
         };
         let issued = tokens::issue(&self.ctx, sign_in).await?;
         Ok(Response::new(TokenInfo {

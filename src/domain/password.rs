@@ -93,6 +93,25 @@ impl PasswordHasher {
             .await
     }
 
+    /// Whether `hash` was made with another cost than new hashes get. Checking a password
+    /// against it takes another time than the dummy hash an unknown user is checked against,
+    /// so it is replaced at the user's next sign-in (`rehash`).
+    pub fn needs_rehash(&self, hash: &str) -> bool {
+        let cost = hash
+            .split('$')
+            .nth(2)
+            .and_then(|cost| cost.parse::<u32>().ok());
+        cost != Some(self.cost)
+    }
+
+    /// A fresh hash, at this hasher's cost, of a password that has just been checked against
+    /// its old hash (so it is not held to today's password policy).
+    pub async fn rehash(&self, checked: &str) -> Result<String> {
+        let (cost, text) = (self.cost, checked.to_owned());
+        self.run(move || bcrypt::hash(text, cost).map_err(Error::internal))
+            .await
+    }
+
     /// Whether `candidate` matches `hash`. With no hash (an unknown user, or one without a
     /// password) a dummy hash is checked instead, so the answer takes as long either way.
     pub async fn verify(&self, candidate: &str, hash: Option<&str>) -> Result<bool> {
@@ -177,6 +196,14 @@ impl PasswordHasher {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn hashes_of_another_cost_need_a_rehash() {
+        let hasher = PasswordHasher::new(5, 1, 1).unwrap();
+        assert!(!hasher.needs_rehash(&bcrypt::hash("x", 5).unwrap()));
+        assert!(hasher.needs_rehash(&bcrypt::hash("x", 4).unwrap()));
+        assert!(hasher.needs_rehash("not a hash"));
+    }
 
     #[test]
     fn the_policy_names_what_is_missing() {

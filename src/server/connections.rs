@@ -1,20 +1,25 @@
-//! Accepted connections, bounded. At most `max_connections` are open at once; a connection
-//! that has not sent the whole HTTP/2 client preface within `handshake_timeout` of opening is
-//! closed; and when the cap is reached, the oldest connection still short of its preface
-//! makes room for the new one (a real client sends its preface at once, so only idle or
-//! dribbling sockets are ever evicted). With no such connection to evict, the new one is
-//! closed at once. Once the preface is in, HTTP/2 keep-alive pings watch the connection.
+//! Accepted connections, bounded. At most `max_connections` are open at once. A connection
+//! that has not sent the whole HTTP/2 client preface within `handshake_timeout` of opening
+//! is closed, and so is one that has had no call in progress for `idle_timeout`. When the
+//! cap is reached, a connection makes room for the new one: the oldest still short of its
+//! preface, else the one idle longest (a real client sends its preface at once and, when
+//! idle, reconnects on its next call). With every connection busy, the new one is closed at
+//! once. Once the preface is in, HTTP/2 keep-alive pings watch the connection.
+//!
+//! Each connection's state is the `ConnectInfo` tonic puts in every request's extensions, so
+//! the edge can count the calls in progress on it (`Connection::call_started`).
 
 use std::{
-    collections::BTreeMap,
+    collections::HashMap,
     io,
+    net::SocketAddr,
     pin::Pin,
     sync::{
-        Arc, Mutex,
-        atomic::{AtomicBool, AtomicU64, Ordering},
+        Arc, Mutex, MutexGuard,
+        atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering},
     },
     task::{Context, Poll},
-    time::Duration,
+    time::{Duration, Instant},
 };
 
 use futures_util::{Stream, task::AtomicWaker};
@@ -23,7 +28,7 @@ use tokio::{
     net::{TcpListener, TcpStream},
     time::Sleep,
 };
-use tonic::transport::server::{Connected, TcpConnectInfo};
+use tonic::transport::server::Connected;
 
 /// The length of the HTTP/2 client connection preface (`PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n`).
 const PREFACE_LEN: usize = 24;
@@ -41,50 +46,90 @@ pub struct ConnectionLimits {
     pub max_connections: usize,
     /// How long a new connection may stay silent before it is closed.
     pub handshake_timeout: Duration,
+    /// How long a connection may go without a call in progress before it is closed
+    /// (`None`: never).
+    pub idle_timeout: Option<Duration>,
+}
+
+/// The open connections, as the server sees them.
+#[derive(Clone)]
+pub struct Connections {
+    registry: Arc<Registry>,
+}
+
+impl Connections {
+    /// Closes every connection with no call in progress, at shutdown: those still short of
+    /// their preface and idle ones would otherwise hold the drain open.
+    pub fn close_idle(&self) {
+        for connection in self.registry.lock().values() {
+            if connection.active.load(Ordering::SeqCst) == 0 {
+                connection.close();
+            }
+        }
+    }
+
+    /// How many connections are open.
+    pub fn open(&self) -> usize {
+        self.registry.lock().len()
+    }
 }
 
 /// What the accept loop and every connection share.
-#[derive(Default)]
 struct Registry {
-    open: Mutex<usize>,
-    /// Connections that have not sent their whole preface yet, oldest first.
-    silent: Mutex<BTreeMap<u64, Arc<Eviction>>>,
+    connections: Mutex<HashMap<u64, Arc<Connection>>>,
     next_id: AtomicU64,
     /// Refusals not yet logged, and when they were last logged.
-    refusals: Mutex<(u64, Option<std::time::Instant>)>,
-}
-
-/// How the accept loop tells a silent connection to close.
-#[derive(Default)]
-struct Eviction {
-    evicted: AtomicBool,
-    waker: AtomicWaker,
+    refusals: Mutex<(u64, Option<Instant>)>,
+    /// What `Connection::idle_since` counts from.
+    epoch: Instant,
 }
 
 impl Registry {
-    /// Makes room for one more connection: true if there is room (evicting the oldest silent
-    /// connection when the cap is reached), false if every open connection is in use.
-    fn admit(&self, max: usize) -> bool {
-        let mut open = self
-            .open
+    fn lock(&self) -> MutexGuard<'_, HashMap<u64, Arc<Connection>>> {
+        self.connections
             .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        if *open >= max {
-            let oldest = self
-                .silent
-                .lock()
-                .unwrap_or_else(std::sync::PoisonError::into_inner)
-                .pop_first();
-            let Some((_, eviction)) = oldest else {
-                return false;
-            };
-            eviction.evicted.store(true, Ordering::SeqCst);
-            eviction.waker.wake();
-            // The evicted connection still counts until it is dropped; the cap may be
-            // exceeded by the evictions in flight, never by connections in use.
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// Registers a new connection if there is room, closing the connection that matters
+    /// least when the cap is reached (see the module's description). `None`: every open
+    /// connection is in use.
+    fn admit(self: &Arc<Self>, max: usize, peer: Option<SocketAddr>) -> Option<Arc<Connection>> {
+        let mut connections = self.lock();
+        if connections.len() >= max {
+            // Connections already told to close still count until they are dropped, so
+            // several arriving at once each close a different one.
+            let live = connections.values().filter(|c| !c.closing());
+            if live.clone().count() >= max {
+                let silent = live
+                    .clone()
+                    .filter(|c| !c.greeted.load(Ordering::SeqCst))
+                    .min_by_key(|c| c.id);
+                let idle = || {
+                    live.filter(|c| c.active.load(Ordering::SeqCst) == 0)
+                        .min_by_key(|c| c.idle_since.load(Ordering::SeqCst))
+                };
+                silent.or_else(idle)?.close();
+            }
         }
-        *open += 1;
-        true
+        let id = self.next_id.fetch_add(1, Ordering::Relaxed);
+        let connection = Arc::new(Connection {
+            id,
+            peer,
+            greeted: AtomicBool::new(false),
+            active: AtomicUsize::new(0),
+            idle_since: AtomicU64::new(self.millis()),
+            closing: AtomicBool::new(false),
+            waker: AtomicWaker::new(),
+            registry: Arc::downgrade(self),
+        });
+        connections.insert(id, connection.clone());
+        Some(connection)
+    }
+
+    /// Milliseconds since the registry was made.
+    fn millis(&self) -> u64 {
+        u64::try_from(self.epoch.elapsed().as_millis()).unwrap_or(u64::MAX)
     }
 
     /// Counts a refused connection, and logs the count at most once per
@@ -104,95 +149,182 @@ impl Registry {
                 refused = refusals.0,
                 "connections refused: every connection is in use"
             );
-            *refusals = (0, Some(std::time::Instant::now()));
+            *refusals = (0, Some(Instant::now()));
         }
-    }
-
-    fn closed(&self, id: u64) {
-        self.greeted(id);
-        let mut open = self
-            .open
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        *open = open.saturating_sub(1);
-    }
-
-    fn greeted(&self, id: u64) {
-        self.silent
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .remove(&id);
     }
 }
 
-/// The connections accepted on `listener`, within `limits`.
+/// One open connection: whether it has greeted, the calls in progress on it, and a way to
+/// close it from outside.
+pub struct Connection {
+    id: u64,
+    peer: Option<SocketAddr>,
+    greeted: AtomicBool,
+    active: AtomicUsize,
+    /// When the last call on it ended (`Registry::millis`).
+    idle_since: AtomicU64,
+    closing: AtomicBool,
+    waker: AtomicWaker,
+    registry: std::sync::Weak<Registry>,
+}
+
+impl Connection {
+    /// The client's address.
+    pub fn peer(&self) -> Option<SocketAddr> {
+        self.peer
+    }
+
+    /// Counts a call in progress on this connection until the returned guard is dropped.
+    pub fn call_started(self: &Arc<Self>) -> CallInProgress {
+        self.active.fetch_add(1, Ordering::SeqCst);
+        CallInProgress(self.clone())
+    }
+
+    fn close(&self) {
+        self.closing.store(true, Ordering::SeqCst);
+        self.waker.wake();
+    }
+
+    fn closing(&self) -> bool {
+        self.closing.load(Ordering::SeqCst)
+    }
+}
+
+/// A call in progress on a connection (`Connection::call_started`).
+pub struct CallInProgress(Arc<Connection>);
+
+impl Drop for CallInProgress {
+    fn drop(&mut self) {
+        let connection = &self.0;
+        if connection.active.fetch_sub(1, Ordering::SeqCst) == 1 {
+            if let Some(registry) = connection.registry.upgrade() {
+                connection
+                    .idle_since
+                    .store(registry.millis(), Ordering::SeqCst);
+            }
+            // The connection arms its idle timer when it next reads.
+            connection.waker.wake();
+        }
+    }
+}
+
+/// What tonic puts in each request's extensions for a `BoundedStream`.
+#[derive(Clone)]
+pub struct ConnectionInfo(pub Arc<Connection>);
+
+/// The connections accepted on `listener`, within `limits`, and a handle on them.
 pub fn bounded(
     listener: TcpListener,
     limits: ConnectionLimits,
-) -> impl Stream<Item = io::Result<BoundedStream>> {
-    let registry = Arc::new(Registry::default());
-    futures_util::stream::unfold(
+) -> (Connections, impl Stream<Item = io::Result<BoundedStream>>) {
+    let registry = Arc::new(Registry {
+        connections: Mutex::default(),
+        next_id: AtomicU64::new(0),
+        refusals: Mutex::default(),
+        epoch: Instant::now(),
+    });
+    let handle = Connections {
+        registry: registry.clone(),
+    };
+    let incoming = futures_util::stream::unfold(
         (listener, registry),
         move |(listener, registry)| async move {
             loop {
-                let stream = match listener.accept().await {
-                    Ok((stream, _)) => stream,
+                let (stream, peer) = match listener.accept().await {
+                    Ok(accepted) => accepted,
                     Err(err) => {
                         tracing::warn!(error = %err, "cannot accept a connection");
                         tokio::time::sleep(ACCEPT_BACKOFF).await;
                         continue;
                     }
                 };
-                if !registry.admit(limits.max_connections.max(1)) {
+                let Some(connection) = registry.admit(limits.max_connections.max(1), Some(peer))
+                else {
                     registry.refused(limits.max_connections);
                     continue;
-                }
+                };
                 let _ = stream.set_nodelay(true);
-                let id = registry.next_id.fetch_add(1, Ordering::Relaxed);
-                let eviction = Arc::new(Eviction::default());
-                registry
-                    .silent
-                    .lock()
-                    .unwrap_or_else(std::sync::PoisonError::into_inner)
-                    .insert(id, eviction.clone());
                 let bounded = BoundedStream {
                     inner: stream,
-                    id,
-                    registry: registry.clone(),
-                    eviction,
-                    handshake: Some(Box::pin(tokio::time::sleep(limits.handshake_timeout))),
+                    connection,
+                    handshake: Box::pin(tokio::time::sleep(limits.handshake_timeout)),
+                    idle_timeout: limits.idle_timeout,
+                    idle: None,
                     received: 0,
                 };
                 return Some((Ok(bounded), (listener, registry)));
             }
         },
-    )
+    );
+    (handle, incoming)
 }
 
-/// An accepted connection that counts against the cap while open and is closed if it stays
-/// silent past its handshake deadline or is evicted while silent.
+/// An accepted connection that counts against the cap while open, and is closed when it
+/// stays silent past its handshake deadline, goes idle for too long, or is told to close.
 pub struct BoundedStream {
     inner: TcpStream,
-    id: u64,
-    registry: Arc<Registry>,
-    eviction: Arc<Eviction>,
-    /// Until the whole preface has arrived.
-    handshake: Option<Pin<Box<Sleep>>>,
+    connection: Arc<Connection>,
+    /// The handshake deadline; it matters until the whole preface has arrived.
+    handshake: Pin<Box<Sleep>>,
+    idle_timeout: Option<Duration>,
+    /// When the connection counts as idle too long, while no call is in progress.
+    idle: Option<Pin<Box<Sleep>>>,
     /// Bytes read so far, counted up to `PREFACE_LEN`.
     received: usize,
 }
 
 impl Drop for BoundedStream {
     fn drop(&mut self) {
-        self.registry.closed(self.id);
+        if let Some(registry) = self.connection.registry.upgrade() {
+            registry.lock().remove(&self.connection.id);
+        }
     }
 }
 
 impl Connected for BoundedStream {
-    type ConnectInfo = TcpConnectInfo;
+    type ConnectInfo = ConnectionInfo;
 
     fn connect_info(&self) -> Self::ConnectInfo {
-        self.inner.connect_info()
+        ConnectionInfo(self.connection.clone())
+    }
+}
+
+fn closed(reason: &'static str) -> Poll<io::Result<()>> {
+    Poll::Ready(Err(io::Error::new(io::ErrorKind::TimedOut, reason)))
+}
+
+impl BoundedStream {
+    /// Whether the connection has had no call in progress for its idle timeout; arms the
+    /// timer that wakes the connection when it will have.
+    fn idle_too_long(&mut self, cx: &mut Context<'_>) -> bool {
+        let Some(timeout) = self.idle_timeout else {
+            return false;
+        };
+        if self.connection.active.load(Ordering::SeqCst) > 0 {
+            self.idle = None;
+            return false;
+        }
+        let Some(registry) = self.connection.registry.upgrade() else {
+            return false;
+        };
+        let idle_for = Duration::from_millis(
+            registry
+                .millis()
+                .saturating_sub(self.connection.idle_since.load(Ordering::SeqCst)),
+        );
+        let Some(left) = timeout.checked_sub(idle_for).filter(|left| !left.is_zero()) else {
+            return true;
+        };
+        let deadline = tokio::time::Instant::now() + left;
+        let idle = self
+            .idle
+            .get_or_insert_with(|| Box::pin(tokio::time::sleep_until(deadline)));
+        if idle.deadline() != deadline {
+            idle.as_mut().reset(deadline);
+        }
+        // Registers the wake-up; it cannot be ready, its deadline is in the future.
+        let _ = idle.as_mut().poll(cx);
+        false
     }
 }
 
@@ -203,28 +335,23 @@ impl AsyncRead for BoundedStream {
         buf: &mut ReadBuf<'_>,
     ) -> Poll<io::Result<()>> {
         let this = &mut *self;
-        if let Some(deadline) = this.handshake.as_mut() {
-            this.eviction.waker.register(cx.waker());
-            if this.eviction.evicted.load(Ordering::SeqCst) {
-                return Poll::Ready(Err(io::Error::new(
-                    io::ErrorKind::TimedOut,
-                    "closed to make room for a new connection",
-                )));
-            }
-            if deadline.as_mut().poll(cx).is_ready() {
-                return Poll::Ready(Err(io::Error::new(
-                    io::ErrorKind::TimedOut,
-                    "no HTTP/2 preface within the handshake timeout",
-                )));
-            }
+        this.connection.waker.register(cx.waker());
+        if this.connection.closing() {
+            return closed("closed by the server (room for a new connection, or shutdown)");
+        }
+        let greeted = this.received >= PREFACE_LEN;
+        if !greeted && this.handshake.as_mut().poll(cx).is_ready() {
+            return closed("no HTTP/2 preface within the handshake timeout");
+        }
+        if greeted && this.idle_too_long(cx) {
+            return closed("no call within the idle timeout");
         }
         let before = buf.filled().len();
         let result = Pin::new(&mut this.inner).poll_read(cx, buf);
-        if this.handshake.is_some() && matches!(result, Poll::Ready(Ok(()))) {
+        if !greeted && matches!(result, Poll::Ready(Ok(()))) {
             this.received += buf.filled().len() - before;
             if this.received >= PREFACE_LEN {
-                this.handshake = None;
-                this.registry.greeted(this.id);
+                this.connection.greeted.store(true, Ordering::SeqCst);
             }
         }
         result

@@ -1,14 +1,125 @@
-//! The edge every call passes on its way out: status corrections and the call log.
+//! The edge every call passes: admission (calls in progress, in all and per client
+//! address), status corrections and the call log.
 
 use std::{
+    collections::HashMap,
     future::Future,
+    net::IpAddr,
     pin::Pin,
+    sync::{Arc, Mutex},
     task::{Context as TaskContext, Poll},
     time::Instant,
 };
 
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tonic::Status;
 use tower::{Layer, Service};
+
+use super::connections::{CallInProgress, ConnectionInfo};
+use crate::api::ClientAddress;
+use crate::error::Error;
+
+/// Limits on calls in progress: in all, and from one client address. A call over either
+/// limit is answered at once (UNAVAILABLE, or RESOURCE_EXHAUSTED for one address), never
+/// queued: a queue in front of the call timeout would let calls that never finish (a
+/// request whose body never comes) hold every later call for as long as they like.
+pub struct Admission {
+    permits: Arc<Semaphore>,
+    per_client: usize,
+    clients: Mutex<HashMap<IpAddr, usize>>,
+}
+
+impl Admission {
+    /// At most `total` calls at once, and `per_client` from one client address (0: no
+    /// limit per address).
+    pub fn new(total: usize, per_client: usize) -> Arc<Self> {
+        Arc::new(Self {
+            permits: Arc::new(Semaphore::new(total.max(1))),
+            per_client,
+            clients: Mutex::default(),
+        })
+    }
+
+    /// A place for one more call from `client`, or the status that refuses it.
+    fn admit(self: &Arc<Self>, client: Option<IpAddr>) -> Result<Admitted, Status> {
+        let client = match client {
+            Some(client) if self.per_client > 0 => {
+                let mut clients = self.lock();
+                let calls = clients.entry(client).or_default();
+                if *calls >= self.per_client {
+                    return Err(Error::Throttled {
+                        what: "too many calls in progress from this address",
+                        retry_after_secs: 1,
+                    }
+                    .into());
+                }
+                *calls += 1;
+                Some(client)
+            }
+            _ => None,
+        };
+        let mut admitted = Admitted {
+            admission: self.clone(),
+            client,
+            _permit: None,
+        };
+        // Dropping `admitted` on refusal gives the address's place back.
+        admitted._permit = Some(
+            self.permits
+                .clone()
+                .try_acquire_owned()
+                .map_err(|_| Status::from(Error::Busy("too many calls in progress")))?,
+        );
+        Ok(admitted)
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<IpAddr, usize>> {
+        self.clients
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+}
+
+/// A call's place under the limits, given back when the call's handler is done.
+struct Admitted {
+    admission: Arc<Admission>,
+    client: Option<IpAddr>,
+    _permit: Option<OwnedSemaphorePermit>,
+}
+
+impl Drop for Admitted {
+    fn drop(&mut self) {
+        if let Some(client) = self.client {
+            let mut clients = self.admission.lock();
+            if let Some(calls) = clients.get_mut(&client) {
+                *calls -= 1;
+                if *calls == 0 {
+                    clients.remove(&client);
+                }
+            }
+        }
+    }
+}
+
+/// The address limits and throttles count a client under: its IP address, or for IPv6 its
+/// /64 network (one host commonly holds a whole /64).
+pub fn client_key(ip: IpAddr) -> IpAddr {
+    match ip {
+        IpAddr::V4(_) => ip,
+        IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
+            Some(v4) => IpAddr::V4(v4),
+            None => {
+                let network = u128::from(v6) & !((1u128 << 64) - 1);
+                IpAddr::V6(network.into())
+            }
+        },
+    }
+}
+
+/// Paths never refused by admission: health probes must keep answering under load.
+fn exempt(path: &str) -> bool {
+    path.starts_with("/grpc.health.v1.Health/")
+}
 
 /// What every call passes on its way out. Statuses that blame the server for a message
 /// the client sent malformed (tonic answers INTERNAL for bytes that are not protobuf, an
@@ -19,28 +130,42 @@ use tower::{Layer, Service};
 /// being sent, such as OUT_OF_RANGE for one too large, says so there). A response dropped
 /// before its end is logged as CANCELLED. The layer sees only the path and the status,
 /// never messages or metadata, so no secret can reach the log.
-#[derive(Debug, Clone, Copy)]
-pub struct EdgeLayer;
+#[derive(Clone)]
+pub struct EdgeLayer {
+    admission: Arc<Admission>,
+}
+
+impl EdgeLayer {
+    /// The edge, with these limits on calls in progress.
+    pub fn new(admission: Arc<Admission>) -> Self {
+        Self { admission }
+    }
+}
 
 impl<S> Layer<S> for EdgeLayer {
     type Service = Edge<S>;
 
     fn layer(&self, inner: S) -> Self::Service {
-        Edge { inner }
+        Edge {
+            inner,
+            admission: self.admission.clone(),
+        }
     }
 }
 
 /// The service `EdgeLayer` wraps around each route.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct Edge<S> {
     inner: S,
+    admission: Arc<Admission>,
 }
 
 impl<S, B, R> Service<http::Request<B>> for Edge<S>
 where
     S: Service<http::Request<B>, Response = http::Response<R>>,
     S::Future: Send + 'static,
-    S::Error: std::fmt::Display,
+    S::Error: std::fmt::Display + Send + 'static,
+    R: Default + Send + 'static,
 {
     type Response = http::Response<LoggedBody<R>>;
     type Error = S::Error;
@@ -54,16 +179,45 @@ where
         self.inner.poll_ready(cx)
     }
 
-    fn call(&mut self, request: http::Request<B>) -> Self::Future {
+    fn call(&mut self, mut request: http::Request<B>) -> Self::Future {
+        let connection = request
+            .extensions()
+            .get::<ConnectionInfo>()
+            .map(|info| info.0.clone());
+        let client = connection
+            .as_ref()
+            .and_then(|connection| connection.peer())
+            .map(|peer| client_key(peer.ip()));
+        if let Some(client) = client {
+            request.extensions_mut().insert(ClientAddress(client));
+        }
         let mut record = CallRecord {
             method: request.uri().path().to_owned(),
             started: Instant::now(),
             in_headers: None,
             logged: false,
+            _in_progress: connection.map(|connection| connection.call_started()),
+        };
+        let admitted = if exempt(&record.method) {
+            None
+        } else {
+            match self.admission.admit(client) {
+                Ok(admitted) => Some(admitted),
+                Err(status) => {
+                    record.in_headers = Some(status.code());
+                    let response = status.into_http::<R>().map(|inner| LoggedBody {
+                        inner,
+                        record: Some(record),
+                    });
+                    return Box::pin(std::future::ready(Ok(response)));
+                }
+            }
         };
         let call = self.inner.call(request);
         Box::pin(async move {
-            match call.await {
+            let result = call.await;
+            drop(admitted);
+            match result {
                 Ok(mut response) => {
                     record.in_headers = correct_status(response.headers_mut());
                     Ok(response.map(|inner| LoggedBody {
@@ -132,13 +286,16 @@ fn bounded(message: &str) -> String {
     format!("{}...", &message[..end])
 }
 
-/// What the log line of a call needs until its response ends. Dropped unlogged (the call timed out, or the caller went away before the end), it logs
-/// the call as CANCELLED, or with the code its headers already carried.
+/// What the log line of a call needs until its response ends. Dropped unlogged (the call
+/// timed out, or the caller went away before the end), it logs the call as CANCELLED, or
+/// with the code its headers already carried. While it lives, the call counts as in
+/// progress on its connection.
 struct CallRecord {
     method: String,
     started: Instant,
     in_headers: Option<tonic::Code>,
     logged: bool,
+    _in_progress: Option<CallInProgress>,
 }
 
 impl CallRecord {

@@ -1,6 +1,8 @@
 //! Signing in (`Token.issue`) and trading a refresh token for a scoped access token
 //! (`Token.grant`).
 
+use std::net::IpAddr;
+
 use chrono::TimeDelta;
 
 use crate::auth::{Claims, Permissions, TokenKind, jwt};
@@ -8,6 +10,7 @@ use crate::context::Context;
 use crate::domain::{
     AuthType, ResourceGroup, RoleBinding, RoleType, SignInThrottle, TokenRole, User, UserId,
     UserState, WORKSPACE_WILDCARD, WorkspaceState, account_key, normalized, throttle,
+    throttle::Counter,
 };
 use crate::error::{Error, Result};
 use crate::store;
@@ -26,6 +29,8 @@ pub struct SignIn {
     pub password: String,
     /// Requested access token lifetime in seconds (0: the default).
     pub timeout: i32,
+    /// Where the attempt came from, as throttling counts it.
+    pub client: Option<IpAddr>,
 }
 
 /// What a successful sign-in returns.
@@ -86,6 +91,7 @@ pub async fn issue(ctx: &Context, sign_in: SignIn) -> Result<IssuedTokens> {
         user_id,
         password,
         timeout,
+        client,
     } = sign_in;
     if domain_id.is_empty() {
         return Err(Error::required("domain_id"));
@@ -107,8 +113,7 @@ pub async fn issue(ctx: &Context, sign_in: SignIn) -> Result<IssuedTokens> {
     }
     let user_id = normalized(&user_id);
     let lifetime = ctx.tokens.access_lifetime(timeout)?;
-    let account = throttle::throttle_key(&account_key(&user_id));
-    let (previous, counted) = start_attempt(ctx, &domain_id, &account).await?;
+    let mut attempt = Attempt::start(ctx, &domain_id, &account_key(&user_id), client).await?;
     let user = store::users::get(&ctx.store, &domain_id, &user_id).await?;
     let hash = user
         .as_ref()
@@ -117,14 +122,7 @@ pub async fn issue(ctx: &Context, sign_in: SignIn) -> Result<IssuedTokens> {
     let matched = match ctx.hasher.verify(&password, hash).await {
         // Not checked at all: the attempt does not count against the account.
         Err(busy @ Error::Busy(_)) => {
-            store::throttles::restore(
-                &ctx.store,
-                &domain_id,
-                &account,
-                &counted,
-                previous.as_ref(),
-            )
-            .await?;
+            attempt.take_back(ctx).await?;
             return Err(busy);
         }
         other => other?,
@@ -145,7 +143,8 @@ pub async fn issue(ctx: &Context, sign_in: SignIn) -> Result<IssuedTokens> {
             "the account changed during sign-in; sign in again",
         ));
     }
-    store::throttles::clear(&ctx.store, &domain_id, &account).await?;
+    attempt.succeeded(ctx, now).await?;
+    rehash_if_needed(ctx, &user, &password).await;
     let keys = ctx.keys.signing_keys(&domain_id).await?;
     let access = Claims::for_user(TokenKind::Access, &user, lifetime, now.timestamp())
         .with_role(TokenRole::User, None);
@@ -161,35 +160,166 @@ pub async fn issue(ctx: &Context, sign_in: SignIn) -> Result<IssuedTokens> {
     })
 }
 
-/// Counts a sign-in attempt on an account name before its password is checked (a success
-/// clears the count), or refuses it when the name must wait. Of several attempts starting
-/// at once, one starts and the others are refused, so a flood against one account costs
-/// at most one password check at a time.
-/// Returns the account name's state before and after the attempt was counted.
-async fn start_attempt(
-    ctx: &Context,
-    domain_id: &str,
-    account: &str,
-) -> Result<(Option<SignInThrottle>, SignInThrottle)> {
-    let now = ctx.clock.now();
-    let seen = store::throttles::get(&ctx.store, domain_id, account).await?;
-    let wait = seen.map_or(TimeDelta::zero(), |seen| seen.wait(now));
-    let next = SignInThrottle::after_attempt(seen.as_ref(), now);
-    if wait > TimeDelta::zero()
-        || !store::throttles::advance(&ctx.store, domain_id, account, seen.as_ref(), &next).await?
-    {
-        let wait = wait.max(TimeDelta::seconds(1));
-        return Err(Error::Throttled {
-            what: "too many failed sign-ins for this user",
-            retry_after_secs: (wait.num_milliseconds() + 999) / 1000,
-        });
+/// Replaces the password hash of a user who has just signed in if it was made at another
+/// bcrypt cost than new hashes (see `PasswordHasher::needs_rehash`). The sign-in stands
+/// whatever happens here.
+async fn rehash_if_needed(ctx: &Context, user: &User, password: &str) {
+    let Some(old) = user.password_hash.as_deref() else {
+        return;
+    };
+    if !ctx.hasher.needs_rehash(old) {
+        return;
     }
-    Ok((seen, next))
+    let replaced = match ctx.hasher.rehash(password).await {
+        Ok(new) => {
+            store::users::replace_hash(
+                &ctx.store,
+                &user.domain_id,
+                &user.user_id,
+                &user.stamp,
+                old,
+                &new,
+            )
+            .await
+        }
+        Err(error) => Err(error),
+    };
+    match replaced {
+        Ok(replaced) => tracing::debug!(replaced, "password hash moved to the current cost"),
+        Err(error) => tracing::warn!(%error, "cannot move a password hash to the current cost"),
+    }
 }
 
-/// Forgets account names whose last wait ended more than `throttle::MEMORY` ago.
+/// One sign-in attempt, counted before its password is checked (see `domain::throttle`).
+struct Attempt {
+    domain_id: String,
+    /// The account name's key, from every address.
+    account: String,
+    /// The account name's key from this client address.
+    address: String,
+    /// Each counter the attempt moved: its key, and its state before and after.
+    counted: Vec<(String, Option<SignInThrottle>, SignInThrottle)>,
+}
+
+impl Attempt {
+    /// How many times an attempt retries moving the per-account count when attempts from
+    /// other addresses move it first.
+    const ACCOUNT_RETRIES: usize = 4;
+
+    /// Counts an attempt, or refuses it when the account name must wait: from this address,
+    /// or (unless the address is familiar) from every address. Of several attempts from one
+    /// address starting at once, one starts and the others are refused, so a flood against
+    /// one account costs at most one password check at a time.
+    async fn start(
+        ctx: &Context,
+        domain_id: &str,
+        account_key: &str,
+        client: Option<IpAddr>,
+    ) -> Result<Self> {
+        let now = ctx.clock.now();
+        let mut attempt = Self {
+            domain_id: domain_id.to_owned(),
+            account: throttle::throttle_key(account_key),
+            address: throttle::address_key(account_key, client),
+            counted: Vec::with_capacity(2),
+        };
+        let familiar = store::throttles::is_familiar(
+            &ctx.store,
+            domain_id,
+            &attempt.address,
+            now - throttle::FAMILIAR_FOR,
+        )
+        .await?;
+        let address = attempt.address.clone();
+        if !attempt.count(ctx, &address, Counter::Address, 1).await? {
+            return Err(throttled(TimeDelta::seconds(1)));
+        }
+        if !familiar {
+            let account = attempt.account.clone();
+            let counted = attempt
+                .count(ctx, &account, Counter::Account, Self::ACCOUNT_RETRIES)
+                .await;
+            if !matches!(counted, Ok(true)) {
+                attempt.take_back(ctx).await?;
+                counted?;
+                return Err(throttled(TimeDelta::seconds(1)));
+            }
+        }
+        Ok(attempt)
+    }
+
+    /// Moves one counter by an attempt, with compare-and-set, trying `tries` times when
+    /// another attempt moves it first. False when it could not; a refusal when the key must
+    /// still wait.
+    async fn count(
+        &mut self,
+        ctx: &Context,
+        key: &str,
+        counter: Counter,
+        tries: usize,
+    ) -> Result<bool> {
+        for _ in 0..tries {
+            let now = ctx.clock.now();
+            let seen = store::throttles::get(&ctx.store, &self.domain_id, key).await?;
+            let wait = seen.map_or(TimeDelta::zero(), |seen| seen.wait(now));
+            if wait > TimeDelta::zero() {
+                if !self.counted.is_empty() {
+                    self.take_back(ctx).await?;
+                }
+                return Err(throttled(wait));
+            }
+            let next = SignInThrottle::after_attempt(seen.as_ref(), now, counter);
+            if store::throttles::advance(&ctx.store, &self.domain_id, key, seen.as_ref(), &next)
+                .await?
+            {
+                self.counted.push((key.to_owned(), seen, next));
+                return Ok(true);
+            }
+        }
+        Ok(false)
+    }
+
+    /// Takes back an attempt whose password was never checked (the server was too busy).
+    async fn take_back(&mut self, ctx: &Context) -> Result<()> {
+        for (key, previous, counted) in self.counted.drain(..) {
+            store::throttles::restore(
+                &ctx.store,
+                &self.domain_id,
+                &key,
+                &counted,
+                previous.as_ref(),
+            )
+            .await?;
+        }
+        Ok(())
+    }
+
+    /// Clears the account name's failures after a successful sign-in, and remembers the
+    /// address as familiar.
+    async fn succeeded(self, ctx: &Context, now: chrono::DateTime<chrono::Utc>) -> Result<()> {
+        store::throttles::clear(&ctx.store, &self.domain_id, &self.address).await?;
+        store::throttles::clear(&ctx.store, &self.domain_id, &self.account).await?;
+        store::throttles::remember_familiar(&ctx.store, &self.domain_id, &self.address, now).await
+    }
+}
+
+/// The refusal of an attempt that must wait `wait` (at least a second, rounded up).
+fn throttled(wait: TimeDelta) -> Error {
+    let wait = wait.max(TimeDelta::seconds(1));
+    Error::Throttled {
+        what: "too many failed sign-ins for this user",
+        retry_after_secs: (wait.num_milliseconds() + 999) / 1000,
+    }
+}
+
+/// Forgets account names whose last wait ended more than `throttle::MEMORY` ago, and
+/// addresses no longer familiar.
 pub async fn purge_sign_in_throttles(ctx: &Context) -> Result<u64> {
-    store::throttles::purge(&ctx.store, ctx.clock.now() - throttle::MEMORY).await
+    let now = ctx.clock.now();
+    let throttles = store::throttles::purge(&ctx.store, now - throttle::MEMORY).await?;
+    let familiar =
+        store::throttles::purge_familiar(&ctx.store, now - throttle::FAMILIAR_FOR).await?;
+    Ok(throttles + familiar)
 }
 
 /// Trades a refresh token for an access token in a scope, with the role the user's

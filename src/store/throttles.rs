@@ -1,12 +1,16 @@
-//! Failed sign-ins in a row, per account name as typed. Starting an attempt is a
-//! compare-and-set on the failure count read just before, so of many concurrent attempts
-//! only one starts per count: the rest are answered as throttled without a password check.
+//! Failed sign-ins in a row, per key (`domain::throttle`: an account name as typed, alone or
+//! with a client address), and the addresses each account name has signed in from. Starting
+//! an attempt is a compare-and-set on the failure count read just before, so of many
+//! concurrent attempts only one starts per count.
 
 use chrono::{DateTime, Utc};
 use sea_orm::{ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter};
 use tracing::instrument;
 
-use super::{Executor, conn, entities::sign_in_throttle as throttle};
+use super::{
+    Executor, conn,
+    entities::{familiar_address as familiar, sign_in_throttle as throttle},
+};
 use crate::domain::SignInThrottle;
 use crate::error::Result;
 
@@ -118,6 +122,59 @@ pub async fn clear(db: &impl Executor, domain_id: &str, user_key: &str) -> Resul
 pub async fn purge(db: &impl Executor, before: DateTime<Utc>) -> Result<u64> {
     let result = throttle::Entity::delete_many()
         .filter(throttle::Column::NextAttemptAt.lt(before))
+        .exec(conn(db))
+        .await?;
+    Ok(result.rows_affected)
+}
+
+/// Whether the account name and client address behind `address_key` have signed in since
+/// `since`.
+#[instrument(skip(db))]
+pub async fn is_familiar(
+    db: &impl Executor,
+    domain_id: &str,
+    address_key: &str,
+    since: DateTime<Utc>,
+) -> Result<bool> {
+    let row = familiar::Entity::find_by_id((domain_id.to_owned(), address_key.to_owned()))
+        .one(conn(db))
+        .await?;
+    Ok(row.is_some_and(|row| row.last_sign_in_at >= since))
+}
+
+/// Records a successful sign-in of the account name and client address behind
+/// `address_key`.
+#[instrument(skip(db))]
+pub async fn remember_familiar(
+    db: &impl Executor,
+    domain_id: &str,
+    address_key: &str,
+    now: DateTime<Utc>,
+) -> Result<()> {
+    let row = familiar::ActiveModel {
+        domain_id: Set(domain_id.to_owned()),
+        address_key: Set(address_key.to_owned()),
+        last_sign_in_at: Set(now),
+    };
+    familiar::Entity::insert(row)
+        .on_conflict(
+            sea_orm::sea_query::OnConflict::columns([
+                familiar::Column::DomainId,
+                familiar::Column::AddressKey,
+            ])
+            .update_column(familiar::Column::LastSignInAt)
+            .to_owned(),
+        )
+        .exec_without_returning(conn(db))
+        .await?;
+    Ok(())
+}
+
+/// Forgets familiar addresses last used before `before`.
+#[instrument(skip(db))]
+pub async fn purge_familiar(db: &impl Executor, before: DateTime<Utc>) -> Result<u64> {
+    let result = familiar::Entity::delete_many()
+        .filter(familiar::Column::LastSignInAt.lt(before))
         .exec(conn(db))
         .await?;
     Ok(result.rows_affected)

@@ -220,6 +220,27 @@ pub async fn record_sign_in(
     Ok(result.rows_affected == 1)
 }
 
+/// Replaces a password hash by a hash of the same password at another cost, if the user
+/// still has the credentials of `expected` and the hash `old`. The credential version stays:
+/// the password did not change. Returns false when something changed first.
+#[instrument(skip(db, old, new))]
+pub async fn replace_hash(
+    db: &impl Executor,
+    domain_id: &str,
+    user_id: &str,
+    expected: &CredentialStamp,
+    old: &str,
+    new: &str,
+) -> Result<bool> {
+    let result = user::Entity::update_many()
+        .col_expr(user::Column::PasswordHash, Expr::value(new))
+        .filter(still_at(domain_id, user_id, expected))
+        .filter(user::Column::PasswordHash.eq(old))
+        .exec(conn(db))
+        .await?;
+    Ok(result.rows_affected == 1)
+}
+
 /// Moves a user from state `from` to `to` if it is still in `from`. Disabling increments
 /// the credential version in the same statement, so every token of the user dies with it
 /// and stays dead if the user is enabled again. Returns false when the state was not `from`.

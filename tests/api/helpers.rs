@@ -125,6 +125,22 @@ impl TestApp {
             .expect("connect to the server")
     }
 
+    /// A channel whose connections come from `source`, a loopback address such as
+    /// `127.0.0.2` (the whole of 127.0.0.0/8 reaches the server): a client elsewhere.
+    pub async fn channel_from(&self, source: &str) -> Channel {
+        Channel::from_shared(format!("http://{}", self.addr))
+            .unwrap()
+            .local_address(Some(source.parse().expect("an IP address")))
+            .connect()
+            .await
+            .expect("connect to the server")
+    }
+
+    /// A Token client whose connections come from `source` (see `channel_from`).
+    pub async fn token_from(&self, source: &str) -> TokenClient<Channel> {
+        TokenClient::new(self.channel_from(source).await)
+    }
+
     /// A Token client.
     pub async fn token(&self) -> TokenClient<Channel> {
         TokenClient::new(self.channel().await)

@@ -4,6 +4,7 @@
 mod helpers;
 
 mod cli;
+mod edge;
 mod input_limits;
 mod logs;
 mod malformed;

@@ -216,3 +216,53 @@ async fn a_full_bcrypt_queue_answers_at_once() {
         assert!(row.is_none(), "user{i}: {result:?}");
     }
 }
+
+#[tokio::test]
+async fn an_attacker_elsewhere_cannot_keep_the_owner_out() {
+    let app = TestApp::spawn().await;
+    let acme = app.domain("acme").await;
+    app.user(&acme, "bob@acme.test").await;
+    let good = || issue_request(&acme.domain_id, "bob@acme.test", PASSWORD);
+    let bad = || issue_request(&acme.domain_id, "bob@acme.test", "Wr0ngPassword");
+
+    // The owner signs in from their usual address.
+    let mut owner = app.token_from("127.0.0.3").await;
+    owner.issue(good()).await.expect("the owner signs in");
+
+    // An attacker elsewhere fails 120 times in a row, waiting out every wait.
+    let mut attacker = app.token_from("127.0.0.2").await;
+    for attempt in 1..=120 {
+        let status = attacker.issue(bad()).await.unwrap_err();
+        assert_eq!(status.code(), Code::Unauthenticated, "attempt {attempt}");
+        app.clock.advance(TimeDelta::minutes(16));
+    }
+    app.clock.advance(TimeDelta::minutes(-16));
+    // The attacker's own address must wait now...
+    let status = attacker.issue(bad()).await.unwrap_err();
+    assert_eq!(status.code(), Code::ResourceExhausted, "{status:?}");
+
+    // ...and so must every address the account has not signed in from, even with the right
+    // password, without a password check.
+    let computed = app.ctx.hasher.computed();
+    let mut stranger = app.token_from("127.0.0.4").await;
+    let status = stranger.issue(good()).await.unwrap_err();
+    assert_eq!(status.code(), Code::ResourceExhausted, "{status:?}");
+    assert_eq!(app.ctx.hasher.computed(), computed);
+
+    // The owner's usual address is not held up at all: five wrong passwords of their own
+    // cost nothing, and the right one signs in.
+    for _ in 0..5 {
+        let status = owner.issue(bad()).await.unwrap_err();
+        assert_eq!(status.code(), Code::Unauthenticated, "{status:?}");
+    }
+    owner
+        .issue(good())
+        .await
+        .expect("the owner signs in from their usual address");
+
+    // A success ends the run of failures: a new address may try again.
+    stranger
+        .issue(good())
+        .await
+        .expect("the run of failures is over");
+}

@@ -1,5 +1,6 @@
 //! Token.issue and Token.grant as a client sees them.
 
+use spaceid::domain::UserState;
 use spaceid::pb::identity::{grant_token_info::RoleType, grant_token_request::Scope};
 use tonic::Code;
 
@@ -388,4 +389,38 @@ async fn grant_accepts_only_refresh_tokens() {
         "ERROR_REQUIRED_PARAMETER",
         &["token"],
     );
+}
+
+#[tokio::test]
+async fn a_hash_of_another_cost_is_replaced_at_sign_in_and_tokens_live_on() {
+    let app = TestApp::spawn().await;
+    let acme = app.domain("acme").await;
+    // The test server makes hashes at cost 4; this one was made at cost 6.
+    app.slow_user(&acme, "old@acme.test", 6, UserState::Enabled)
+        .await;
+    let stored = |app: &TestApp| {
+        let store = app.ctx.store.clone();
+        let domain_id = acme.domain_id.clone();
+        async move {
+            spaceid::store::users::get(&store, &domain_id, "old@acme.test")
+                .await
+                .unwrap()
+                .unwrap()
+                .password_hash
+                .unwrap()
+        }
+    };
+    assert!(stored(&app).await.starts_with("$2b$06$"));
+
+    let before = app.access_token(&acme.domain_id, "old@acme.test").await;
+    let rehashed = stored(&app).await;
+    assert!(rehashed.starts_with("$2b$04$"), "{rehashed}");
+    assert!(
+        get_profile(&app, &before).await.is_ok(),
+        "the password did not change: its tokens still work"
+    );
+    app.issue(&acme.domain_id, "old@acme.test", PASSWORD)
+        .await
+        .expect("the same password signs in against the new hash");
+    assert_eq!(stored(&app).await, rehashed, "hashed again only once");
 }

@@ -2,6 +2,7 @@
 
 pub mod code;
 pub mod domain;
+pub mod familiar_address;
 pub mod role;
 pub mod role_binding;
 pub mod sign_in_throttle;

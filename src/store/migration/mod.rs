@@ -5,6 +5,7 @@ use sea_orm_migration::prelude::*;
 mod m20261123_000001_initial;
 mod m20261124_000002_user_accounts;
 mod m20261124_000003_sign_in_throttles;
+mod m20261125_000004_familiar_addresses;
 
 /// All migrations of the service, oldest first.
 pub struct Migrator;
@@ -16,6 +17,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261123_000001_initial::Migration),
             Box::new(m20261124_000002_user_accounts::Migration),
             Box::new(m20261124_000003_sign_in_throttles::Migration),
+            Box::new(m20261125_000004_familiar_addresses::Migration),
         ]
     }
 }
