@@ -2,10 +2,12 @@
 //! and calls it with generated tonic clients. One binary, so it links once.
 
 mod helpers;
+mod smtp;
 
 mod cli;
 mod input_limits;
 mod logs;
+mod mail;
 mod malformed;
 mod revocation;
 mod server;
