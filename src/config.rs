@@ -1,7 +1,7 @@
 //! The service's settings: one struct, read from flags and environment variables, each
 //! with a documented default (the README's configuration table lists the same fields).
 
-use std::{net::SocketAddr, time::Duration};
+use std::{net::SocketAddr, path::PathBuf, time::Duration};
 
 /// How log lines are written.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -161,6 +161,24 @@ pub struct Settings {
         global = true
     )]
     pub shutdown_grace: u64,
+    /// SMTP server mail is sent through: `smtp://[USER:PASSWORD@]HOST[:PORT]` (no TLS,
+    /// port 25), with `?tls=required` (STARTTLS, port 587) or `?tls=opportunistic`, or
+    /// `smtps://[USER:PASSWORD@]HOST[:PORT]` (implicit TLS, port 465). Percent-encode
+    /// special characters in the user name and password. Unset or empty: mail goes to the
+    /// outbox folder.
+    #[arg(long, env = "SPACEID_SMTP_URL", hide_env_values = true, global = true)]
+    pub smtp_url: Option<String>,
+    /// The From of every mail, such as `spaceid <no-reply@example.com>`.
+    #[arg(
+        long,
+        env = "SPACEID_MAIL_FROM",
+        default_value = "spaceid <no-reply@localhost>",
+        global = true
+    )]
+    pub mail_from: String,
+    /// Folder that receives mail as `.eml` files when no SMTP server is set.
+    #[arg(long, env = "SPACEID_OUTBOX", default_value = "outbox", global = true)]
+    pub outbox: PathBuf,
     /// Log format.
     #[arg(long, env = "SPACEID_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text, global = true)]
     pub log_format: LogFormat,

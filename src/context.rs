@@ -1,5 +1,5 @@
-//! What every call needs: storage, password hashing, keys, token settings, the clock and
-//! the authenticator, built once from the settings and shared.
+//! What every call needs: storage, password hashing, keys, token settings, the clock, the
+//! authenticator and the mailer, built once from the settings and shared.
 
 use std::sync::Arc;
 
@@ -8,6 +8,7 @@ use crate::clock::{Clock, SystemClock};
 use crate::config::Settings;
 use crate::domain::PasswordHasher;
 use crate::error::Result;
+use crate::mail::Mailer;
 use crate::store::Store;
 
 /// The service's shared state.
@@ -24,6 +25,8 @@ pub struct Context {
     pub auth: Authenticator,
     /// What expiry is decided against.
     pub clock: Arc<dyn Clock>,
+    /// Sends codes, links and passwords to users.
+    pub mailer: Mailer,
 }
 
 impl Context {
@@ -34,6 +37,8 @@ impl Context {
 
     /// The same on another clock (tests move theirs).
     pub async fn open_with_clock(settings: &Settings, clock: Arc<dyn Clock>) -> Result<Arc<Self>> {
+        // Checked first: a malformed mail setting should stop start-up before any migration.
+        let mailer = Mailer::from_settings(settings)?;
         let store = Store::connect(&settings.database_url, settings.db_max_connections).await?;
         store.migrate().await?;
         let keys = Arc::new(Keyring::new(store.clone(), settings.key_cache_ttl()));
@@ -50,6 +55,7 @@ impl Context {
             },
             keys,
             store,
+            mailer,
         }))
     }
 }

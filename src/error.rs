@@ -64,6 +64,10 @@ pub enum Error {
     /// The server is at capacity for this kind of work; try again shortly.
     #[error("busy: {0}")]
     Busy(&'static str),
+    /// Mail could not be handed to the SMTP server: it is down, did not answer in time, or
+    /// refused the mail. The cause is logged where it happens and never shown.
+    #[error("mail unavailable: {0}")]
+    MailUnavailable(String),
     /// The call exists in the API but this server does not offer it (yet).
     #[error("{0} is not implemented")]
     NotImplemented(&'static str),
@@ -176,6 +180,10 @@ impl From<Error> for Status {
                 Code::Unavailable,
                 format!("ERROR_SERVER_BUSY: {what}; try again shortly."),
             ),
+            Error::MailUnavailable(_) => (
+                Code::Unavailable,
+                "ERROR_MAIL_UNAVAILABLE: The e-mail could not be sent; try again later.".into(),
+            ),
             Error::NotImplemented(method) => (
                 Code::Unimplemented,
                 format!("ERROR_NOT_IMPLEMENTED: {method} is not implemented by this server."),
@@ -246,6 +254,15 @@ mod tests {
         let (code, message) = status(Error::Busy("every password check is in use"));
         assert_eq!(code, Code::Unavailable);
         assert!(message.starts_with("ERROR_SERVER_BUSY:"));
+        let (code, message) = status(Error::MailUnavailable(
+            "permanent error (550): mailbox unavailable at mail.internal:25".into(),
+        ));
+        assert_eq!(code, Code::Unavailable);
+        assert!(message.starts_with("ERROR_MAIL_UNAVAILABLE:"), "{message}");
+        assert!(
+            !message.contains("550") && !message.contains("mail.internal"),
+            "{message}"
+        );
         assert_eq!(
             status(Error::NotImplemented("UserProfile.verify_email")).0,
             Code::Unimplemented

@@ -1,7 +1,7 @@
 //! spaceid: a SpaceONE (Cloudforet) identity v2 service over gRPC.
 //!
 //! `api` holds the gRPC handlers, `service` what each call does, `domain` the validated
-//! types and rules, `auth` tokens and callers, `store` the database, `error` the one error
+//! types and rules, `auth` tokens and callers, `store` the database, `mail` e-mail, `error` the one error
 //! type and its mapping to gRPC statuses.
 
 pub mod api;
@@ -12,6 +12,7 @@ pub mod config;
 pub mod context;
 pub mod domain;
 pub mod error;
+pub mod mail;
 pub mod pb;
 pub mod server;
 pub mod service;

@@ -98,6 +98,7 @@ pub async fn serve(
 
     let local = listener.local_addr().map_err(Error::internal)?;
     tracing::info!(addr = %local, "listening");
+    tracing::info!(to = %ctx.mailer.destination(), "sending mail");
     let housekeeping = tokio::spawn(housekeeping(ctx.clone()));
     let limits = ConnectionLimits {
         max_connections: settings.max_connections,

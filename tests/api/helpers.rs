@@ -1,7 +1,8 @@
 //! TestApp: a fresh database (SQLite in a temp dir, or a fresh PostgreSQL database when
-//! `SPACEID_TEST_POSTGRES_URL` names a server), the real server on port 0, and clients.
+//! `SPACEID_TEST_POSTGRES_URL` names a server), the real server on port 0, clients, and a
+//! mail outbox in the temp dir (or the SMTP server given with `--smtp-url`).
 
-use std::{net::SocketAddr, sync::Arc};
+use std::{net::SocketAddr, path::PathBuf, sync::Arc};
 
 use clap::Parser;
 use sea_orm::{ConnectionTrait, Database};
@@ -40,6 +41,8 @@ pub struct TestApp {
     pub database_url: String,
     /// The server's clock; tests move it instead of sleeping.
     pub clock: Arc<ShiftedClock>,
+    /// The folder the server writes mail to, unless it was started with `--smtp-url`.
+    pub outbox: PathBuf,
     shutdown: Option<oneshot::Sender<()>>,
     server: Option<JoinHandle<()>>,
     _dir: tempfile::TempDir,
@@ -79,7 +82,13 @@ impl TestApp {
     }
 
     async fn spawn_on(database_url: String, dir: tempfile::TempDir, flags: &[&str]) -> Self {
-        let settings = test_settings(&database_url, flags);
+        let mut settings = test_settings(&database_url, flags);
+        let outbox = dir.path().join("outbox");
+        settings.outbox = outbox.clone();
+        if !flags.contains(&"--smtp-url") {
+            // Never the SMTP server of the environment the tests run in.
+            settings.smtp_url = None;
+        }
         let clock = Arc::new(ShiftedClock::new());
         let ctx = Context::open_with_clock(&settings, clock.clone())
             .await
@@ -101,10 +110,16 @@ impl TestApp {
             ctx,
             database_url,
             clock,
+            outbox,
             shutdown: Some(shutdown),
             server: Some(server),
             _dir: dir,
         }
+    }
+
+    /// Every mail the server wrote to its outbox so far, oldest first.
+    pub fn outbox_mails(&self) -> Vec<crate::smtp::ParsedMail> {
+        crate::smtp::outbox_mails(&self.outbox)
     }
 
     /// Stops the server gracefully and waits for it.

@@ -2,11 +2,13 @@
 //! and calls it with generated tonic clients. One binary, so it links once.
 
 mod helpers;
+mod smtp;
 
 mod cli;
 mod edge;
 mod input_limits;
 mod logs;
+mod mail;
 mod malformed;
 mod revocation;
 mod server;
