@@ -179,6 +179,32 @@ pub struct Settings {
     /// Folder that receives mail as `.eml` files when no SMTP server is set.
     #[arg(long, env = "SPACEID_OUTBOX", default_value = "outbox", global = true)]
     pub outbox: PathBuf,
+    /// Seconds an e-mail verification code stays valid.
+    #[arg(
+        long,
+        env = "SPACEID_EMAIL_CODE_TTL",
+        default_value_t = 1800,
+        global = true
+    )]
+    pub email_code_ttl: u64,
+    /// Seconds an MFA code (sign-in, turning MFA on or off) stays valid.
+    #[arg(
+        long,
+        env = "SPACEID_MFA_CODE_TTL",
+        default_value_t = 300,
+        global = true
+    )]
+    pub mfa_code_ttl: u64,
+    /// The server's secret (at least 32 characters, the same on every replica): one-time
+    /// codes are stored as hashes keyed with it. Unset: a random secret is made once and kept
+    /// in the database, which then holds both the hashes and their key.
+    #[arg(
+        long,
+        env = "SPACEID_SECRET_KEY",
+        hide_env_values = true,
+        global = true
+    )]
+    pub secret_key: Option<String>,
     /// Log format.
     #[arg(long, env = "SPACEID_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text, global = true)]
     pub log_format: LogFormat,

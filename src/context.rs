@@ -3,12 +3,16 @@
 
 use std::sync::Arc;
 
+use chrono::TimeDelta;
+
 use crate::auth::{Authenticator, Keyring, TokenSettings};
 use crate::clock::{Clock, SystemClock};
 use crate::config::Settings;
 use crate::domain::PasswordHasher;
-use crate::error::Result;
+use crate::domain::{CodeKey, ids::random_hex};
+use crate::error::{Error, Result};
 use crate::mail::Mailer;
+use crate::store;
 use crate::store::Store;
 
 /// The service's shared state.
@@ -27,6 +31,19 @@ pub struct Context {
     pub clock: Arc<dyn Clock>,
     /// Sends codes, links and passwords to users.
     pub mailer: Mailer,
+    /// How one-time codes are hashed and how long they live.
+    pub codes: CodeSettings,
+}
+
+/// How one-time codes are hashed and how long they live.
+#[derive(Debug, Clone)]
+pub struct CodeSettings {
+    /// The key of their hashes.
+    pub key: CodeKey,
+    /// E-mail verification codes.
+    pub email_ttl: TimeDelta,
+    /// MFA codes.
+    pub mfa_ttl: TimeDelta,
 }
 
 impl Context {
@@ -42,7 +59,26 @@ impl Context {
         let store = Store::connect(&settings.database_url, settings.db_max_connections).await?;
         store.migrate().await?;
         let keys = Arc::new(Keyring::new(store.clone(), settings.key_cache_ttl()));
+        let code_key = match settings.secret_key.as_deref().filter(|key| !key.is_empty()) {
+            Some(secret) => CodeKey::new(secret.as_bytes()).map_err(|_| {
+                Error::internal("SPACEID_SECRET_KEY must have at least 32 characters")
+            })?,
+            None => CodeKey::new(
+                store::secrets::get_or_create(&store, "code_key", || random_hex(32))
+                    .await?
+                    .as_bytes(),
+            )?,
+        };
         Ok(Arc::new(Self {
+            codes: CodeSettings {
+                key: code_key,
+                email_ttl: TimeDelta::seconds(
+                    i64::try_from(settings.email_code_ttl.max(1)).unwrap_or(i64::MAX / 1000),
+                ),
+                mfa_ttl: TimeDelta::seconds(
+                    i64::try_from(settings.mfa_code_ttl.max(1)).unwrap_or(i64::MAX / 1000),
+                ),
+            },
             hasher: PasswordHasher::new(
                 settings.bcrypt_cost,
                 settings.bcrypt_concurrency(),

@@ -61,6 +61,10 @@ pub enum Error {
         /// Whole seconds until the next attempt is allowed.
         retry_after_secs: i64,
     },
+    /// The password was right, but the user has MFA on: a code was sent, and the sign-in
+    /// must be repeated with it.
+    #[error("MFA required")]
+    MfaRequired,
     /// The server is at capacity for this kind of work; try again shortly.
     #[error("busy: {0}")]
     Busy(&'static str),
@@ -176,6 +180,12 @@ impl From<Error> for Status {
                 Code::ResourceExhausted,
                 format!("ERROR_TOO_MANY_ATTEMPTS: {what}; try again in {retry_after_secs} s."),
             ),
+            Error::MfaRequired => (
+                Code::Unauthenticated,
+                "ERROR_MFA_REQUIRED: Multi-factor authentication is required; a verification \
+                 code was sent by e-mail. Sign in again with auth_type MFA and the verify_code."
+                    .to_owned(),
+            ),
             Error::Busy(what) => (
                 Code::Unavailable,
                 format!("ERROR_SERVER_BUSY: {what}; try again shortly."),
@@ -251,6 +261,9 @@ mod tests {
         });
         assert_eq!(code, Code::ResourceExhausted);
         assert!(message.starts_with("ERROR_TOO_MANY_ATTEMPTS:") && message.contains("8 s"));
+        let (code, message) = status(Error::MfaRequired);
+        assert_eq!(code, Code::Unauthenticated);
+        assert!(message.starts_with("ERROR_MFA_REQUIRED:"));
         let (code, message) = status(Error::Busy("every password check is in use"));
         assert_eq!(code, Code::Unavailable);
         assert!(message.starts_with("ERROR_SERVER_BUSY:"));

@@ -8,6 +8,7 @@ use super::ClientAddress;
 use super::convert::{given, json_from_struct, struct_string};
 use crate::auth::Permissions;
 use crate::context::Context;
+use crate::domain::Code;
 use crate::domain::TokenRole;
 use crate::error::Error;
 use crate::pb::identity::{
@@ -41,11 +42,11 @@ impl Token for TokenApi {
             credentials,
             auth_type,
             timeout,
-            verify_code: _,
+            verify_code,
             domain_id,
         } = request.into_inner();
-        match AuthType::try_from(auth_type) {
-            Ok(AuthType::Local | AuthType::None) => {}
+        let verify_code = match AuthType::try_from(auth_type) {
+            Ok(AuthType::Local | AuthType::None) => None,
             Ok(AuthType::External) => {
                 return Err(Error::invalid(
                     "auth_type",
@@ -53,19 +54,13 @@ impl Token for TokenApi {
                 )
                 .into());
             }
-            Ok(AuthType::Mfa) => {
-                return Err(Error::invalid(
-                    "auth_type",
-                    "MFA sign-in is not enabled for this user",
-                )
-                .into());
-            }
+            Ok(AuthType::Mfa) => Some(Code::parse("verify_code", &verify_code)?),
             Err(_) => {
                 return Err(
                     Error::invalid("auth_type", format!("unknown value {auth_type}")).into(),
                 );
             }
-        }
+        };
         let credentials = json_from_struct(credentials.unwrap_or_default(), "credentials")?;
         let sign_in = SignIn {
             domain_id,
@@ -73,6 +68,7 @@ impl Token for TokenApi {
             password: struct_string(&credentials, "password", "credentials.password")?,
             timeout,
             client,
+            verify_code,
         };
         let issued = tokens::issue(&self.ctx, sign_in).await?;
         Ok(Response::new(TokenInfo {

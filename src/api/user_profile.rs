@@ -4,10 +4,10 @@ use std::sync::Arc;
 
 use tonic::{Request, Response, Status};
 
-use super::convert::{given, tags_from_struct, user_info};
-use crate::auth::Permission;
+use super::convert::{given, json_from_struct, struct_string, tags_from_struct, user_info};
+use crate::auth::{Permission, Principal};
 use crate::context::Context;
-use crate::domain::{Email, Language, Name, Password, Timezone};
+use crate::domain::{Code, Email, Language, Name, Password, Timezone};
 use crate::error::Error;
 use crate::pb::identity::{
     ConfirmEmailRequest, ConfirmMfaRequest, DisableMfaRequest, EnableMfaRequest,
@@ -26,6 +26,15 @@ impl UserProfileApi {
     /// The service on shared state.
     pub fn new(ctx: Arc<Context>) -> Self {
         Self { ctx }
+    }
+
+    /// The signed-in caller of a call that changes its account.
+    async fn caller<T>(&self, request: &Request<T>) -> Result<Principal, Status> {
+        Ok(self
+            .ctx
+            .auth
+            .authenticate(request.metadata(), Permission::UserProfileWrite)
+            .await?)
     }
 }
 
@@ -62,16 +71,24 @@ impl UserProfile for UserProfileApi {
 
     async fn verify_email(
         &self,
-        _request: Request<VerifyEmailRequest>,
+        request: Request<VerifyEmailRequest>,
     ) -> Result<Response<()>, Status> {
-        Err(Error::NotImplemented("UserProfile.verify_email").into())
+        let caller = self.caller(&request).await?;
+        let VerifyEmailRequest { email } = request.into_inner();
+        let email = given(email).map(|e| Email::parse(&e)).transpose()?;
+        profile::verify_email(&self.ctx, &caller, email).await?;
+        Ok(Response::new(()))
     }
 
     async fn confirm_email(
         &self,
-        _request: Request<ConfirmEmailRequest>,
+        request: Request<ConfirmEmailRequest>,
     ) -> Result<Response<UserInfo>, Status> {
-        Err(Error::NotImplemented("UserProfile.confirm_email").into())
+        let caller = self.caller(&request).await?;
+        let ConfirmEmailRequest { verify_code } = request.into_inner();
+        let code = Code::parse("verify_code", &verify_code)?;
+        let user = profile::confirm_email(&self.ctx, &caller, code).await?;
+        Ok(Response::new(user_info(&user)))
     }
 
     async fn reset_password(
@@ -83,23 +100,37 @@ impl UserProfile for UserProfileApi {
 
     async fn enable_mfa(
         &self,
-        _request: Request<EnableMfaRequest>,
+        request: Request<EnableMfaRequest>,
     ) -> Result<Response<UserInfo>, Status> {
-        Err(Error::NotImplemented("UserProfile.enable_mfa").into())
+        let caller = self.caller(&request).await?;
+        let EnableMfaRequest { mfa_type, options } = request.into_inner();
+        let options = json_from_struct(options.unwrap_or_default(), "options")?;
+        let email = given(struct_string(&options, "email", "options.email")?)
+            .map(|e| Email::parse(&e))
+            .transpose()?;
+        let user = profile::enable_mfa(&self.ctx, &caller, &mfa_type, email).await?;
+        Ok(Response::new(user_info(&user)))
     }
 
     async fn disable_mfa(
         &self,
-        _request: Request<DisableMfaRequest>,
+        request: Request<DisableMfaRequest>,
     ) -> Result<Response<UserInfo>, Status> {
-        Err(Error::NotImplemented("UserProfile.disable_mfa").into())
+        let caller = self.caller(&request).await?;
+        let DisableMfaRequest {} = request.into_inner();
+        let user = profile::disable_mfa(&self.ctx, &caller).await?;
+        Ok(Response::new(user_info(&user)))
     }
 
     async fn confirm_mfa(
         &self,
-        _request: Request<ConfirmMfaRequest>,
+        request: Request<ConfirmMfaRequest>,
     ) -> Result<Response<UserInfo>, Status> {
-        Err(Error::NotImplemented("UserProfile.confirm_mfa").into())
+        let caller = self.caller(&request).await?;
+        let ConfirmMfaRequest { verify_code } = request.into_inner();
+        let code = Code::parse("verify_code", &verify_code)?;
+        let user = profile::confirm_mfa(&self.ctx, &caller, code).await?;
+        Ok(Response::new(user_info(&user)))
     }
 
     async fn get(

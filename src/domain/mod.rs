@@ -1,5 +1,6 @@
 //! Rules and types that validate: a value of these types has already passed its checks.
 
+pub mod codes;
 pub mod fields;
 pub mod ids;
 pub mod password;
@@ -7,6 +8,7 @@ pub mod records;
 pub mod roles;
 pub mod throttle;
 
+pub use codes::{Code, CodeKey, CodePurpose, MAX_CODE_ATTEMPTS};
 pub use fields::{Email, Language, Name, Tags, Timezone, UserId, account_key, normalized, quoted};
 pub use password::{Password, PasswordHasher};
 pub use records::{

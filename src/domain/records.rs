@@ -314,8 +314,17 @@ pub struct OneTimeCode {
     pub attempts: i32,
     /// When it stops working.
     pub expires_at: DateTime<Utc>,
+    /// When it was used, if it was.
+    pub consumed_at: Option<DateTime<Utc>>,
     /// When it was made.
     pub created_at: DateTime<Utc>,
+}
+
+impl OneTimeCode {
+    /// Whether the code can still be used at `now`: not used, not expired.
+    pub fn is_live(&self, now: DateTime<Utc>) -> bool {
+        self.consumed_at.is_none() && self.expires_at > now
+    }
 }
 
 impl std::fmt::Debug for OneTimeCode {

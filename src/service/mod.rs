@@ -2,5 +2,6 @@
 //! handlers in `api` and the storage functions in `store`.
 
 pub mod admin;
+pub mod codes;
 pub mod profile;
 pub mod tokens;

@@ -1,8 +1,12 @@
 //! What a signed-in user can do to its own account (UserProfile).
 
+use super::codes;
 use crate::auth::Principal;
 use crate::context::Context;
-use crate::domain::{AuthType, Email, Language, Name, Password, Tags, Timezone, User};
+use crate::domain::{
+    AuthType, Code, CodePurpose, Email, Language, Mfa, MfaState, Name, Password, Tags, Timezone,
+    User,
+};
 use crate::error::{Error, Result};
 use crate::store::{self, users::UserChanges};
 
@@ -76,13 +80,9 @@ pub async fn update(ctx: &Context, caller: &Principal, update: ProfileUpdate) ->
     )
     .await?
     {
-        return Err(Error::authentication(
-            "the account changed since the token was checked; sign in again",
-        ));
+        return Err(account_changed());
     }
-    store::users::get(&ctx.store, &user.domain_id, &user.user_id)
-        .await?
-        .ok_or_else(|| Error::not_found("user_id", user.user_id.as_str()))
+    reread(ctx, user).await
 }
 
 async fn new_password_hash(ctx: &Context, user: &User, password: &Password) -> Result<String> {
@@ -100,4 +100,211 @@ async fn new_password_hash(ctx: &Context, user: &User, password: &Password) -> R
         ));
     }
     ctx.hasher.hash(password).await
+}
+
+/// Sends an e-mail verification code to the caller's address, after setting a new one if
+/// given (a new address is unverified).
+pub async fn verify_email(ctx: &Context, caller: &Principal, email: Option<Email>) -> Result<()> {
+    let mut user = caller.user().clone();
+    if let Some(email) = email.filter(|email| email.as_str() != user.email) {
+        let changes = UserChanges {
+            email: Some(email.as_str().to_owned()),
+            email_verified: Some(false),
+            ..UserChanges::default()
+        };
+        if !store::users::update(
+            &ctx.store,
+            &user.domain_id,
+            &user.user_id,
+            &user.stamp,
+            changes,
+        )
+        .await?
+        {
+            return Err(account_changed());
+        }
+        user.email = email.as_str().to_owned();
+        user.email_verified = false;
+    }
+    if user.email.is_empty() {
+        return Err(Error::required("email"));
+    }
+    let address = Email::parse(&user.email)?;
+    codes::send(ctx, &user, CodePurpose::VerifyEmail, &address).await
+}
+
+/// Marks the caller's e-mail address verified with the code sent to it. A code sent to an
+/// address the user no longer has is void.
+pub async fn confirm_email(ctx: &Context, caller: &Principal, code: Code) -> Result<User> {
+    let user = caller.user();
+    if user.email.is_empty() {
+        return Err(Error::invalid("verify_code", codes::WRONG_CODE));
+    }
+    let checked = codes::check(
+        ctx,
+        user,
+        CodePurpose::VerifyEmail,
+        Some(&user.email),
+        &code,
+        "verify_code",
+    )
+    .await?;
+    let now = ctx.clock.now();
+    let tx = ctx.store.begin().await?;
+    if !store::codes::consume(&tx, &checked.code_id, now).await? {
+        return Err(Error::invalid("verify_code", codes::WRONG_CODE));
+    }
+    if !store::users::mark_email_verified(
+        &tx,
+        &user.domain_id,
+        &user.user_id,
+        &user.stamp,
+        &user.email,
+    )
+    .await?
+    {
+        return Err(account_changed());
+    }
+    tx.commit().await?;
+    reread(ctx, user).await
+}
+
+/// MFA by e-mail, the one kind offered.
+const MFA_EMAIL: &str = "EMAIL";
+
+/// Records MFA settings, not yet on, and mails a code to confirm them (`confirm_mfa`).
+pub async fn enable_mfa(
+    ctx: &Context,
+    caller: &Principal,
+    mfa_type: &str,
+    email: Option<Email>,
+) -> Result<User> {
+    let user = caller.user();
+    mfa_allowed(user)?;
+    if mfa_on(user) {
+        return Err(Error::precondition(
+            "MFA is already enabled; disable it first",
+        ));
+    }
+    if mfa_type.is_empty() {
+        return Err(Error::required("mfa_type"));
+    }
+    if mfa_type != MFA_EMAIL {
+        return Err(Error::invalid("mfa_type", "must be EMAIL"));
+    }
+    let email = email.ok_or_else(|| Error::required("options.email"))?;
+    let mut options = serde_json::Map::new();
+    options.insert("email".into(), email.as_str().into());
+    let pending = Mfa {
+        state: MfaState::Disabled,
+        mfa_type: MFA_EMAIL.to_owned(),
+        options: Tags::from_json(serde_json::Value::Object(options)),
+    };
+    if !store::users::set_mfa(
+        &ctx.store,
+        &user.domain_id,
+        &user.user_id,
+        &user.stamp,
+        &pending,
+    )
+    .await?
+    {
+        return Err(account_changed());
+    }
+    codes::send(ctx, user, CodePurpose::EnableMfa, &email).await?;
+    reread(ctx, user).await
+}
+
+/// Mails a code that turns MFA off (`confirm_mfa`).
+pub async fn disable_mfa(ctx: &Context, caller: &Principal) -> Result<User> {
+    let user = caller.user();
+    mfa_allowed(user)?;
+    if !mfa_on(user) {
+        return Err(Error::precondition("MFA is not enabled"));
+    }
+    codes::send(ctx, user, CodePurpose::DisableMfa, &mfa_address(user)?).await?;
+    reread(ctx, user).await
+}
+
+/// Confirms the pending MFA change with its code: turns MFA on after `enable_mfa`, off after
+/// `disable_mfa`.
+pub async fn confirm_mfa(ctx: &Context, caller: &Principal, code: Code) -> Result<User> {
+    let user = caller.user();
+    mfa_allowed(user)?;
+    let Some(mfa) = user
+        .mfa
+        .as_ref()
+        .filter(|mfa| !mfa.options.as_map().is_empty())
+    else {
+        return Err(Error::precondition(
+            "no MFA change is pending; call enable_mfa or disable_mfa first",
+        ));
+    };
+    let address = mfa_address(user)?;
+    let (purpose, state) = if mfa_on(user) {
+        (CodePurpose::DisableMfa, MfaState::Disabled)
+    } else {
+        (CodePurpose::EnableMfa, MfaState::Enabled)
+    };
+    let checked = codes::check(
+        ctx,
+        user,
+        purpose,
+        Some(address.as_str()),
+        &code,
+        "verify_code",
+    )
+    .await?;
+    let now = ctx.clock.now();
+    let tx = ctx.store.begin().await?;
+    if !store::codes::consume(&tx, &checked.code_id, now).await? {
+        return Err(Error::invalid("verify_code", codes::WRONG_CODE));
+    }
+    let changed = Mfa {
+        state,
+        ..mfa.clone()
+    };
+    if !store::users::set_mfa(&tx, &user.domain_id, &user.user_id, &user.stamp, &changed).await? {
+        return Err(account_changed());
+    }
+    tx.commit().await?;
+    reread(ctx, user).await
+}
+
+/// Whether sign-in needs a code for `user`.
+pub fn mfa_on(user: &User) -> bool {
+    user.mfa
+        .as_ref()
+        .is_some_and(|mfa| mfa.state == MfaState::Enabled)
+}
+
+/// The address MFA codes go to.
+pub fn mfa_address(user: &User) -> Result<Email> {
+    let address = user
+        .mfa
+        .as_ref()
+        .and_then(|mfa| mfa.options.as_map().get("email"))
+        .and_then(|email| email.as_str())
+        .unwrap_or_default();
+    Email::parse(address)
+        .map_err(|_| Error::internal(format!("user {} has MFA without an address", user.user_id)))
+}
+
+fn mfa_allowed(user: &User) -> Result<()> {
+    if user.auth_type != AuthType::Local {
+        return Err(Error::precondition(
+            "EXTERNAL users sign in elsewhere and cannot use MFA here",
+        ));
+    }
+    Ok(())
+}
+
+fn account_changed() -> Error {
+    Error::authentication("the account changed since the token was checked; sign in again")
+}
+
+async fn reread(ctx: &Context, user: &User) -> Result<User> {
+    store::users::get(&ctx.store, &user.domain_id, &user.user_id)
+        .await?
+        .ok_or_else(|| Error::not_found("user_id", user.user_id.as_str()))
 }

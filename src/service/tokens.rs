@@ -5,11 +5,12 @@ use std::net::IpAddr;
 
 use chrono::TimeDelta;
 
+use super::{codes, profile};
 use crate::auth::{Claims, Permissions, TokenKind, jwt};
 use crate::context::Context;
 use crate::domain::{
-    AuthType, ResourceGroup, RoleBinding, RoleType, SignInThrottle, TokenRole, User, UserId,
-    UserState, WORKSPACE_WILDCARD, WorkspaceState, account_key, normalized, throttle,
+    AuthType, Code, CodePurpose, ResourceGroup, RoleBinding, RoleType, SignInThrottle, TokenRole,
+    User, UserId, UserState, WORKSPACE_WILDCARD, WorkspaceState, account_key, normalized, throttle,
     throttle::Counter,
 };
 use crate::error::{Error, Result};
@@ -31,6 +32,8 @@ pub struct SignIn {
     pub timeout: i32,
     /// Where the attempt came from, as throttling counts it.
     pub client: Option<IpAddr>,
+    /// The MFA code of the second step (`auth_type` MFA); `None` in the first.
+    pub verify_code: Option<Code>,
 }
 
 /// What a successful sign-in returns.
@@ -92,6 +95,7 @@ pub async fn issue(ctx: &Context, sign_in: SignIn) -> Result<IssuedTokens> {
         password,
         timeout,
         client,
+        verify_code,
     } = sign_in;
     if domain_id.is_empty() {
         return Err(Error::required("domain_id"));
@@ -134,6 +138,7 @@ pub async fn issue(ctx: &Context, sign_in: SignIn) -> Result<IssuedTokens> {
     if user.state == UserState::Disabled {
         return Err(Error::authentication("the user is disabled"));
     }
+    second_factor(ctx, &user, verify_code, &mut attempt).await?;
     // The password was checked against the copy read above. The sign-in counts only if that
     // copy is still current: a password change, reset, disable or delete that committed
     // during the check makes this write a no-op, and no token is issued.
@@ -158,6 +163,51 @@ pub async fn issue(ctx: &Context, sign_in: SignIn) -> Result<IssuedTokens> {
         access_token: jwt::sign(&keys.access, &access)?,
         refresh_token: jwt::sign(&keys.refresh, &refresh)?,
     })
+}
+
+/// The second step of a sign-in for a user with MFA on, after the right password: without a
+/// code, a code is mailed and the sign-in fails with ERROR_MFA_REQUIRED (the password was
+/// right, so its failures are cleared); with one, the code must be the live one, and is used.
+/// A code for a user without MFA is refused.
+async fn second_factor(
+    ctx: &Context,
+    user: &User,
+    verify_code: Option<Code>,
+    attempt: &mut Attempt,
+) -> Result<()> {
+    if !profile::mfa_on(user) {
+        return match verify_code {
+            Some(_) => Err(Error::invalid(
+                "auth_type",
+                "MFA is not enabled for this user; sign in with LOCAL",
+            )),
+            None => Ok(()),
+        };
+    }
+    let address = profile::mfa_address(user)?;
+    let Some(code) = verify_code else {
+        attempt.clear(ctx).await?;
+        codes::send(ctx, user, CodePurpose::SignIn, &address).await?;
+        return Err(Error::MfaRequired);
+    };
+    let wrong = || Error::authentication("wrong, used or expired verify_code");
+    let checked = codes::check(
+        ctx,
+        user,
+        CodePurpose::SignIn,
+        Some(address.as_str()),
+        &code,
+        "verify_code",
+    )
+    .await
+    .map_err(|error| match error {
+        Error::InvalidParameter { .. } => wrong(),
+        other => other,
+    })?;
+    if !store::codes::consume(&ctx.store, &checked.code_id, ctx.clock.now()).await? {
+        return Err(wrong());
+    }
+    Ok(())
 }
 
 /// Replaces the password hash of a user who has just signed in if it was made at another
@@ -297,9 +347,14 @@ impl Attempt {
     /// Clears the account name's failures after a successful sign-in, and remembers the
     /// address as familiar.
     async fn succeeded(self, ctx: &Context, now: chrono::DateTime<chrono::Utc>) -> Result<()> {
-        store::throttles::clear(&ctx.store, &self.domain_id, &self.address).await?;
-        store::throttles::clear(&ctx.store, &self.domain_id, &self.account).await?;
+        self.clear(ctx).await?;
         store::throttles::remember_familiar(&ctx.store, &self.domain_id, &self.address, now).await
+    }
+
+    /// Clears the account name's failures: the password was right.
+    async fn clear(&self, ctx: &Context) -> Result<()> {
+        store::throttles::clear(&ctx.store, &self.domain_id, &self.address).await?;
+        store::throttles::clear(&ctx.store, &self.domain_id, &self.account).await
     }
 }
 

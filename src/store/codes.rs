@@ -1,26 +1,40 @@
-//! One-time codes. A user has at most one live code per purpose: issuing a new one removes
-//! the old. Consuming is a single conditional update, so a code is used at most once even
-//! when two requests race.
+//! One-time codes, kept as keyed hashes: at most one row per user and purpose (a unique
+//! index), replaced in place by a resend. A submission is counted by one atomic statement
+//! before it is compared, so parallel guesses cannot all see a fresh count; using a code is
+//! one conditional update, so a code is used at most once even when requests race.
 
 use chrono::{DateTime, Utc};
 use sea_orm::{
-    ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter, QueryOrder, sea_query::Expr,
+    ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter, sea_query::Expr, sea_query::OnConflict,
 };
 use tracing::instrument;
 
-use super::{Executor, Tx, conn, entities::code};
-use crate::domain::OneTimeCode;
+use super::{Executor, conn, entities::code};
+use crate::domain::{MAX_CODE_ATTEMPTS, OneTimeCode};
 use crate::error::Result;
 
-/// Stores a new code, replacing the user's earlier codes of the same purpose.
-#[instrument(skip(tx, code), fields(code_id = %code.code_id, purpose = %code.purpose))]
-pub async fn replace(tx: &Tx, code: &OneTimeCode) -> Result<()> {
-    code::Entity::delete_many()
-        .filter(code::Column::DomainId.eq(&code.domain_id))
-        .filter(code::Column::UserId.eq(&code.user_id))
-        .filter(code::Column::Purpose.eq(&code.purpose))
-        .exec(conn(tx))
+/// The user's code for `purpose`, live or not.
+#[instrument(skip(db))]
+pub async fn get(
+    db: &impl Executor,
+    domain_id: &str,
+    user_id: &str,
+    purpose: &str,
+) -> Result<Option<OneTimeCode>> {
+    let row = code::Entity::find()
+        .filter(code::Column::DomainId.eq(domain_id))
+        .filter(code::Column::UserId.eq(user_id))
+        .filter(code::Column::Purpose.eq(purpose))
+        .one(conn(db))
         .await?;
+    Ok(row.map(from_row))
+}
+
+/// Stores `code` as the user's code for its purpose, replacing the one before. Wrong tries
+/// counted against a code that was still live carry over (`keep_attempts`); otherwise the
+/// count starts again.
+#[instrument(skip(db, code), fields(code_id = %code.code_id, purpose = %code.purpose))]
+pub async fn replace(db: &impl Executor, code: &OneTimeCode, keep_attempts: bool) -> Result<()> {
     let row = code::ActiveModel {
         code_id: Set(code.code_id.clone()),
         domain_id: Set(code.domain_id.clone()),
@@ -28,68 +42,83 @@ pub async fn replace(tx: &Tx, code: &OneTimeCode) -> Result<()> {
         purpose: Set(code.purpose.clone()),
         code_hash: Set(code.code_hash.clone()),
         payload: Set(code.payload.clone()),
-        attempts: Set(code.attempts),
+        attempts: Set(0),
         expires_at: Set(code.expires_at),
         consumed_at: Set(None),
         created_at: Set(code.created_at),
     };
+    let mut replaced = vec![
+        code::Column::CodeId,
+        code::Column::CodeHash,
+        code::Column::Payload,
+        code::Column::ExpiresAt,
+        code::Column::ConsumedAt,
+        code::Column::CreatedAt,
+    ];
+    if !keep_attempts {
+        replaced.push(code::Column::Attempts);
+    }
     code::Entity::insert(row)
-        .exec_without_returning(conn(tx))
+        .on_conflict(
+            OnConflict::columns([
+                code::Column::DomainId,
+                code::Column::UserId,
+                code::Column::Purpose,
+            ])
+            .update_columns(replaced)
+            .to_owned(),
+        )
+        .exec_without_returning(conn(db))
         .await?;
     Ok(())
 }
 
-/// The user's newest unconsumed, unexpired code for `purpose`, if any.
+/// What counting a submission found.
+#[derive(Debug)]
+pub enum Submission {
+    /// The submission was counted against this live code; compare it now.
+    Counted(OneTimeCode),
+    /// The live code has had all its tries.
+    Exhausted(OneTimeCode),
+    /// No live code: none was sent, or it was used or has expired.
+    NoLiveCode,
+}
+
+/// Counts one submission against the user's live code for `purpose`, in one statement,
+/// before anything is compared.
 #[instrument(skip(db))]
-pub async fn live(
+pub async fn count_submission(
     db: &impl Executor,
     domain_id: &str,
     user_id: &str,
     purpose: &str,
     now: DateTime<Utc>,
-) -> Result<Option<OneTimeCode>> {
-    let row = code::Entity::find()
+) -> Result<Submission> {
+    let counted = code::Entity::update_many()
+        .col_expr(
+            code::Column::Attempts,
+            Expr::col(code::Column::Attempts).add(1),
+        )
         .filter(code::Column::DomainId.eq(domain_id))
         .filter(code::Column::UserId.eq(user_id))
         .filter(code::Column::Purpose.eq(purpose))
         .filter(code::Column::ConsumedAt.is_null())
         .filter(code::Column::ExpiresAt.gt(now))
-        .order_by_desc(code::Column::CreatedAt)
-        .one(conn(db))
-        .await?;
-    Ok(row.map(|row| OneTimeCode {
-        code_id: row.code_id,
-        domain_id: row.domain_id,
-        user_id: row.user_id,
-        purpose: row.purpose,
-        code_hash: row.code_hash,
-        payload: row.payload,
-        attempts: row.attempts,
-        expires_at: row.expires_at,
-        created_at: row.created_at,
-    }))
-}
-
-/// Counts a wrong guess against a code; returns the attempts made so far.
-#[instrument(skip(db))]
-pub async fn record_failed_attempt(db: &impl Executor, code_id: &str) -> Result<i32> {
-    code::Entity::update_many()
-        .col_expr(
-            code::Column::Attempts,
-            Expr::col(code::Column::Attempts).add(1),
-        )
-        .filter(code::Column::CodeId.eq(code_id))
+        .filter(code::Column::Attempts.lt(MAX_CODE_ATTEMPTS))
         .exec(conn(db))
         .await?;
-    let attempts = code::Entity::find_by_id(code_id)
-        .one(conn(db))
-        .await?
-        .map_or(i32::MAX, |row| row.attempts);
-    Ok(attempts)
+    let code = get(db, domain_id, user_id, purpose).await?;
+    Ok(match code {
+        Some(code) if counted.rows_affected == 1 => Submission::Counted(code),
+        Some(code) if code.is_live(now) && code.attempts >= MAX_CODE_ATTEMPTS => {
+            Submission::Exhausted(code)
+        }
+        _ => Submission::NoLiveCode,
+    })
 }
 
-/// Marks a code used. Returns false when it was already used (or is gone), so only one of
-/// two racing requests can succeed.
+/// Marks a code used. Returns false when it was already used or replaced, so only one of
+/// several racing requests can succeed.
 #[instrument(skip(db))]
 pub async fn consume(db: &impl Executor, code_id: &str, now: DateTime<Utc>) -> Result<bool> {
     let result = code::Entity::update_many()
@@ -99,4 +128,30 @@ pub async fn consume(db: &impl Executor, code_id: &str, now: DateTime<Utc>) -> R
         .exec(conn(db))
         .await?;
     Ok(result.rows_affected == 1)
+}
+
+/// Ends a code at once (its mail could not be sent), keeping its count of tries.
+#[instrument(skip(db))]
+pub async fn void(db: &impl Executor, code_id: &str, now: DateTime<Utc>) -> Result<()> {
+    code::Entity::update_many()
+        .col_expr(code::Column::ExpiresAt, Expr::value(now))
+        .filter(code::Column::CodeId.eq(code_id))
+        .exec(conn(db))
+        .await?;
+    Ok(())
+}
+
+fn from_row(row: code::Model) -> OneTimeCode {
+    OneTimeCode {
+        code_id: row.code_id,
+        domain_id: row.domain_id,
+        user_id: row.user_id,
+        purpose: row.purpose,
+        code_hash: row.code_hash,
+        payload: row.payload,
+        attempts: row.attempts,
+        expires_at: row.expires_at,
+        consumed_at: row.consumed_at,
+        created_at: row.created_at,
+    }
 }

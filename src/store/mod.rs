@@ -13,6 +13,7 @@ pub mod keys;
 mod migration;
 pub mod role_bindings;
 pub mod roles;
+pub mod secrets;
 pub mod throttles;
 pub mod users;
 pub mod workspace_groups;

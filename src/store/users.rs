@@ -220,6 +220,51 @@ pub async fn record_sign_in(
     Ok(result.rows_affected == 1)
 }
 
+/// Marks `email` verified if it is still the user's address and the user still has the
+/// credentials of `expected`. Returns false otherwise.
+#[instrument(skip(db))]
+pub async fn mark_email_verified(
+    db: &impl Executor,
+    domain_id: &str,
+    user_id: &str,
+    expected: &CredentialStamp,
+    email: &str,
+) -> Result<bool> {
+    let result = user::Entity::update_many()
+        .col_expr(user::Column::EmailVerified, Expr::value(true))
+        .filter(still_at(domain_id, user_id, expected))
+        .filter(user::Column::Email.eq(email))
+        .exec(conn(db))
+        .await?;
+    Ok(result.rows_affected == 1)
+}
+
+/// Sets a user's MFA settings if it still has the credentials of `expected`. Returns false
+/// otherwise.
+#[instrument(skip(db))]
+pub async fn set_mfa(
+    db: &impl Executor,
+    domain_id: &str,
+    user_id: &str,
+    expected: &CredentialStamp,
+    mfa: &Mfa,
+) -> Result<bool> {
+    let result = user::Entity::update_many()
+        .col_expr(user::Column::Mfa, Expr::value(mfa_json(mfa)))
+        .filter(still_at(domain_id, user_id, expected))
+        .exec(conn(db))
+        .await?;
+    Ok(result.rows_affected == 1)
+}
+
+fn mfa_json(mfa: &Mfa) -> serde_json::Value {
+    serde_json::json!({
+        "state": mfa.state.as_str(),
+        "mfa_type": mfa.mfa_type,
+        "options": mfa.options.as_map(),
+    })
+}
+
 /// Replaces a password hash by a hash of the same password at another cost, if the user
 /// still has the credentials of `expected` and the hash `old`. The credential version stays:
 /// the password did not change. Returns false when something changed first.

@@ -5,6 +5,7 @@ mod helpers;
 mod smtp;
 
 mod cli;
+mod codes;
 mod edge;
 mod input_limits;
 mod logs;

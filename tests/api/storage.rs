@@ -187,41 +187,54 @@ fn code(
         user_id: user_id.into(),
         purpose: purpose.into(),
         code_hash: "hash".into(),
-        payload: Some(serde_json::json!({"email": "new@acme.test"})),
+        payload: Some(serde_json::json!({"address": "new@acme.test"})),
         attempts: 0,
         expires_at: now + chrono::Duration::seconds(expires_in),
+        consumed_at: None,
         created_at: now,
     }
 }
 
 #[tokio::test]
-async fn one_time_codes_are_replaced_expire_and_are_used_once() {
+async fn one_time_codes_are_one_per_purpose_counted_before_compared_and_used_once() {
+    use store::codes::Submission;
     let app = TestApp::spawn().await;
     let acme = app.domain("acme").await;
     let db = &app.ctx.store;
     let now = chrono::Utc::now;
-    let replace = |code: spaceid::domain::OneTimeCode| {
-        let store = app.ctx.store.clone();
-        async move {
-            let tx = store.begin().await.unwrap();
-            store::codes::replace(&tx, &code).await.unwrap();
-            tx.commit().await.unwrap();
-            code
-        }
-    };
+    let (d, u) = (acme.domain_id.as_str(), acme.admin_id.as_str());
+    let first = code(d, u, "VERIFY_EMAIL", 300);
+    store::codes::replace(db, &first, false).await.unwrap();
+    let mfa = code(d, u, "ENABLE_MFA", 300);
+    store::codes::replace(db, &mfa, false).await.unwrap();
 
-    let first = replace(code(&acme.domain_id, &acme.admin_id, "VERIFY_EMAIL", 300)).await;
-    let second = replace(code(&acme.domain_id, &acme.admin_id, "VERIFY_EMAIL", 300)).await;
-    let mfa = replace(code(&acme.domain_id, &acme.admin_id, "MFA_ENABLE", 300)).await;
-    let live = store::codes::live(db, &acme.domain_id, &acme.admin_id, "VERIFY_EMAIL", now())
+    // Two tries against the first code, counted in one statement each.
+    for expected in 1..=2 {
+        match store::codes::count_submission(db, d, u, "VERIFY_EMAIL", now())
+            .await
+            .unwrap()
+        {
+            Submission::Counted(code) => assert_eq!(code.attempts, expected),
+            other => panic!("{other:?}"),
+        }
+    }
+    // A resend replaces the code in place; the tries carry over, or not, as asked.
+    let second = code(d, u, "VERIFY_EMAIL", 300);
+    store::codes::replace(db, &second, true).await.unwrap();
+    let stored = store::codes::get(db, d, u, "VERIFY_EMAIL")
         .await
         .unwrap()
         .unwrap();
     assert_eq!(
-        live.code_id, second.code_id,
-        "a new code replaces the old one"
+        (stored.code_id.as_str(), stored.attempts),
+        (second.code_id.as_str(), 2)
     );
-    assert_eq!(live.payload, second.payload);
+    assert_eq!(
+        app.count("SELECT COUNT(*) FROM codes WHERE purpose = 'VERIFY_EMAIL'")
+            .await,
+        1,
+        "one row per user and purpose"
+    );
     assert!(
         !store::codes::consume(db, &first.code_id, now())
             .await
@@ -229,24 +242,37 @@ async fn one_time_codes_are_replaced_expire_and_are_used_once() {
         "the replaced code is gone"
     );
 
-    assert_eq!(
-        store::codes::record_failed_attempt(db, &second.code_id)
-            .await
-            .unwrap(),
-        1
-    );
-    assert_eq!(
-        store::codes::record_failed_attempt(db, &second.code_id)
-            .await
-            .unwrap(),
-        2
-    );
-
-    let racers = (0..8).map(|_| {
-        let ctx = app.ctx.clone();
-        let code_id = second.code_id.clone();
+    // Parallel tries: exactly three more are counted, the rest find the code exhausted.
+    let racers = (0..20).map(|_| {
+        let store = app.ctx.store.clone();
+        let (d, u) = (d.to_owned(), u.to_owned());
         tokio::spawn(async move {
-            store::codes::consume(&ctx.store, &code_id, chrono::Utc::now())
+            store::codes::count_submission(&store, &d, &u, "VERIFY_EMAIL", chrono::Utc::now())
+                .await
+                .unwrap()
+        })
+    });
+    let outcomes: Vec<Submission> = futures::future::join_all(racers)
+        .await
+        .into_iter()
+        .map(Result::unwrap)
+        .collect();
+    let counted = outcomes
+        .iter()
+        .filter(|o| matches!(o, Submission::Counted(_)))
+        .count();
+    let exhausted = outcomes
+        .iter()
+        .filter(|o| matches!(o, Submission::Exhausted(_)))
+        .count();
+    assert_eq!((counted, exhausted), (3, 17), "{outcomes:?}");
+
+    // Used at most once, under a race.
+    let racers = (0..8).map(|_| {
+        let store = app.ctx.store.clone();
+        let code_id = mfa.code_id.clone();
+        tokio::spawn(async move {
+            store::codes::consume(&store, &code_id, chrono::Utc::now())
                 .await
                 .unwrap()
         })
@@ -257,25 +283,34 @@ async fn one_time_codes_are_replaced_expire_and_are_used_once() {
         .map(Result::unwrap)
         .collect();
     assert_eq!(used.iter().filter(|u| **u).count(), 1, "{used:?}");
-    assert!(
-        store::codes::live(db, &acme.domain_id, &acme.admin_id, "VERIFY_EMAIL", now())
+    assert!(matches!(
+        store::codes::count_submission(db, d, u, "ENABLE_MFA", now())
             .await
-            .unwrap()
-            .is_none()
-    );
-    assert!(
-        store::codes::live(db, &acme.domain_id, &acme.admin_id, "MFA_ENABLE", now())
-            .await
-            .unwrap()
-            .is_some_and(|c| c.code_id == mfa.code_id)
-    );
+            .unwrap(),
+        Submission::NoLiveCode
+    ));
 
-    replace(code(&acme.domain_id, &acme.admin_id, "RESET_PASSWORD", -1)).await;
-    assert!(
-        store::codes::live(db, &acme.domain_id, &acme.admin_id, "RESET_PASSWORD", now())
+    // A new code after a used or expired one starts from zero tries.
+    let third = code(d, u, "ENABLE_MFA", 300);
+    store::codes::replace(db, &third, false).await.unwrap();
+    assert_eq!(
+        store::codes::get(db, d, u, "ENABLE_MFA")
             .await
             .unwrap()
-            .is_none(),
+            .unwrap()
+            .attempts,
+        0
+    );
+    store::codes::replace(db, &code(d, u, "MFA_SIGN_IN", -1), false)
+        .await
+        .unwrap();
+    assert!(
+        matches!(
+            store::codes::count_submission(db, d, u, "MFA_SIGN_IN", now())
+                .await
+                .unwrap(),
+            Submission::NoLiveCode
+        ),
         "expired codes are not live"
     );
 }

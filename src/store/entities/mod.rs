@@ -5,6 +5,7 @@ pub mod domain;
 pub mod familiar_address;
 pub mod role;
 pub mod role_binding;
+pub mod server_secret;
 pub mod sign_in_throttle;
 pub mod signing_key;
 pub mod user;

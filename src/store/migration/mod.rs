@@ -6,6 +6,7 @@ mod m20261123_000001_initial;
 mod m20261124_000002_user_accounts;
 mod m20261124_000003_sign_in_throttles;
 mod m20261125_000004_familiar_addresses;
+mod m20261126_000005_codes_and_secrets;
 
 /// All migrations of the service, oldest first.
 pub struct Migrator;
@@ -18,6 +19,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261124_000002_user_accounts::Migration),
             Box::new(m20261124_000003_sign_in_throttles::Migration),
             Box::new(m20261125_000004_familiar_addresses::Migration),
+            Box::new(m20261126_000005_codes_and_secrets::Migration),
         ]
     }
 }

@@ -1,0 +1,216 @@
+//! One-time codes: six digits from the OS random source, stored only as a keyed hash
+//! (HMAC-SHA256) bound to the domain, the user, the purpose and the address the code went
+//! to, so a code for one of these is wrong for any other.
+
+use hmac::{Hmac, Mac};
+use rand::{TryRngCore, rngs::OsRng};
+use sha2::Sha256;
+
+use crate::error::{Error, Result};
+
+/// Wrong submissions a code allows; the next is refused even with the right code.
+pub const MAX_CODE_ATTEMPTS: i32 = 5;
+
+/// What a code confirms.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CodePurpose {
+    /// That the user owns an e-mail address (`verify_email`, `confirm_email`).
+    VerifyEmail,
+    /// Turning MFA on (`enable_mfa`, `confirm_mfa`).
+    EnableMfa,
+    /// Turning MFA off (`disable_mfa`, `confirm_mfa`).
+    DisableMfa,
+    /// The second step of a sign-in (`Token.issue` with `verify_code`).
+    SignIn,
+}
+
+impl CodePurpose {
+    /// How the purpose is stored.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::VerifyEmail => "VERIFY_EMAIL",
+            Self::EnableMfa => "ENABLE_MFA",
+            Self::DisableMfa => "DISABLE_MFA",
+            Self::SignIn => "MFA_SIGN_IN",
+        }
+    }
+}
+
+/// A code as sent to the user or submitted by one: exactly six ASCII digits.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Code(String);
+
+impl std::fmt::Debug for Code {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Code(******)")
+    }
+}
+
+impl Code {
+    /// A new code, uniform over 000000 to 999999, from the OS random source.
+    pub fn generate() -> Result<Self> {
+        // Rejection sampling: 4,294,000,000 is the largest multiple of 10^6 below 2^32.
+        loop {
+            let value = OsRng
+                .try_next_u32()
+                .map_err(|err| Error::internal(format!("the OS random source failed: {err}")))?;
+            if value < 4_294_000_000 {
+                return Ok(Self(format!("{:06}", value % 1_000_000)));
+            }
+        }
+    }
+
+    /// A submitted code.
+    pub fn parse(key: &'static str, value: &str) -> Result<Self> {
+        if value.is_empty() {
+            return Err(Error::required(key));
+        }
+        if value.len() != 6 || !value.bytes().all(|b| b.is_ascii_digit()) {
+            return Err(Error::invalid(key, "must be the 6 digits that were sent"));
+        }
+        Ok(Self(value.to_owned()))
+    }
+
+    /// The digits, to put in a mail.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+/// The key codes are hashed with: the server's secret, the same on every replica.
+#[derive(Clone)]
+pub struct CodeKey(Vec<u8>);
+
+impl std::fmt::Debug for CodeKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("CodeKey(..)")
+    }
+}
+
+impl CodeKey {
+    /// A key from secret bytes (at least 32).
+    pub fn new(secret: &[u8]) -> Result<Self> {
+        if secret.len() < 32 {
+            return Err(Error::internal("the code key must have at least 32 bytes"));
+        }
+        Ok(Self(secret.to_vec()))
+    }
+
+    /// The hash a code is stored as, bound to where it belongs and where it went.
+    pub fn hash(
+        &self,
+        domain_id: &str,
+        user_id: &str,
+        purpose: CodePurpose,
+        address: &str,
+        code: &Code,
+    ) -> String {
+        let mut mac = self.mac();
+        for part in [domain_id, user_id, purpose.as_str(), address, code.expose()] {
+            mac.update(&(part.len() as u64).to_be_bytes());
+            mac.update(part.as_bytes());
+        }
+        mac.finalize()
+            .into_bytes()
+            .iter()
+            .map(|byte| format!("{byte:02x}"))
+            .collect()
+    }
+
+    /// Whether `code` is the one `stored` was made from, compared in constant time.
+    pub fn matches(
+        &self,
+        stored: &str,
+        domain_id: &str,
+        user_id: &str,
+        purpose: CodePurpose,
+        address: &str,
+        code: &Code,
+    ) -> bool {
+        let computed = self.hash(domain_id, user_id, purpose, address, code);
+        computed.len() == stored.len()
+            && computed
+                .bytes()
+                .zip(stored.bytes())
+                .fold(0u8, |diff, (a, b)| diff | (a ^ b))
+                == 0
+    }
+
+    fn mac(&self) -> Hmac<Sha256> {
+        <Hmac<Sha256> as Mac>::new_from_slice(&self.0).expect("HMAC takes a key of any length")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn codes_are_six_digits_with_leading_zeros_kept() {
+        for _ in 0..1000 {
+            let code = Code::generate().unwrap();
+            assert_eq!(code.expose().len(), 6);
+            assert!(code.expose().bytes().all(|b| b.is_ascii_digit()));
+        }
+        assert!(Code::parse("verify_code", "012345").is_ok());
+        assert!(Code::parse("verify_code", "12345").is_err());
+        assert!(Code::parse("verify_code", "1234567").is_err());
+        assert!(Code::parse("verify_code", "12345a").is_err());
+        assert!(Code::parse("verify_code", "１２３４５６").is_err());
+        assert!(format!("{:?}", Code::parse("verify_code", "012345").unwrap()).contains("***"));
+    }
+
+    #[test]
+    fn a_hash_is_bound_to_everything_it_names() {
+        let key = CodeKey::new(&[7; 32]).unwrap();
+        let code = Code::parse("c", "000123").unwrap();
+        let stored = key.hash("d1", "u1", CodePurpose::VerifyEmail, "a@x.io", &code);
+        let check =
+            |d, u, p, a, c: &str| key.matches(&stored, d, u, p, a, &Code::parse("c", c).unwrap());
+        assert!(check(
+            "d1",
+            "u1",
+            CodePurpose::VerifyEmail,
+            "a@x.io",
+            "000123"
+        ));
+        assert!(!check(
+            "d2",
+            "u1",
+            CodePurpose::VerifyEmail,
+            "a@x.io",
+            "000123"
+        ));
+        assert!(!check(
+            "d1",
+            "u2",
+            CodePurpose::VerifyEmail,
+            "a@x.io",
+            "000123"
+        ));
+        assert!(!check("d1", "u1", CodePurpose::SignIn, "a@x.io", "000123"));
+        assert!(!check(
+            "d1",
+            "u1",
+            CodePurpose::VerifyEmail,
+            "b@x.io",
+            "000123"
+        ));
+        assert!(!check(
+            "d1",
+            "u1",
+            CodePurpose::VerifyEmail,
+            "a@x.io",
+            "000124"
+        ));
+        let other_key = CodeKey::new(&[8; 32]).unwrap();
+        assert!(!other_key.matches(
+            &stored,
+            "d1",
+            "u1",
+            CodePurpose::VerifyEmail,
+            "a@x.io",
+            &code
+        ));
+    }
+}
