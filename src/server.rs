@@ -188,6 +188,34 @@ impl Health for EndingHealth {
     }
 }
 
+/// The least time between two log lines about refusals of one kind.
+const REFUSAL_LOG_INTERVAL: Duration = Duration::from_secs(10);
+
+/// Counts refusals (of connections, of calls) and logs the count at most once per
+/// `REFUSAL_LOG_INTERVAL`, so a flood of refusals cannot flood the log.
+#[derive(Default)]
+struct RefusalLog {
+    state: std::sync::Mutex<(u64, Option<std::time::Instant>)>,
+}
+
+impl RefusalLog {
+    /// Counts one refusal; logs `what` with the count if the last line is old enough.
+    fn refused(&self, what: &'static str, limit: usize) {
+        let mut state = self
+            .state
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        state.0 += 1;
+        if state
+            .1
+            .is_none_or(|logged| logged.elapsed() >= REFUSAL_LOG_INTERVAL)
+        {
+            tracing::warn!(limit, refused = state.0, "{what}");
+            *state = (0, Some(std::time::Instant::now()));
+        }
+    }
+}
+
 /// How often stale rows (sign-in failures long past) are deleted.
 const HOUSEKEEPING_INTERVAL: Duration = Duration::from_secs(600);
 

@@ -7,7 +7,9 @@
 //! once. Once the preface is in, HTTP/2 keep-alive pings watch the connection.
 //!
 //! Each connection's state is the `ConnectInfo` tonic puts in every request's extensions, so
-//! the edge can count the calls in progress on it (`Connection::call_started`).
+//! the edge can count the calls in progress on it (`Connection::call_started`): a call is in
+//! progress from its start until its handler is done (sending the answer is not work a
+//! connection may hold forever by not reading it), and health probes never count.
 
 use std::{
     collections::HashMap,
@@ -33,9 +35,6 @@ use tonic::transport::server::Connected;
 /// The length of the HTTP/2 client connection preface (`PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n`).
 const PREFACE_LEN: usize = 24;
 
-/// The least time between two log lines about refused connections.
-const REFUSAL_LOG_INTERVAL: Duration = Duration::from_secs(10);
-
 /// How long to wait before accepting again after the listener fails (out of file handles).
 const ACCEPT_BACKOFF: Duration = Duration::from_millis(50);
 
@@ -58,9 +57,11 @@ pub struct Connections {
 }
 
 impl Connections {
-    /// Closes every connection with no call in progress, at shutdown: those still short of
-    /// their preface and idle ones would otherwise hold the drain open.
+    /// At shutdown: closes every connection with no call in progress (those still short of
+    /// their preface and idle ones would otherwise hold the drain open), and from now on
+    /// each connection as soon as its last call ends.
     pub fn close_idle(&self) {
+        self.registry.stopping.store(true, Ordering::SeqCst);
         for connection in self.registry.lock().values() {
             if connection.active.load(Ordering::SeqCst) == 0 {
                 connection.close();
@@ -78,8 +79,9 @@ impl Connections {
 struct Registry {
     connections: Mutex<HashMap<u64, Arc<Connection>>>,
     next_id: AtomicU64,
-    /// Refusals not yet logged, and when they were last logged.
-    refusals: Mutex<(u64, Option<Instant>)>,
+    refusals: super::RefusalLog,
+    /// Set at shutdown: a connection is closed as soon as its last call ends.
+    stopping: AtomicBool,
     /// What `Connection::idle_since` counts from.
     epoch: Instant,
 }
@@ -131,27 +133,6 @@ impl Registry {
     fn millis(&self) -> u64 {
         u64::try_from(self.epoch.elapsed().as_millis()).unwrap_or(u64::MAX)
     }
-
-    /// Counts a refused connection, and logs the count at most once per
-    /// `REFUSAL_LOG_INTERVAL`, so a flood of refusals cannot flood the log.
-    fn refused(&self, max_connections: usize) {
-        let mut refusals = self
-            .refusals
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        refusals.0 += 1;
-        if refusals
-            .1
-            .is_none_or(|logged| logged.elapsed() >= REFUSAL_LOG_INTERVAL)
-        {
-            tracing::warn!(
-                max_connections,
-                refused = refusals.0,
-                "connections refused: every connection is in use"
-            );
-            *refusals = (0, Some(Instant::now()));
-        }
-    }
 }
 
 /// One open connection: whether it has greeted, the calls in progress on it, and a way to
@@ -201,6 +182,9 @@ impl Drop for CallInProgress {
                 connection
                     .idle_since
                     .store(registry.millis(), Ordering::SeqCst);
+                if registry.stopping.load(Ordering::SeqCst) {
+                    connection.closing.store(true, Ordering::SeqCst);
+                }
             }
             // The connection arms its idle timer when it next reads.
             connection.waker.wake();
@@ -220,7 +204,8 @@ pub fn bounded(
     let registry = Arc::new(Registry {
         connections: Mutex::default(),
         next_id: AtomicU64::new(0),
-        refusals: Mutex::default(),
+        refusals: super::RefusalLog::default(),
+        stopping: AtomicBool::new(false),
         epoch: Instant::now(),
     });
     let handle = Connections {
@@ -240,7 +225,10 @@ pub fn bounded(
                 };
                 let Some(connection) = registry.admit(limits.max_connections.max(1), Some(peer))
                 else {
-                    registry.refused(limits.max_connections);
+                    registry.refusals.refused(
+                        "connections refused: every connection has a call in progress",
+                        limits.max_connections,
+                    );
                     continue;
                 };
                 let _ = stream.set_nodelay(true);

@@ -15,7 +15,7 @@ use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tonic::Status;
 use tower::{Layer, Service};
 
-use super::connections::{CallInProgress, ConnectionInfo};
+use super::connections::ConnectionInfo;
 use crate::api::ClientAddress;
 use crate::error::Error;
 
@@ -27,6 +27,8 @@ pub struct Admission {
     permits: Arc<Semaphore>,
     per_client: usize,
     clients: Mutex<HashMap<IpAddr, usize>>,
+    total: usize,
+    refusals: super::RefusalLog,
 }
 
 impl Admission {
@@ -37,6 +39,8 @@ impl Admission {
             permits: Arc::new(Semaphore::new(total.max(1))),
             per_client,
             clients: Mutex::default(),
+            total,
+            refusals: super::RefusalLog::default(),
         })
     }
 
@@ -47,6 +51,10 @@ impl Admission {
                 let mut clients = self.lock();
                 let calls = clients.entry(client).or_default();
                 if *calls >= self.per_client {
+                    self.refusals.refused(
+                        "calls refused: too many in progress from one address",
+                        self.per_client,
+                    );
                     return Err(Error::Throttled {
                         what: "too many calls in progress from this address",
                         retry_after_secs: 1,
@@ -68,7 +76,11 @@ impl Admission {
             self.permits
                 .clone()
                 .try_acquire_owned()
-                .map_err(|_| Status::from(Error::Busy("too many calls in progress")))?,
+                .map_err(|_| {
+                    self.refusals
+                        .refused("calls refused: too many in progress", self.total);
+                    Status::from(Error::Busy("too many calls in progress"))
+                })?,
         );
         Ok(admitted)
     }
@@ -196,15 +208,20 @@ where
             started: Instant::now(),
             in_headers: None,
             logged: false,
-            _in_progress: connection.map(|connection| connection.call_started()),
         };
-        let admitted = if exempt(&record.method) {
-            None
+        // Health probes are neither limited nor counted as work on their connection.
+        let (admitted, in_progress) = if exempt(&record.method) {
+            (None, None)
         } else {
             match self.admission.admit(client) {
-                Ok(admitted) => Some(admitted),
+                Ok(admitted) => (
+                    Some(admitted),
+                    connection.map(|connection| connection.call_started()),
+                ),
                 Err(status) => {
-                    record.in_headers = Some(status.code());
+                    // Counted in the refusal log instead: a flood of refused calls must not
+                    // flood the log.
+                    record.logged = true;
                     let response = status.into_http::<R>().map(|inner| LoggedBody {
                         inner,
                         record: Some(record),
@@ -216,7 +233,9 @@ where
         let call = self.inner.call(request);
         Box::pin(async move {
             let result = call.await;
-            drop(admitted);
+            // The handler is done: what is left is sending its answer, which a client that
+            // stops reading can hold up forever; that is not work in progress.
+            drop((admitted, in_progress));
             match result {
                 Ok(mut response) => {
                     record.in_headers = correct_status(response.headers_mut());
@@ -288,14 +307,12 @@ fn bounded(message: &str) -> String {
 
 /// What the log line of a call needs until its response ends. Dropped unlogged (the call
 /// timed out, or the caller went away before the end), it logs the call as CANCELLED, or
-/// with the code its headers already carried. While it lives, the call counts as in
-/// progress on its connection.
+/// with the code its headers already carried.
 struct CallRecord {
     method: String,
     started: Instant,
     in_headers: Option<tonic::Code>,
     logged: bool,
-    _in_progress: Option<CallInProgress>,
 }
 
 impl CallRecord {

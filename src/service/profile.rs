@@ -51,7 +51,7 @@ pub async fn update(ctx: &Context, caller: &Principal, update: ProfileUpdate) ->
         tags,
         ..UserChanges::default()
     };
-    if let Some(email) = email.filter(|e| e.as_str() != user.email) {
+    if let Some(email) = email.filter(|e| !same_address(e.as_str(), &user.email)) {
         changes.email = Some(email.as_str().to_owned());
         changes.email_verified = Some(false);
     }
@@ -102,11 +102,19 @@ async fn new_password_hash(ctx: &Context, user: &User, password: &Password) -> R
     ctx.hasher.hash(password).await
 }
 
-/// Sends an e-mail verification code to the caller's address, after setting a new one if
-/// given (a new address is unverified).
+/// Sends an e-mail verification code to the caller's address, or to a new address given
+/// here, which then becomes the caller's address, unverified. Nothing about the account
+/// changes unless the code was sent.
 pub async fn verify_email(ctx: &Context, caller: &Principal, email: Option<Email>) -> Result<()> {
-    let mut user = caller.user().clone();
-    if let Some(email) = email.filter(|email| email.as_str() != user.email) {
+    let user = caller.user();
+    let new = email.filter(|email| !same_address(email.as_str(), &user.email));
+    let address = match &new {
+        Some(email) => email.clone(),
+        None if user.email.is_empty() => return Err(Error::required("email")),
+        None => Email::parse(&user.email)?,
+    };
+    codes::send(ctx, user, CodePurpose::VerifyEmail, &address).await?;
+    if let Some(email) = new {
         let changes = UserChanges {
             email: Some(email.as_str().to_owned()),
             email_verified: Some(false),
@@ -123,14 +131,13 @@ pub async fn verify_email(ctx: &Context, caller: &Principal, email: Option<Email
         {
             return Err(account_changed());
         }
-        user.email = email.as_str().to_owned();
-        user.email_verified = false;
     }
-    if user.email.is_empty() {
-        return Err(Error::required("email"));
-    }
-    let address = Email::parse(&user.email)?;
-    codes::send(ctx, &user, CodePurpose::VerifyEmail, &address).await
+    Ok(())
+}
+
+/// Whether two e-mail addresses are the same one, as far as a change of address goes.
+fn same_address(a: &str, b: &str) -> bool {
+    a.eq_ignore_ascii_case(b)
 }
 
 /// Marks the caller's e-mail address verified with the code sent to it. A code sent to an
@@ -200,6 +207,8 @@ pub async fn enable_mfa(
         mfa_type: MFA_EMAIL.to_owned(),
         options: Tags::from_json(serde_json::Value::Object(options)),
     };
+    // The settings are recorded only once their code is on its way.
+    codes::send(ctx, user, CodePurpose::EnableMfa, &email).await?;
     if !store::users::set_mfa(
         &ctx.store,
         &user.domain_id,
@@ -211,7 +220,6 @@ pub async fn enable_mfa(
     {
         return Err(account_changed());
     }
-    codes::send(ctx, user, CodePurpose::EnableMfa, &email).await?;
     reread(ctx, user).await
 }
 
@@ -241,10 +249,20 @@ pub async fn confirm_mfa(ctx: &Context, caller: &Principal, code: Code) -> Resul
         ));
     };
     let address = mfa_address(user)?;
-    let (purpose, state) = if mfa_on(user) {
-        (CodePurpose::DisableMfa, MfaState::Disabled)
+    let (purpose, changed) = if mfa_on(user) {
+        // Off: the address is forgotten with the rest of the settings.
+        let off = Mfa {
+            state: MfaState::Disabled,
+            mfa_type: mfa.mfa_type.clone(),
+            options: Tags::default(),
+        };
+        (CodePurpose::DisableMfa, off)
     } else {
-        (CodePurpose::EnableMfa, MfaState::Enabled)
+        let on = Mfa {
+            state: MfaState::Enabled,
+            ..mfa.clone()
+        };
+        (CodePurpose::EnableMfa, on)
     };
     let checked = codes::check(
         ctx,
@@ -260,10 +278,6 @@ pub async fn confirm_mfa(ctx: &Context, caller: &Principal, code: Code) -> Resul
     if !store::codes::consume(&tx, &checked.code_id, now).await? {
         return Err(Error::invalid("verify_code", codes::WRONG_CODE));
     }
-    let changed = Mfa {
-        state,
-        ..mfa.clone()
-    };
     if !store::users::set_mfa(&tx, &user.domain_id, &user.user_id, &user.stamp, &changed).await? {
         return Err(account_changed());
     }

@@ -325,6 +325,18 @@ async fn a_mail_server_that_refuses_leaves_no_live_code() {
     .unwrap()
     .expect("the code row");
     assert!(!stored.is_live(f.app.clock.now()), "{stored:?}");
+    // Nothing about the account changes when its mail cannot be sent.
+    assert_eq!(
+        verify_email(&f, "bob@new.test").await.unwrap_err().code(),
+        Code::Unavailable
+    );
+    assert_eq!(
+        enable_mfa(&f, "bob-mfa@mail.test").await.unwrap_err().code(),
+        Code::Unavailable
+    );
+    let user = get_profile(&f.app, &f.token).await.unwrap();
+    assert_eq!(user.email, "bob@mail.test");
+    assert!(user.mfa.is_none(), "{:?}", user.mfa);
 
     // The server accepts mail again: a new code works.
     f.sink.set_behaviour(Behaviour::Accept);

@@ -223,3 +223,113 @@ async fn a_stop_does_not_wait_for_silent_or_idle_connections() {
         started.elapsed()
     );
 }
+
+#[tokio::test]
+async fn health_watchers_do_not_hold_connections_against_the_cap() {
+    use tokio_stream::StreamExt;
+    let app = TestApp::spawn_with(&["--max-connections", "3"]).await;
+    let acme = app.domain("acme").await;
+    let mut watches = Vec::new();
+    for source in ["127.0.0.2", "127.0.0.3", "127.0.0.4"] {
+        let mut health = HealthClient::new(app.channel_from(source).await);
+        let mut watch = health
+            .watch(HealthCheckRequest {
+                service: String::new(),
+            })
+            .await
+            .unwrap()
+            .into_inner();
+        watch.next().await.unwrap().unwrap();
+        watches.push((health, watch));
+    }
+    let issued = tokio::time::timeout(
+        Duration::from_secs(3),
+        app.access_token(&acme.domain_id, &acme.admin_id),
+    )
+    .await;
+    assert!(issued.is_ok(), "a watch stream does not make a connection busy");
+}
+
+/// A connection that stops reading when told to, as a client that has gone quiet would.
+struct Deaf {
+    inner: tokio::net::TcpStream,
+    deaf: std::sync::Arc<std::sync::atomic::AtomicBool>,
+}
+
+impl tokio::io::AsyncRead for Deaf {
+    fn poll_read(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+        buf: &mut tokio::io::ReadBuf<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        if self.deaf.load(std::sync::atomic::Ordering::SeqCst) {
+            return std::task::Poll::Pending;
+        }
+        std::pin::Pin::new(&mut self.inner).poll_read(cx, buf)
+    }
+}
+
+impl tokio::io::AsyncWrite for Deaf {
+    fn poll_write(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+        buf: &[u8],
+    ) -> std::task::Poll<std::io::Result<usize>> {
+        std::pin::Pin::new(&mut self.inner).poll_write(cx, buf)
+    }
+
+    fn poll_flush(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        std::pin::Pin::new(&mut self.inner).poll_flush(cx)
+    }
+
+    fn poll_shutdown(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        std::pin::Pin::new(&mut self.inner).poll_shutdown(cx)
+    }
+}
+
+#[tokio::test]
+async fn a_stop_closes_a_connection_when_its_last_call_ends_even_if_the_client_is_quiet() {
+    use prost::Message;
+    let app = TestApp::spawn().await;
+    let acme = app.domain("acme").await;
+    app.slow_user(&acme, "slow@acme.test", 13, spaceid::domain::UserState::Enabled)
+        .await;
+
+    let deaf = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let tcp = tokio::net::TcpStream::connect(app.addr).await.unwrap();
+    let io = Deaf {
+        inner: tcp,
+        deaf: deaf.clone(),
+    };
+    let (client, connection) = h2::client::handshake(io).await.unwrap();
+    let _connection = tokio::spawn(connection);
+    let mut client = client.ready().await.unwrap();
+    let request = http::Request::post(format!("http://{}{ISSUE}", app.addr))
+        .header("content-type", "application/grpc")
+        .header("te", "trailers")
+        .body(())
+        .unwrap();
+    let message = issue_request(&acme.domain_id, "slow@acme.test", PASSWORD).encode_to_vec();
+    let mut frame = vec![0u8];
+    frame.extend_from_slice(&u32::try_from(message.len()).unwrap().to_be_bytes());
+    frame.extend_from_slice(&message);
+    let (_response, mut body) = client.send_request(request, false).unwrap();
+    body.send_data(frame.into(), true).unwrap();
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    // From now on the client reads nothing: it will not see the GOAWAY of the stop.
+    deaf.store(true, std::sync::atomic::Ordering::SeqCst);
+
+    let started = Instant::now();
+    app.stop().await;
+    assert!(
+        started.elapsed() < Duration::from_secs(3),
+        "the stop took {:?}; the grace period is 5 s",
+        started.elapsed()
+    );
+}

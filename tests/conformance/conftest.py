@@ -6,6 +6,9 @@ runs for the whole session; every test reaches it through the published stubs.
 The database is a SQLite file in a temporary directory unless
 `SPACEID_CONFORMANCE_DATABASE_URL` names a PostgreSQL one
 (`postgres://USER:PASSWORD@127.0.0.1:5432/DB`), which must be empty and is not cleaned up.
+
+Mail goes through SMTP to a sink the session starts on 127.0.0.1 (`smtp_sink`), which keeps
+every message for the tests to read.
 """
 
 from __future__ import annotations
@@ -22,6 +25,7 @@ import grpc
 import pytest
 
 from conformance_support import PASSWORD, wait_ready
+from smtp_sink import SmtpSink
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 DATABASE_URL_VAR = "SPACEID_CONFORMANCE_DATABASE_URL"
@@ -81,7 +85,7 @@ class Server:
 class Spaceid:
     """The binary, bound to one temporary database."""
 
-    def __init__(self, workdir: Path):
+    def __init__(self, workdir: Path, smtp_url: str):
         binary = spaceid_bin()
         if not binary.is_file():
             pytest.fail(f"spaceid binary not found at {binary} (set SPACEID_BIN)", pytrace=False)
@@ -92,6 +96,9 @@ class Spaceid:
                     if not key.startswith("SPACEID_") and key != "DATABASE_URL"}
         self.env["DATABASE_URL"] = database_url(workdir)
         self.env["SPACEID_BCRYPT_COST"] = "4"
+        self.env["SPACEID_SMTP_URL"] = smtp_url
+        # Where mail would land if SMTP were not used; the tests expect it to stay empty.
+        self.env["SPACEID_OUTBOX"] = str(workdir / "outbox")
 
     def cli(self, *args: str) -> dict:
         """Runs an admin command and returns the one JSON object it prints."""
@@ -106,13 +113,14 @@ class Spaceid:
             pytest.fail(f"`spaceid {' '.join(args)}` printed no JSON object: {done.stdout!r}",
                         pytrace=False)
 
-    def serve(self, name: str = "server") -> Server:
+    def serve(self, name: str = "server", env: dict[str, str] | None = None) -> Server:
+        """A server on the same database; `env` adds or overrides settings for this one."""
         address = f"127.0.0.1:{free_port()}"
         log = self.workdir / f"{name}.log"
         with open(log, "wb") as sink:
             process = subprocess.Popen([str(self.binary), "serve", "--listen", address],
-                                       env=self.env, stdout=sink, stderr=subprocess.STDOUT,
-                                       cwd=self.workdir)
+                                       env={**self.env, **(env or {})}, stdout=sink,
+                                       stderr=subprocess.STDOUT, cwd=self.workdir)
         channel = grpc.insecure_channel(address)
         server = Server(process, address, log, channel)
         try:
@@ -148,8 +156,16 @@ class World:
 
 
 @pytest.fixture(scope="session")
-def spaceid(tmp_path_factory) -> Spaceid:
-    return Spaceid(tmp_path_factory.mktemp("spaceid"))
+def smtp_sink():
+    """The SMTP server every mail of the session goes to."""
+    sink = SmtpSink().start()
+    yield sink
+    sink.stop()
+
+
+@pytest.fixture(scope="session")
+def spaceid(tmp_path_factory, smtp_sink: SmtpSink) -> Spaceid:
+    return Spaceid(tmp_path_factory.mktemp("spaceid"), smtp_sink.url)
 
 
 @pytest.fixture(scope="session")
