@@ -12,6 +12,15 @@ pub enum LogFormat {
     Json,
 }
 
+/// What `reset_password` sends.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum PasswordReset {
+    /// A single-use link to set a new password; nothing changes until it is used.
+    Link,
+    /// A temporary password, in effect at once, with UPDATE_PASSWORD.
+    TemporaryPassword,
+}
+
 /// Every setting of the service. Flags win over environment variables.
 #[derive(Debug, Clone, clap::Args)]
 pub struct Settings {
@@ -195,6 +204,34 @@ pub struct Settings {
         global = true
     )]
     pub mfa_code_ttl: u64,
+    /// What `reset_password` mails: a single-use link (nothing changes until it is used) or
+    /// a temporary password that takes effect at once (anyone who knows a user id can then
+    /// change that user's password, though only its owner learns the new one).
+    #[arg(
+        long,
+        env = "SPACEID_PASSWORD_RESET",
+        value_enum,
+        default_value_t = PasswordReset::Link,
+        global = true
+    )]
+    pub password_reset: PasswordReset,
+    /// The console's address; reset links point at `<console-url>/reset-password`.
+    #[arg(
+        long,
+        env = "SPACEID_CONSOLE_URL",
+        default_value = "http://localhost:8080",
+        global = true
+    )]
+    pub console_url: String,
+    /// Seconds a password reset link stays valid (at most a day).
+    #[arg(
+        long,
+        env = "SPACEID_RESET_LINK_TTL",
+        default_value_t = 3600,
+        value_parser = clap::value_parser!(u64).range(60..=86_400),
+        global = true
+    )]
+    pub reset_link_ttl: u64,
     /// The server's secret (at least 32 characters, the same on every replica): one-time
     /// codes are stored as hashes keyed with it. Unset: a random secret is made once and kept
     /// in the database, which then holds both the hashes and their key.

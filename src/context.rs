@@ -7,7 +7,7 @@ use chrono::TimeDelta;
 
 use crate::auth::{Authenticator, Keyring, TokenSettings};
 use crate::clock::{Clock, SystemClock};
-use crate::config::Settings;
+use crate::config::{PasswordReset, Settings};
 use crate::domain::PasswordHasher;
 use crate::domain::{CodeKey, ids::random_hex};
 use crate::error::{Error, Result};
@@ -44,6 +44,12 @@ pub struct CodeSettings {
     pub email_ttl: TimeDelta,
     /// MFA codes.
     pub mfa_ttl: TimeDelta,
+    /// What a password reset mails.
+    pub reset: PasswordReset,
+    /// Password reset links.
+    pub reset_ttl: TimeDelta,
+    /// Where reset links point.
+    pub console_url: String,
 }
 
 impl Context {
@@ -75,6 +81,11 @@ impl Context {
                 email_ttl: TimeDelta::seconds(
                     i64::try_from(settings.email_code_ttl.max(1)).unwrap_or(i64::MAX / 1000),
                 ),
+                reset: settings.password_reset,
+                reset_ttl: TimeDelta::seconds(
+                    i64::try_from(settings.reset_link_ttl).unwrap_or(86_400),
+                ),
+                console_url: settings.console_url.trim_end_matches('/').to_owned(),
                 mfa_ttl: TimeDelta::seconds(
                     i64::try_from(settings.mfa_code_ttl.max(1)).unwrap_or(i64::MAX / 1000),
                 ),

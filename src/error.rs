@@ -61,6 +61,9 @@ pub enum Error {
         /// Whole seconds until the next attempt is allowed.
         retry_after_secs: i64,
     },
+    /// The user must change its password (UPDATE_PASSWORD) before it may do this.
+    #[error("the password must be changed first")]
+    UpdatePasswordRequired,
     /// The password was right, but the user has MFA on: a code was sent, and the sign-in
     /// must be repeated with it.
     #[error("MFA required")]
@@ -180,6 +183,12 @@ impl From<Error> for Status {
                 Code::ResourceExhausted,
                 format!("ERROR_TOO_MANY_ATTEMPTS: {what}; try again in {retry_after_secs} s."),
             ),
+            Error::UpdatePasswordRequired => (
+                Code::FailedPrecondition,
+                "ERROR_UPDATE_PASSWORD_REQUIRED: The password must be changed first \
+                 (UserProfile.update with a new password)."
+                    .to_owned(),
+            ),
             Error::MfaRequired => (
                 Code::Unauthenticated,
                 "ERROR_MFA_REQUIRED: Multi-factor authentication is required; a verification \
@@ -261,6 +270,9 @@ mod tests {
         });
         assert_eq!(code, Code::ResourceExhausted);
         assert!(message.starts_with("ERROR_TOO_MANY_ATTEMPTS:") && message.contains("8 s"));
+        let (code, message) = status(Error::UpdatePasswordRequired);
+        assert_eq!(code, Code::FailedPrecondition);
+        assert!(message.starts_with("ERROR_UPDATE_PASSWORD_REQUIRED:"));
         let (code, message) = status(Error::MfaRequired);
         assert_eq!(code, Code::Unauthenticated);
         assert!(message.starts_with("ERROR_MFA_REQUIRED:"));

@@ -16,6 +16,7 @@ use crate::pb::identity::{
     WorkspaceGroupUserProfileRequest, user_profile_server::UserProfile,
 };
 use crate::service::profile::{self, ProfileUpdate};
+use crate::service::reset;
 
 /// The UserProfile service.
 pub struct UserProfileApi {
@@ -47,7 +48,7 @@ impl UserProfile for UserProfileApi {
         let caller = self
             .ctx
             .auth
-            .authenticate(request.metadata(), Permission::UserProfileWrite)
+            .authenticate_password_change(request.metadata())
             .await?;
         let UpdateUserProfileRequest {
             password,
@@ -93,9 +94,11 @@ impl UserProfile for UserProfileApi {
 
     async fn reset_password(
         &self,
-        _request: Request<UserPasswordResetRequest>,
+        request: Request<UserPasswordResetRequest>,
     ) -> Result<Response<()>, Status> {
-        Err(Error::NotImplemented("UserProfile.reset_password").into())
+        let UserPasswordResetRequest { user_id, domain_id } = request.into_inner();
+        reset::reset_password(&self.ctx, &domain_id, &user_id).await?;
+        Ok(Response::new(()))
     }
 
     async fn enable_mfa(

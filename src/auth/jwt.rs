@@ -50,6 +50,9 @@ pub enum TokenKind {
     Access,
     /// Only buys access tokens through `Token.grant`; signed with the unpublished key.
     Refresh,
+    /// Only sets a new password, once (a reset link); signed with the unpublished key, so no
+    /// other service accepts it.
+    PasswordReset,
 }
 
 impl TokenKind {
@@ -58,6 +61,7 @@ impl TokenKind {
         match self {
             Self::Access => "ACCESS_TOKEN",
             Self::Refresh => "REFRESH_TOKEN",
+            Self::PasswordReset => "PASSWORD_RESET_TOKEN",
         }
     }
 }

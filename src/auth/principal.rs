@@ -20,6 +20,7 @@ pub struct Principal {
     user: User,
     role: TokenRole,
     workspace_id: Option<String>,
+    reset: Option<String>,
 }
 
 impl Principal {
@@ -47,6 +48,13 @@ impl Principal {
     /// The workspace a workspace-scoped token names.
     pub fn workspace_id(&self) -> Option<&str> {
         self.workspace_id.as_deref()
+    }
+
+    /// The `jti` of the password reset token the caller came with, if it came with one
+    /// rather than an access token: such a caller may set a new password, once, and
+    /// nothing else.
+    pub fn reset_token(&self) -> Option<&str> {
+        self.reset.as_deref()
     }
 }
 
@@ -113,7 +121,33 @@ impl Authenticator {
             user,
             role,
             workspace_id: wid,
+            reset: None,
         })
+    }
+
+    /// The caller of a password change (`UserProfile.update`): an access token as for any
+    /// UserProfile write, or a password reset token from a reset link.
+    pub async fn authenticate_password_change(&self, metadata: &MetadataMap) -> Result<Principal> {
+        let access = self
+            .authenticate(metadata, Permission::UserProfileWrite)
+            .await;
+        let token = match (&access, metadata.get(TOKEN_METADATA_KEY)) {
+            (Err(Error::Authentication(_)), Some(token)) => token,
+            _ => return access,
+        };
+        let Ok(token) = token.to_str() else {
+            return access;
+        };
+        match self.verify(token, TokenKind::PasswordReset).await {
+            Ok((claims, user)) => Ok(Principal {
+                user,
+                role: TokenRole::User,
+                workspace_id: None,
+                reset: Some(claims.jti),
+            }),
+            // Not a reset token either: the access token's reason is the one to give.
+            Err(_) => access,
+        }
     }
 
     /// The claims and user of a refresh token.
@@ -125,7 +159,7 @@ impl Authenticator {
         let key_ref = jwt::unverified_key_ref(token)?;
         let purpose = match kind {
             TokenKind::Access => KeyPurpose::Access,
-            TokenKind::Refresh => KeyPurpose::Refresh,
+            TokenKind::Refresh | TokenKind::PasswordReset => KeyPurpose::Refresh,
         };
         let key = self
             .keys

@@ -20,6 +20,31 @@ pub struct Password(String);
 
 impl Password {
     /// Checks a new password against the policy.
+    /// A new random password that meets the policy: 16 characters from the OS random
+    /// source, with a lower-case letter, an upper-case letter and a digit.
+    pub fn temporary() -> Result<Self> {
+        use rand::{TryRngCore, rngs::OsRng};
+        const ALPHABET: &[u8] = b"abcdefghijkmnpqrstuvwxyzABCDEFGHJKLMNPQRSTUVWXYZ23456789";
+        loop {
+            let mut bytes = [0u8; 16];
+            OsRng
+                .try_fill_bytes(&mut bytes)
+                .map_err(|err| Error::internal(format!("the OS random source failed: {err}")))?;
+            // 56 letters: 256 = 4 * 56 + 32, so bytes from 224 up are skipped to stay uniform.
+            if bytes.iter().any(|b| *b >= 224) {
+                continue;
+            }
+            let text: String = bytes
+                .iter()
+                .map(|b| char::from(ALPHABET[usize::from(*b) % ALPHABET.len()]))
+                .collect();
+            if let Ok(password) = Self::parse(&text) {
+                return Ok(password);
+            }
+        }
+    }
+
+    /// A password as given, checked against the policy.
     pub fn parse(value: &str) -> Result<Self> {
         if value.is_empty() {
             return Err(Error::required("password"));
@@ -196,6 +221,15 @@ impl PasswordHasher {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn temporary_passwords_meet_the_policy_and_differ() {
+        let a = Password::temporary().unwrap();
+        let b = Password::temporary().unwrap();
+        assert_eq!(a.expose().len(), 16);
+        assert_ne!(a.expose(), b.expose());
+        assert!(Password::parse(a.expose()).is_ok());
+    }
 
     #[test]
     fn hashes_of_another_cost_need_a_rehash() {

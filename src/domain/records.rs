@@ -157,6 +157,13 @@ impl User {
     /// The required action a password change clears and a reset sets.
     pub const UPDATE_PASSWORD: &'static str = "UPDATE_PASSWORD";
 
+    /// Whether the user must change its password before anything else (UPDATE_PASSWORD).
+    pub fn must_update_password(&self) -> bool {
+        self.required_actions
+            .iter()
+            .any(|action| action == Self::UPDATE_PASSWORD)
+    }
+
     /// Whether the user holds a domain-wide DOMAIN_ADMIN binding.
     pub fn is_domain_admin(&self) -> bool {
         matches!(self.domain_role, Some((_, RoleType::DomainAdmin)))

@@ -35,6 +35,11 @@ use tonic::transport::server::Connected;
 /// The length of the HTTP/2 client connection preface (`PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n`).
 const PREFACE_LEN: usize = 24;
 
+/// After a stop, how long a connection stays open once its last answer has been handed to
+/// it: time for the answer to be written out, and for a client that reads the GOAWAY to
+/// close first.
+const STOP_LINGER: Duration = Duration::from_millis(500);
+
 /// How long to wait before accepting again after the listener fails (out of file handles).
 const ACCEPT_BACKOFF: Duration = Duration::from_millis(50);
 
@@ -63,8 +68,13 @@ impl Connections {
     pub fn close_idle(&self) {
         self.registry.stopping.store(true, Ordering::SeqCst);
         for connection in self.registry.lock().values() {
-            if connection.active.load(Ordering::SeqCst) == 0 {
+            if connection.active.load(Ordering::SeqCst) == 0
+                && connection.responding.load(Ordering::SeqCst) == 0
+            {
                 connection.close();
+            } else {
+                // It closes `STOP_LINGER` after its last answer is out.
+                connection.waker.wake();
             }
         }
     }
@@ -120,6 +130,7 @@ impl Registry {
             peer,
             greeted: AtomicBool::new(false),
             active: AtomicUsize::new(0),
+            responding: AtomicUsize::new(0),
             idle_since: AtomicU64::new(self.millis()),
             closing: AtomicBool::new(false),
             waker: AtomicWaker::new(),
@@ -141,7 +152,10 @@ pub struct Connection {
     id: u64,
     peer: Option<SocketAddr>,
     greeted: AtomicBool,
+    /// Calls whose handler is running.
     active: AtomicUsize,
+    /// Answers still being sent (health watches included).
+    responding: AtomicUsize,
     /// When the last call on it ended (`Registry::millis`).
     idle_since: AtomicU64,
     closing: AtomicBool,
@@ -161,6 +175,13 @@ impl Connection {
         CallInProgress(self.clone())
     }
 
+    /// Counts an answer being sent on this connection until the returned guard is dropped:
+    /// a stopping server does not close a connection before its answers are out.
+    pub fn response_started(self: &Arc<Self>) -> ResponseInFlight {
+        self.responding.fetch_add(1, Ordering::SeqCst);
+        ResponseInFlight(self.clone())
+    }
+
     fn close(&self) {
         self.closing.store(true, Ordering::SeqCst);
         self.waker.wake();
@@ -178,17 +199,30 @@ impl Drop for CallInProgress {
     fn drop(&mut self) {
         let connection = &self.0;
         if connection.active.fetch_sub(1, Ordering::SeqCst) == 1 {
-            if let Some(registry) = connection.registry.upgrade() {
-                connection
-                    .idle_since
-                    .store(registry.millis(), Ordering::SeqCst);
-                if registry.stopping.load(Ordering::SeqCst) {
-                    connection.closing.store(true, Ordering::SeqCst);
-                }
-            }
-            // The connection arms its idle timer when it next reads.
-            connection.waker.wake();
+            connection.went_quiet();
         }
+    }
+}
+
+/// An answer being sent on a connection (`Connection::response_started`).
+pub struct ResponseInFlight(Arc<Connection>);
+
+impl Drop for ResponseInFlight {
+    fn drop(&mut self) {
+        if self.0.responding.fetch_sub(1, Ordering::SeqCst) == 1 {
+            self.0.went_quiet();
+        }
+    }
+}
+
+impl Connection {
+    /// Notes that a call or an answer on this connection ended: its idle time starts now,
+    /// and it arms its timers when it next reads.
+    fn went_quiet(&self) {
+        if let Some(registry) = self.registry.upgrade() {
+            self.idle_since.store(registry.millis(), Ordering::SeqCst);
+        }
+        self.waker.wake();
     }
 }
 
@@ -282,17 +316,23 @@ fn closed(reason: &'static str) -> Poll<io::Result<()>> {
 }
 
 impl BoundedStream {
-    /// Whether the connection has had no call in progress for its idle timeout; arms the
-    /// timer that wakes the connection when it will have.
-    fn idle_too_long(&mut self, cx: &mut Context<'_>) -> bool {
-        let Some(timeout) = self.idle_timeout else {
+    /// Whether the connection has been quiet long enough to close: no call in progress for
+    /// its idle timeout, or, once the server is stopping, no call and no answer in flight for
+    /// `STOP_LINGER`. Arms the timer that wakes the connection when it will have.
+    fn quiet_too_long(&mut self, cx: &mut Context<'_>) -> bool {
+        let Some(registry) = self.connection.registry.upgrade() else {
             return false;
         };
-        if self.connection.active.load(Ordering::SeqCst) > 0 {
+        let stopping = registry.stopping.load(Ordering::SeqCst);
+        let busy = self.connection.active.load(Ordering::SeqCst) > 0
+            || (stopping && self.connection.responding.load(Ordering::SeqCst) > 0);
+        let timeout = if stopping {
+            Some(STOP_LINGER)
+        } else {
+            self.idle_timeout
+        };
+        let Some(timeout) = timeout.filter(|_| !busy) else {
             self.idle = None;
-            return false;
-        }
-        let Some(registry) = self.connection.registry.upgrade() else {
             return false;
         };
         let idle_for = Duration::from_millis(
@@ -331,8 +371,8 @@ impl AsyncRead for BoundedStream {
         if !greeted && this.handshake.as_mut().poll(cx).is_ready() {
             return closed("no HTTP/2 preface within the handshake timeout");
         }
-        if greeted && this.idle_too_long(cx) {
-            return closed("no call within the idle timeout");
+        if greeted && this.quiet_too_long(cx) {
+            return closed("no call within the idle timeout, or the server is stopping");
         }
         let before = buf.filled().len();
         let result = Pin::new(&mut this.inner).poll_read(cx, buf);

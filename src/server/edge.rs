@@ -15,7 +15,7 @@ use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tonic::Status;
 use tower::{Layer, Service};
 
-use super::connections::ConnectionInfo;
+use super::connections::{ConnectionInfo, ResponseInFlight};
 use crate::api::ClientAddress;
 use crate::error::Error;
 
@@ -72,16 +72,11 @@ impl Admission {
             _permit: None,
         };
         // Dropping `admitted` on refusal gives the address's place back.
-        admitted._permit = Some(
-            self.permits
-                .clone()
-                .try_acquire_owned()
-                .map_err(|_| {
-                    self.refusals
-                        .refused("calls refused: too many in progress", self.total);
-                    Status::from(Error::Busy("too many calls in progress"))
-                })?,
-        );
+        admitted._permit = Some(self.permits.clone().try_acquire_owned().map_err(|_| {
+            self.refusals
+                .refused("calls refused: too many in progress", self.total);
+            Status::from(Error::Busy("too many calls in progress"))
+        })?);
         Ok(admitted)
     }
 
@@ -208,6 +203,9 @@ where
             started: Instant::now(),
             in_headers: None,
             logged: false,
+            _responding: connection
+                .as_ref()
+                .map(|connection| connection.response_started()),
         };
         // Health probes are neither limited nor counted as work on their connection.
         let (admitted, in_progress) = if exempt(&record.method) {
@@ -313,6 +311,7 @@ struct CallRecord {
     started: Instant,
     in_headers: Option<tonic::Code>,
     logged: bool,
+    _responding: Option<ResponseInFlight>,
 }
 
 impl CallRecord {

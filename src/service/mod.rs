@@ -4,4 +4,5 @@
 pub mod admin;
 pub mod codes;
 pub mod profile;
+pub mod reset;
 pub mod tokens;

@@ -1,6 +1,6 @@
 //! What a signed-in user can do to its own account (UserProfile).
 
-use super::codes;
+use super::{codes, reset};
 use crate::auth::Principal;
 use crate::context::Context;
 use crate::domain::{
@@ -44,6 +44,20 @@ pub async fn update(ctx: &Context, caller: &Principal, update: ProfileUpdate) ->
         tags,
     } = update;
     let user = caller.user();
+    if caller.reset_token().is_some()
+        && (name.is_some()
+            || email.is_some()
+            || language.is_some()
+            || timezone.is_some()
+            || tags.is_some())
+    {
+        return Err(Error::permission_denied(
+            "a password reset token allows only a new password",
+        ));
+    }
+    if caller.reset_token().is_some() && password.is_none() {
+        return Err(Error::required("password"));
+    }
     let mut changes = UserChanges {
         name: name.map(|n| n.as_str().to_owned()),
         language: language.map(|l| l.as_str().to_owned()),
@@ -70,19 +84,30 @@ pub async fn update(ctx: &Context, caller: &Principal, update: ProfileUpdate) ->
     }
     // Conditional on the stamp the caller's token was checked against: if the password
     // changed or the user was disabled or re-created meanwhile, the token is dead and so is
-    // this update.
-    if !store::users::update(
-        &ctx.store,
-        &user.domain_id,
-        &user.user_id,
-        &user.stamp,
-        changes,
-    )
-    .await?
-    {
+    // this update. A reset token is used up by the same transaction.
+    let tx = ctx.store.begin().await?;
+    if let Some(jti) = caller.reset_token() {
+        use_reset_link(ctx, &tx, user, jti).await?;
+    }
+    if !store::users::update(&tx, &user.domain_id, &user.user_id, &user.stamp, changes).await? {
         return Err(account_changed());
     }
+    tx.commit().await?;
     reread(ctx, user).await
+}
+
+/// Uses up the reset link whose token has `jti`: it must be the user's live link.
+async fn use_reset_link(ctx: &Context, tx: &store::Tx, user: &User, jti: &str) -> Result<()> {
+    let now = ctx.clock.now();
+    let link = store::codes::get(tx, &user.domain_id, &user.user_id, reset::RESET_LINK)
+        .await?
+        .filter(|link| link.is_live(now) && link.code_hash == reset::token_hash(jti));
+    match link {
+        Some(link) if store::codes::consume(tx, &link.code_id, now).await? => Ok(()),
+        _ => Err(Error::authentication(
+            "the reset link was used, replaced or has expired",
+        )),
+    }
 }
 
 async fn new_password_hash(ctx: &Context, user: &User, password: &Password) -> Result<String> {

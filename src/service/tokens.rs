@@ -16,6 +16,9 @@ use crate::domain::{
 use crate::error::{Error, Result};
 use crate::store;
 
+/// What the access token of a user who must change its password allows.
+pub const UPDATE_PASSWORD_PERMISSION: &str = "identity:UserProfile";
+
 /// The longest domain id a sign-in looks up (ours are `domain-` and 12 hex characters).
 const MAX_DOMAIN_ID_BYTES: usize = 64;
 
@@ -151,8 +154,12 @@ pub async fn issue(ctx: &Context, sign_in: SignIn) -> Result<IssuedTokens> {
     attempt.succeeded(ctx, now).await?;
     rehash_if_needed(ctx, &user, &password).await;
     let keys = ctx.keys.signing_keys(&domain_id).await?;
-    let access = Claims::for_user(TokenKind::Access, &user, lifetime, now.timestamp())
+    let mut access = Claims::for_user(TokenKind::Access, &user, lifetime, now.timestamp())
         .with_role(TokenRole::User, None);
+    if user.must_update_password() {
+        // As the reference does: such a user may change its password and nothing else.
+        access.permissions = vec![UPDATE_PASSWORD_PERMISSION.to_owned()];
+    }
     let refresh = Claims::for_user(
         TokenKind::Refresh,
         &user,
@@ -392,6 +399,9 @@ pub async fn grant(ctx: &Context, request: GrantRequest) -> Result<Granted> {
     }
     let lifetime = ctx.tokens.access_lifetime(timeout)?;
     let (refresh, user) = ctx.auth.verify_refresh(&refresh_token).await?;
+    if user.must_update_password() {
+        return Err(Error::UpdatePasswordRequired);
+    }
     if domain_id
         .as_deref()
         .is_some_and(|asked| asked != refresh.did)

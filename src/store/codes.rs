@@ -155,3 +155,73 @@ fn from_row(row: code::Model) -> OneTimeCode {
         created_at: row.created_at,
     }
 }
+
+/// Counts one more mail of a kind (`purpose`) to a user within a window of `window` from the
+/// first, in single statements: true if it is one of the first `limit`, false if it must
+/// not be sent. Kept as a row of `codes` without a code.
+#[instrument(skip(db))]
+pub async fn count_mail(
+    db: &impl Executor,
+    domain_id: &str,
+    user_id: &str,
+    purpose: &str,
+    now: DateTime<Utc>,
+    window: chrono::TimeDelta,
+    limit: i32,
+) -> Result<bool> {
+    let this_user = || {
+        sea_orm::Condition::all()
+            .add(code::Column::DomainId.eq(domain_id))
+            .add(code::Column::UserId.eq(user_id))
+            .add(code::Column::Purpose.eq(purpose))
+    };
+    let counted = code::Entity::update_many()
+        .col_expr(
+            code::Column::Attempts,
+            Expr::col(code::Column::Attempts).add(1),
+        )
+        .filter(this_user())
+        .filter(code::Column::ExpiresAt.gt(now))
+        .filter(code::Column::Attempts.lt(limit))
+        .exec(conn(db))
+        .await?;
+    if counted.rows_affected == 1 {
+        return Ok(true);
+    }
+    let restarted = code::Entity::update_many()
+        .col_expr(code::Column::Attempts, Expr::value(1))
+        .col_expr(code::Column::CreatedAt, Expr::value(now))
+        .col_expr(code::Column::ExpiresAt, Expr::value(now + window))
+        .filter(this_user())
+        .filter(code::Column::ExpiresAt.lte(now))
+        .exec(conn(db))
+        .await?;
+    if restarted.rows_affected == 1 {
+        return Ok(true);
+    }
+    let row = code::ActiveModel {
+        code_id: Set(crate::domain::ids::generate("count")),
+        domain_id: Set(domain_id.to_owned()),
+        user_id: Set(user_id.to_owned()),
+        purpose: Set(purpose.to_owned()),
+        code_hash: Set(String::new()),
+        payload: Set(None),
+        attempts: Set(1),
+        expires_at: Set(now + window),
+        consumed_at: Set(None),
+        created_at: Set(now),
+    };
+    let inserted = code::Entity::insert(row)
+        .on_conflict(
+            OnConflict::columns([
+                code::Column::DomainId,
+                code::Column::UserId,
+                code::Column::Purpose,
+            ])
+            .do_nothing()
+            .to_owned(),
+        )
+        .exec_without_returning(conn(db))
+        .await?;
+    Ok(inserted == 1)
+}

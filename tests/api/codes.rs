@@ -331,7 +331,10 @@ async fn a_mail_server_that_refuses_leaves_no_live_code() {
         Code::Unavailable
     );
     assert_eq!(
-        enable_mfa(&f, "bob-mfa@mail.test").await.unwrap_err().code(),
+        enable_mfa(&f, "bob-mfa@mail.test")
+            .await
+            .unwrap_err()
+            .code(),
         Code::Unavailable
     );
     let user = get_profile(&f.app, &f.token).await.unwrap();

@@ -247,7 +247,10 @@ async fn health_watchers_do_not_hold_connections_against_the_cap() {
         app.access_token(&acme.domain_id, &acme.admin_id),
     )
     .await;
-    assert!(issued.is_ok(), "a watch stream does not make a connection busy");
+    assert!(
+        issued.is_ok(),
+        "a watch stream does not make a connection busy"
+    );
 }
 
 /// A connection that stops reading when told to, as a client that has gone quiet would.
@@ -298,8 +301,13 @@ async fn a_stop_closes_a_connection_when_its_last_call_ends_even_if_the_client_i
     use prost::Message;
     let app = TestApp::spawn().await;
     let acme = app.domain("acme").await;
-    app.slow_user(&acme, "slow@acme.test", 13, spaceid::domain::UserState::Enabled)
-        .await;
+    app.slow_user(
+        &acme,
+        "slow@acme.test",
+        13,
+        spaceid::domain::UserState::Enabled,
+    )
+    .await;
 
     let deaf = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
     let tcp = tokio::net::TcpStream::connect(app.addr).await.unwrap();

@@ -3,7 +3,7 @@
 
 use spaceid::domain::UserState;
 use spaceid::pb::identity::{
-    CreateWorkspaceUserRequest, UpdateUserProfileRequest, VerifyEmailRequest,
+    CreateWorkspaceUserRequest, UpdateUserProfileRequest, UserProfileRequest,
 };
 use tonic::Code;
 use tonic_health::pb::{
@@ -118,13 +118,13 @@ async fn calls_not_offered_yet_answer_unimplemented() {
     let result = app
         .user_profile()
         .await
-        .verify_email(VerifyEmailRequest::default())
+        .get_workspaces(UserProfileRequest::default())
         .await;
     assert_status(
         result,
         Code::Unimplemented,
         "ERROR_NOT_IMPLEMENTED",
-        &["UserProfile.verify_email"],
+        &["UserProfile.get_workspaces"],
     );
 }
 

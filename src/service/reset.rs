@@ -1,0 +1,167 @@
+//! `reset_password`: a user who forgot its password gets a way back by e-mail, to the
+//! verified address only. The call answers the same, at once, whoever is named: whether
+//! anything is mailed is decided and done in the background, so neither the answer nor its
+//! time tells an unknown user, an EXTERNAL user, a user without a verified address and an
+//! eligible one apart.
+
+use std::sync::Arc;
+
+use chrono::TimeDelta;
+use sha2::{Digest, Sha256};
+
+use crate::auth::{Claims, TokenKind, jwt};
+use crate::config::PasswordReset;
+use crate::context::Context;
+use crate::domain::{
+    AuthType, Email, OneTimeCode, Password, User, UserId, UserState, ids, normalized,
+};
+use crate::error::{Error, Result};
+use crate::mail::{Mail, Template};
+use crate::store::{self, users::UserChanges};
+
+/// Reset mails a user may get per `MAIL_WINDOW`; further requests send nothing.
+pub const MAILS_PER_WINDOW: i32 = 3;
+/// The window `MAILS_PER_WINDOW` counts in.
+pub const MAIL_WINDOW: TimeDelta = TimeDelta::hours(1);
+/// How reset links and their count of mails are stored (`store::codes`).
+pub const RESET_LINK: &str = "RESET_PASSWORD";
+const RESET_MAILS: &str = "RESET_PASSWORD_MAILS";
+
+/// The longest domain id looked up (ours are `domain-` and 12 hex characters).
+const MAX_DOMAIN_ID_BYTES: usize = 64;
+
+/// Starts a password reset for `user_id` of `domain_id`, if that user may reset here.
+pub async fn reset_password(ctx: &Arc<Context>, domain_id: &str, user_id: &str) -> Result<()> {
+    if domain_id.is_empty() {
+        return Err(Error::required("domain_id"));
+    }
+    if user_id.is_empty() {
+        return Err(Error::required("user_id"));
+    }
+    if domain_id.len() > MAX_DOMAIN_ID_BYTES {
+        return Err(Error::invalid("domain_id", "is not a domain id"));
+    }
+    if user_id.chars().count() > UserId::MAX_LEN {
+        return Err(Error::invalid("user_id", "must be at most 255 characters"));
+    }
+    let user = store::users::get(&ctx.store, domain_id, &normalized(user_id)).await?;
+    if let Some(user) = user.filter(eligible) {
+        let ctx = ctx.clone();
+        tokio::spawn(async move {
+            if let Err(error) = deliver(&ctx, &user).await {
+                tracing::warn!(%error, "a password reset was not mailed");
+            }
+        });
+    }
+    Ok(())
+}
+
+/// Whether `user` can reset its password here: LOCAL, not disabled, with a verified address.
+fn eligible(user: &User) -> bool {
+    user.auth_type == AuthType::Local
+        && user.state != UserState::Disabled
+        && user.email_verified
+        && !user.email.is_empty()
+}
+
+/// Mails the reset the settings ask for, within the user's share of reset mails.
+async fn deliver(ctx: &Context, user: &User) -> Result<()> {
+    let now = ctx.clock.now();
+    let address = Email::parse(&user.email)?;
+    if !store::codes::count_mail(
+        &ctx.store,
+        &user.domain_id,
+        &user.user_id,
+        RESET_MAILS,
+        now,
+        MAIL_WINDOW,
+        MAILS_PER_WINDOW,
+    )
+    .await?
+    {
+        tracing::info!("password reset not mailed: the user had its share this hour");
+        return Ok(());
+    }
+    let mail = |template| Mail {
+        to: address.clone(),
+        name: user.name.clone(),
+        language: user.language.clone(),
+        template,
+    };
+    match ctx.codes.reset {
+        PasswordReset::Link => {
+            let ttl = ctx.codes.reset_ttl;
+            let keys = ctx.keys.signing_keys(&user.domain_id).await?;
+            let claims = Claims::for_user(
+                TokenKind::PasswordReset,
+                user,
+                ttl.num_seconds(),
+                now.timestamp(),
+            );
+            // One live link per user: a new one replaces the last.
+            let row = OneTimeCode {
+                code_id: ids::generate("reset"),
+                domain_id: user.domain_id.clone(),
+                user_id: user.user_id.clone(),
+                purpose: RESET_LINK.to_owned(),
+                code_hash: token_hash(&claims.jti),
+                payload: None,
+                attempts: 0,
+                expires_at: now + ttl,
+                consumed_at: None,
+                created_at: now,
+            };
+            store::codes::replace(&ctx.store, &row, false).await?;
+            let token = jwt::sign(&keys.refresh, &claims)?;
+            let link = format!("{}/reset-password?token={token}", ctx.codes.console_url);
+            let hours = u32::try_from((ttl.num_minutes() + 59) / 60).unwrap_or(24);
+            if let Err(error) = ctx
+                .mailer
+                .send(&mail(Template::ResetPasswordLink { link, hours }))
+                .await
+            {
+                store::codes::void(&ctx.store, &row.code_id, now).await?;
+                return Err(error);
+            }
+        }
+        PasswordReset::TemporaryPassword => {
+            let password = Password::temporary()?;
+            let hash = ctx.hasher.hash(&password).await?;
+            // Mailed first: a password that takes effect must reach its owner.
+            ctx.mailer
+                .send(&mail(Template::TemporaryPassword {
+                    password: password.expose().to_owned(),
+                }))
+                .await?;
+            let mut required_actions = user.required_actions.clone();
+            if !user.must_update_password() {
+                required_actions.push(User::UPDATE_PASSWORD.to_owned());
+            }
+            let changes = UserChanges {
+                password_hash: Some((hash, now)),
+                required_actions: Some(required_actions),
+                ..UserChanges::default()
+            };
+            if !store::users::update(
+                &ctx.store,
+                &user.domain_id,
+                &user.user_id,
+                &user.stamp,
+                changes,
+            )
+            .await?
+            {
+                tracing::warn!("a temporary password was mailed but the user changed meanwhile");
+            }
+        }
+    }
+    Ok(())
+}
+
+/// How a reset token's `jti` is stored: its SHA-256 (the jti is 128 random bits).
+pub fn token_hash(jti: &str) -> String {
+    Sha256::digest(jti.as_bytes())
+        .iter()
+        .map(|byte| format!("{byte:02x}"))
+        .collect()
+}
