@@ -7,6 +7,13 @@ use crate::error::{Error, Result};
 use crate::mail::{Mail, Template};
 use crate::store::{self, codes::Submission};
 
+/// Codes a user may be sent per purpose within `MAIL_WINDOW`: enough for any honest use,
+/// few enough that nobody can turn the service into a mail cannon (at another address, or
+/// at a victim whose password they know).
+pub const MAILS_PER_WINDOW: i32 = 10;
+/// The window `MAILS_PER_WINDOW` counts in.
+pub const MAIL_WINDOW: chrono::TimeDelta = chrono::TimeDelta::hours(1);
+
 /// What a refused submission says, whatever was wrong with it, so nothing is learnt from it.
 pub const WRONG_CODE: &str = "wrong, used or expired code";
 
@@ -23,6 +30,26 @@ pub async fn send(ctx: &Context, user: &User, purpose: CodePurpose, address: &Em
         && previous.attempts >= MAX_CODE_ATTEMPTS
     {
         return Err(exhausted(ctx, previous));
+    }
+    let mails = format!("{}_MAILS", purpose.as_str());
+    if !store::codes::count_mail(
+        &ctx.store,
+        &user.domain_id,
+        &user.user_id,
+        &mails,
+        now,
+        MAIL_WINDOW,
+        MAILS_PER_WINDOW,
+    )
+    .await?
+    {
+        let window_ends = store::codes::get(&ctx.store, &user.domain_id, &user.user_id, &mails)
+            .await?
+            .map_or(now + MAIL_WINDOW, |count| count.expires_at);
+        return Err(Error::Throttled {
+            what: "too many codes sent for this purpose",
+            retry_after_secs: (window_ends - now).num_seconds().max(1),
+        });
     }
     let ttl = match purpose {
         CodePurpose::VerifyEmail => ctx.codes.email_ttl,

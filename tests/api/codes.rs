@@ -570,3 +570,27 @@ async fn external_users_cannot_use_mfa() {
         &["EXTERNAL"],
     );
 }
+
+#[tokio::test]
+async fn at_most_ten_codes_an_hour_per_purpose() {
+    let f = fixture().await;
+    for _ in 0..10 {
+        verify_email(&f, "").await.expect("within the share");
+        next_code(&f.sink).await;
+    }
+    assert_status(
+        verify_email(&f, "").await,
+        Code::ResourceExhausted,
+        "ERROR_TOO_MANY_ATTEMPTS",
+        &["too many codes sent"],
+    );
+    assert!(
+        f.sink
+            .try_next_mail(std::time::Duration::from_millis(300))
+            .await
+            .is_none()
+    );
+    // Another purpose has its own share.
+    enable_mfa(&f, "bob-mfa@mail.test").await.unwrap();
+    next_code(&f.sink).await;
+}
