@@ -145,6 +145,10 @@ impl Authenticator {
                 workspace_id: None,
                 reset: Some(claims.jti),
             }),
+            // A reset token that is no longer good: say why.
+            Err(Error::Authentication(reason)) if reason != jwt::BAD_SIGNATURE => {
+                Err(Error::Authentication(reason))
+            }
             // Not a reset token either: the access token's reason is the one to give.
             Err(_) => access,
         }

@@ -275,6 +275,13 @@ fn correct_status(headers: &mut http::HeaderMap) -> Option<tonic::Code> {
         Some(Status::invalid_argument(bounded(&format!(
             "ERROR_INVALID_PARAMETER: Invalid parameter. (key = request, reason = the message is not valid gRPC protobuf: {message})"
         ))))
+    } else if status.code() != tonic::Code::Ok && !message.starts_with("ERROR_") {
+        // Written by tonic or a library (an unknown method, gzip, a reply too large): given
+        // the SpaceONE error code its status stands for, like every other error.
+        Some(Status::new(
+            status.code(),
+            bounded(&format!("{}: {message}", spaceone_code(status.code()))),
+        ))
     } else if message.len() > MAX_STATUS_MESSAGE {
         Some(Status::new(status.code(), bounded(message)))
     } else {
@@ -288,6 +295,26 @@ fn correct_status(headers: &mut http::HeaderMap) -> Option<tonic::Code> {
             Some(corrected.code())
         }
         None => Some(status.code()),
+    }
+}
+
+/// The SpaceONE error code a gRPC status code stands for, for messages written without one.
+fn spaceone_code(code: tonic::Code) -> &'static str {
+    use tonic::Code;
+    match code {
+        Code::InvalidArgument | Code::OutOfRange => "ERROR_INVALID_PARAMETER",
+        Code::NotFound => "ERROR_NOT_FOUND",
+        Code::AlreadyExists => "ERROR_NOT_UNIQUE",
+        Code::Unauthenticated => "ERROR_AUTHENTICATE_FAILURE",
+        Code::PermissionDenied => "ERROR_PERMISSION_DENIED",
+        Code::FailedPrecondition => "ERROR_INVALID_STATE",
+        Code::ResourceExhausted => "ERROR_TOO_MANY_ATTEMPTS",
+        Code::Unimplemented => "ERROR_NOT_IMPLEMENTED",
+        Code::Unavailable => "ERROR_SERVER_BUSY",
+        Code::Cancelled | Code::DeadlineExceeded => "ERROR_REQUEST_TIMEOUT",
+        Code::Ok | Code::Unknown | Code::Aborted | Code::Internal | Code::DataLoss => {
+            "ERROR_INTERNAL_API"
+        }
     }
 }
 

@@ -23,13 +23,23 @@ pub const WRONG_CODE: &str = "wrong, used or expired code";
 /// cannot be sent, the new code is void at once.
 pub async fn send(ctx: &Context, user: &User, purpose: CodePurpose, address: &Email) -> Result<()> {
     let now = ctx.clock.now();
+    let ttl = match purpose {
+        CodePurpose::VerifyEmail => ctx.codes.email_ttl,
+        CodePurpose::EnableMfa | CodePurpose::DisableMfa | CodePurpose::SignIn => ctx.codes.mfa_ttl,
+    };
+    // The code before, if it was made within a code's lifetime and not used: its tries
+    // carry over, even if it was voided (its mail failed), so neither a resend nor a
+    // failing mail buys more guesses.
     let previous = store::codes::get(&ctx.store, &user.domain_id, &user.user_id, purpose.as_str())
         .await?
-        .filter(|previous| previous.is_live(now));
+        .filter(|previous| previous.consumed_at.is_none() && previous.created_at + ttl > now);
     if let Some(previous) = &previous
         && previous.attempts >= MAX_CODE_ATTEMPTS
     {
-        return Err(exhausted(ctx, previous));
+        return Err(Error::Throttled {
+            what: "too many wrong codes; request a new code when this one has expired",
+            retry_after_secs: (previous.created_at + ttl - now).num_seconds().max(1),
+        });
     }
     let mails = format!("{}_MAILS", purpose.as_str());
     if !store::codes::count_mail(
@@ -51,10 +61,6 @@ pub async fn send(ctx: &Context, user: &User, purpose: CodePurpose, address: &Em
             retry_after_secs: (window_ends - now).num_seconds().max(1),
         });
     }
-    let ttl = match purpose {
-        CodePurpose::VerifyEmail => ctx.codes.email_ttl,
-        CodePurpose::EnableMfa | CodePurpose::DisableMfa | CodePurpose::SignIn => ctx.codes.mfa_ttl,
-    };
     let code = Code::generate()?;
     let row = OneTimeCode {
         code_id: ids::generate("code"),

@@ -4,8 +4,8 @@ use super::{codes, reset};
 use crate::auth::Principal;
 use crate::context::Context;
 use crate::domain::{
-    AuthType, Code, CodePurpose, Email, Language, Mfa, MfaState, Name, Password, Tags, Timezone,
-    User,
+    AuthType, Code, CodePurpose, Email, Language, Mfa, MfaState, Name, OneTimeCode, Password, Tags,
+    Timezone, User,
 };
 use crate::error::{Error, Result};
 use crate::store::{self, users::UserChanges};
@@ -44,6 +44,11 @@ pub async fn update(ctx: &Context, caller: &Principal, update: ProfileUpdate) ->
         tags,
     } = update;
     let user = caller.user();
+    // A reset link that is no longer live is refused before anything else is said.
+    let reset_link = match caller.reset_token() {
+        Some(jti) => Some(live_reset_link(ctx, user, jti).await?),
+        None => None,
+    };
     if caller.reset_token().is_some()
         && (name.is_some()
             || email.is_some()
@@ -86,8 +91,10 @@ pub async fn update(ctx: &Context, caller: &Principal, update: ProfileUpdate) ->
     // changed or the user was disabled or re-created meanwhile, the token is dead and so is
     // this update. A reset token is used up by the same transaction.
     let tx = ctx.store.begin().await?;
-    if let Some(jti) = caller.reset_token() {
-        use_reset_link(ctx, &tx, user, jti).await?;
+    if let Some(link) = reset_link
+        && !store::codes::consume(&tx, &link.code_id, ctx.clock.now()).await?
+    {
+        return Err(dead_reset_link());
     }
     if !store::users::update(&tx, &user.domain_id, &user.user_id, &user.stamp, changes).await? {
         return Err(account_changed());
@@ -96,18 +103,22 @@ pub async fn update(ctx: &Context, caller: &Principal, update: ProfileUpdate) ->
     reread(ctx, user).await
 }
 
-/// Uses up the reset link whose token has `jti`: it must be the user's live link.
-async fn use_reset_link(ctx: &Context, tx: &store::Tx, user: &User, jti: &str) -> Result<()> {
+/// The user's live reset link whose token has `jti`.
+async fn live_reset_link(ctx: &Context, user: &User, jti: &str) -> Result<OneTimeCode> {
     let now = ctx.clock.now();
-    let link = store::codes::get(tx, &user.domain_id, &user.user_id, reset::RESET_LINK)
-        .await?
-        .filter(|link| link.is_live(now) && link.code_hash == reset::token_hash(jti));
-    match link {
-        Some(link) if store::codes::consume(tx, &link.code_id, now).await? => Ok(()),
-        _ => Err(Error::authentication(
-            "the reset link was used, replaced or has expired",
-        )),
-    }
+    store::codes::get(
+        &ctx.store,
+        &user.domain_id,
+        &user.user_id,
+        reset::RESET_LINK,
+    )
+    .await?
+    .filter(|link| link.is_live(now) && link.code_hash == reset::token_hash(jti))
+    .ok_or_else(dead_reset_link)
+}
+
+fn dead_reset_link() -> Error {
+    Error::authentication("the reset link was used, replaced or has expired")
 }
 
 async fn new_password_hash(ctx: &Context, user: &User, password: &Password) -> Result<String> {

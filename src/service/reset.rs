@@ -44,17 +44,32 @@ pub async fn reset_password(ctx: &Arc<Context>, domain_id: &str, user_id: &str) 
     if user_id.chars().count() > UserId::MAX_LEN {
         return Err(Error::invalid("user_id", "must be at most 255 characters"));
     }
-    let user = store::users::get(&ctx.store, domain_id, &normalized(user_id)).await?;
-    if let Some(user) = user.filter(eligible) {
-        let ctx = ctx.clone();
-        tokio::spawn(async move {
-            if let Err(error) = deliver(&ctx, &user).await {
-                tracing::warn!(%error, "a password reset was not mailed");
-            }
-        });
-    }
+    // Everything past the checks above is the same for every caller and happens after the
+    // answer: the lookup too, since finding a user takes another time than finding none.
+    let Ok(permit) = RESETS_IN_FLIGHT.clone().try_acquire_owned() else {
+        tracing::warn!("password reset dropped: too many resets in progress");
+        return Ok(());
+    };
+    let (ctx, domain_id, user_id) = (ctx.clone(), domain_id.to_owned(), normalized(user_id));
+    tokio::spawn(async move {
+        let _permit = permit;
+        let found = store::users::get(&ctx.store, &domain_id, &user_id).await;
+        let result = match found {
+            Ok(Some(user)) if eligible(&user) => deliver(&ctx, &user).await,
+            Ok(_) => Ok(()),
+            Err(error) => Err(error),
+        };
+        if let Err(error) = result {
+            tracing::warn!(%error, "a password reset was not mailed");
+        }
+    });
     Ok(())
 }
+
+/// Resets being looked up or mailed at once; more requests are answered the same and
+/// dropped, so a flood of requests cannot pile up work.
+static RESETS_IN_FLIGHT: std::sync::LazyLock<Arc<tokio::sync::Semaphore>> =
+    std::sync::LazyLock::new(|| Arc::new(tokio::sync::Semaphore::new(64)));
 
 /// Whether `user` can reset its password here: LOCAL, not disabled, with a verified address.
 fn eligible(user: &User) -> bool {
@@ -127,12 +142,9 @@ async fn deliver(ctx: &Context, user: &User) -> Result<()> {
         PasswordReset::TemporaryPassword => {
             let password = Password::temporary()?;
             let hash = ctx.hasher.hash(&password).await?;
-            // Mailed first: a password that takes effect must reach its owner.
-            ctx.mailer
-                .send(&mail(Template::TemporaryPassword {
-                    password: password.expose().to_owned(),
-                }))
-                .await?;
+            // In effect first, conditional on the account as read, then mailed: of resets
+            // racing, only the one whose password took effect mails it. (If that mail
+            // fails, the owner asks for another reset.)
             let mut required_actions = user.required_actions.clone();
             if !user.must_update_password() {
                 required_actions.push(User::UPDATE_PASSWORD.to_owned());
@@ -151,8 +163,14 @@ async fn deliver(ctx: &Context, user: &User) -> Result<()> {
             )
             .await?
             {
-                tracing::warn!("a temporary password was mailed but the user changed meanwhile");
+                tracing::info!("temporary password not mailed: the account changed meanwhile");
+                return Ok(());
             }
+            ctx.mailer
+                .send(&mail(Template::TemporaryPassword {
+                    password: password.expose().to_owned(),
+                }))
+                .await?;
         }
     }
     Ok(())

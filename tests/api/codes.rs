@@ -594,3 +594,36 @@ async fn at_most_ten_codes_an_hour_per_purpose() {
     enable_mfa(&f, "bob-mfa@mail.test").await.unwrap();
     next_code(&f.sink).await;
 }
+
+#[tokio::test]
+async fn a_failed_mail_does_not_buy_more_tries() {
+    let f = fixture().await;
+    verify_email(&f, "").await.unwrap();
+    let (_, code) = next_code(&f.sink).await;
+    for _ in 0..4 {
+        let status = confirm_email(&f.app, &f.token, &wrong(&code))
+            .await
+            .unwrap_err();
+        assert_eq!(status.code(), Code::InvalidArgument);
+    }
+    f.sink.set_behaviour(Behaviour::RefuseRecipient);
+    assert_eq!(
+        verify_email(&f, "").await.unwrap_err().code(),
+        Code::Unavailable
+    );
+    f.sink.set_behaviour(Behaviour::Accept);
+    verify_email(&f, "").await.unwrap();
+    let (_, code) = next_code(&f.sink).await;
+    let status = confirm_email(&f.app, &f.token, &wrong(&code))
+        .await
+        .unwrap_err();
+    assert_eq!(status.code(), Code::InvalidArgument, "the 5th try");
+    assert_eq!(
+        confirm_email(&f.app, &f.token, &code)
+            .await
+            .unwrap_err()
+            .code(),
+        Code::ResourceExhausted,
+        "the tries before the failed mail still count"
+    );
+}

@@ -149,4 +149,26 @@ async fn gzip_requests_are_refused_with_a_clear_message() {
         .unwrap_err();
     assert_eq!(status.code(), Code::Unimplemented, "{status:?}");
     assert!(status.message().contains("gzip"), "{}", status.message());
+    assert!(
+        status.message().starts_with("ERROR_NOT_IMPLEMENTED:"),
+        "{}",
+        status.message()
+    );
+}
+
+#[tokio::test]
+async fn statuses_written_by_the_framework_carry_a_spaceone_code_too() {
+    let app = TestApp::spawn().await;
+    let status = send(
+        &app,
+        "/spaceone.api.identity.v2.UserProfile/no_such_call",
+        Vec::new(),
+    )
+    .await;
+    assert_eq!(status.code(), tonic::Code::Unimplemented, "{status:?}");
+    assert!(
+        status.message().starts_with("ERROR_NOT_IMPLEMENTED:"),
+        "{}",
+        status.message()
+    );
 }

@@ -146,7 +146,8 @@ async fn oversized_messages_are_refused() {
         .unwrap_err();
     assert_eq!(status.code(), Code::OutOfRange, "{}", status.message());
     assert!(
-        status.message().contains("too large"),
+        status.message().contains("too large")
+            && status.message().starts_with("ERROR_INVALID_PARAMETER:"),
         "{}",
         status.message()
     );
