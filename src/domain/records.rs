@@ -332,6 +332,11 @@ impl OneTimeCode {
     pub fn is_live(&self, now: DateTime<Utc>) -> bool {
         self.consumed_at.is_none() && self.expires_at > now
     }
+
+    /// Whether the code was voided before anyone could use it (its mail failed).
+    pub fn is_void(&self) -> bool {
+        self.expires_at <= self.created_at
+    }
 }
 
 impl std::fmt::Debug for OneTimeCode {

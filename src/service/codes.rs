@@ -27,18 +27,23 @@ pub async fn send(ctx: &Context, user: &User, purpose: CodePurpose, address: &Em
         CodePurpose::VerifyEmail => ctx.codes.email_ttl,
         CodePurpose::EnableMfa | CodePurpose::DisableMfa | CodePurpose::SignIn => ctx.codes.mfa_ttl,
     };
-    // The code before, if it was made within a code's lifetime and not used: its tries
-    // carry over, even if it was voided (its mail failed), so neither a resend nor a
-    // failing mail buys more guesses.
+    // The code before, if it is live, or was voided (its mail failed) within a code's
+    // lifetime: its tries carry over, so neither a resend nor a failing mail buys guesses.
     let previous = store::codes::get(&ctx.store, &user.domain_id, &user.user_id, purpose.as_str())
         .await?
-        .filter(|previous| previous.consumed_at.is_none() && previous.created_at + ttl > now);
+        .filter(|previous| {
+            previous.is_live(now)
+                || (previous.consumed_at.is_none()
+                    && previous.is_void()
+                    && previous.created_at + ttl > now)
+        });
     if let Some(previous) = &previous
         && previous.attempts >= MAX_CODE_ATTEMPTS
     {
+        let ends = previous.expires_at.max(previous.created_at + ttl);
         return Err(Error::Throttled {
             what: "too many wrong codes; request a new code when this one has expired",
-            retry_after_secs: (previous.created_at + ttl - now).num_seconds().max(1),
+            retry_after_secs: (ends - now).num_seconds().max(1),
         });
     }
     let mails = format!("{}_MAILS", purpose.as_str());
@@ -96,7 +101,7 @@ pub async fn send(ctx: &Context, user: &User, purpose: CodePurpose, address: &Em
         template,
     };
     if let Err(error) = ctx.mailer.send(&mail).await {
-        store::codes::void(&ctx.store, &row.code_id, now).await?;
+        store::codes::void(&ctx.store, &row.code_id).await?;
         return Err(error);
     }
     Ok(())

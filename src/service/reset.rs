@@ -135,7 +135,7 @@ async fn deliver(ctx: &Context, user: &User) -> Result<()> {
                 .send(&mail(Template::ResetPasswordLink { link, hours }))
                 .await
             {
-                store::codes::void(&ctx.store, &row.code_id, now).await?;
+                store::codes::void(&ctx.store, &row.code_id).await?;
                 return Err(error);
             }
         }

@@ -130,11 +130,15 @@ pub async fn consume(db: &impl Executor, code_id: &str, now: DateTime<Utc>) -> R
     Ok(result.rows_affected == 1)
 }
 
-/// Ends a code at once (its mail could not be sent), keeping its count of tries.
+/// Ends a code at once (its mail could not be sent), keeping its count of tries: it expires
+/// when it was made (`OneTimeCode::is_void`).
 #[instrument(skip(db))]
-pub async fn void(db: &impl Executor, code_id: &str, now: DateTime<Utc>) -> Result<()> {
+pub async fn void(db: &impl Executor, code_id: &str) -> Result<()> {
     code::Entity::update_many()
-        .col_expr(code::Column::ExpiresAt, Expr::value(now))
+        .col_expr(
+            code::Column::ExpiresAt,
+            Expr::col(code::Column::CreatedAt).into(),
+        )
         .filter(code::Column::CodeId.eq(code_id))
         .exec(conn(db))
         .await?;
@@ -175,53 +179,59 @@ pub async fn count_mail(
             .add(code::Column::UserId.eq(user_id))
             .add(code::Column::Purpose.eq(purpose))
     };
-    let counted = code::Entity::update_many()
-        .col_expr(
-            code::Column::Attempts,
-            Expr::col(code::Column::Attempts).add(1),
-        )
-        .filter(this_user())
-        .filter(code::Column::ExpiresAt.gt(now))
-        .filter(code::Column::Attempts.lt(limit))
-        .exec(conn(db))
-        .await?;
-    if counted.rows_affected == 1 {
-        return Ok(true);
+    // Twice at most: a first mail racing another first mail finds the other's row.
+    for _ in 0..2 {
+        let counted = code::Entity::update_many()
+            .col_expr(
+                code::Column::Attempts,
+                Expr::col(code::Column::Attempts).add(1),
+            )
+            .filter(this_user())
+            .filter(code::Column::ExpiresAt.gt(now))
+            .filter(code::Column::Attempts.lt(limit))
+            .exec(conn(db))
+            .await?;
+        if counted.rows_affected == 1 {
+            return Ok(true);
+        }
+        let restarted = code::Entity::update_many()
+            .col_expr(code::Column::Attempts, Expr::value(1))
+            .col_expr(code::Column::CreatedAt, Expr::value(now))
+            .col_expr(code::Column::ExpiresAt, Expr::value(now + window))
+            .filter(this_user())
+            .filter(code::Column::ExpiresAt.lte(now))
+            .exec(conn(db))
+            .await?;
+        if restarted.rows_affected == 1 {
+            return Ok(true);
+        }
+        let row = code::ActiveModel {
+            code_id: Set(crate::domain::ids::generate("count")),
+            domain_id: Set(domain_id.to_owned()),
+            user_id: Set(user_id.to_owned()),
+            purpose: Set(purpose.to_owned()),
+            code_hash: Set(String::new()),
+            payload: Set(None),
+            attempts: Set(1),
+            expires_at: Set(now + window),
+            consumed_at: Set(None),
+            created_at: Set(now),
+        };
+        let inserted = code::Entity::insert(row)
+            .on_conflict(
+                OnConflict::columns([
+                    code::Column::DomainId,
+                    code::Column::UserId,
+                    code::Column::Purpose,
+                ])
+                .do_nothing()
+                .to_owned(),
+            )
+            .exec_without_returning(conn(db))
+            .await?;
+        if inserted == 1 {
+            return Ok(true);
+        }
     }
-    let restarted = code::Entity::update_many()
-        .col_expr(code::Column::Attempts, Expr::value(1))
-        .col_expr(code::Column::CreatedAt, Expr::value(now))
-        .col_expr(code::Column::ExpiresAt, Expr::value(now + window))
-        .filter(this_user())
-        .filter(code::Column::ExpiresAt.lte(now))
-        .exec(conn(db))
-        .await?;
-    if restarted.rows_affected == 1 {
-        return Ok(true);
-    }
-    let row = code::ActiveModel {
-        code_id: Set(crate::domain::ids::generate("count")),
-        domain_id: Set(domain_id.to_owned()),
-        user_id: Set(user_id.to_owned()),
-        purpose: Set(purpose.to_owned()),
-        code_hash: Set(String::new()),
-        payload: Set(None),
-        attempts: Set(1),
-        expires_at: Set(now + window),
-        consumed_at: Set(None),
-        created_at: Set(now),
-    };
-    let inserted = code::Entity::insert(row)
-        .on_conflict(
-            OnConflict::columns([
-                code::Column::DomainId,
-                code::Column::UserId,
-                code::Column::Purpose,
-            ])
-            .do_nothing()
-            .to_owned(),
-        )
-        .exec_without_returning(conn(db))
-        .await?;
-    Ok(inserted == 1)
+    Ok(false)
 }
