@@ -191,8 +191,9 @@ impl From<Error> for Status {
             ),
             Error::MfaRequired => (
                 Code::Unauthenticated,
-                "ERROR_MFA_REQUIRED: Multi-factor authentication is required; a verification \
-                 code was sent by e-mail. Sign in again with auth_type MFA and the verify_code."
+                "ERROR_MFA_REQUIRED: Multi-factor authentication is required: sign in again \
+                 with auth_type MFA and the verify_code sent by e-mail (MFA type EMAIL) or \
+                 shown by the authenticator app (OTP)."
                     .to_owned(),
             ),
             Error::Busy(what) => (

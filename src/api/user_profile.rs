@@ -4,7 +4,9 @@ use std::sync::Arc;
 
 use tonic::{Request, Response, Status};
 
-use super::convert::{given, json_from_struct, struct_string, tags_from_struct, user_info};
+use super::convert::{
+    given, json_from_struct, struct_from_json, struct_string, tags_from_struct, user_info,
+};
 use crate::auth::{Permission, Principal};
 use crate::context::Context;
 use crate::domain::{Code, Email, Language, Name, Password, Timezone};
@@ -111,8 +113,16 @@ impl UserProfile for UserProfileApi {
         let email = given(struct_string(&options, "email", "options.email")?)
             .map(|e| Email::parse(&e))
             .transpose()?;
-        let user = profile::enable_mfa(&self.ctx, &caller, &mfa_type, email).await?;
-        Ok(Response::new(user_info(&user)))
+        let (user, enrollment) = profile::enable_mfa(&self.ctx, &caller, &mfa_type, email).await?;
+        let mut info = user_info(&user);
+        // The one time an OTP secret is shown: in the answer that made it.
+        if let (Some(enrollment), Some(mfa)) = (enrollment, info.mfa.as_mut()) {
+            let mut options = serde_json::Map::new();
+            options.insert("otp_secret".into(), enrollment.secret.into());
+            options.insert("otpauth_uri".into(), enrollment.uri.into());
+            mfa.options = Some(struct_from_json(&options));
+        }
+        Ok(Response::new(info))
     }
 
     async fn disable_mfa(

@@ -136,6 +136,44 @@ impl CodeKey {
                 == 0
     }
 
+    /// `secret` encrypted (AES-256-GCM, a key derived from this one, a random nonce), as
+    /// base64 of nonce and ciphertext.
+    pub fn seal(&self, secret: &[u8]) -> Result<String> {
+        use aes_gcm::aead::{Aead, AeadCore, KeyInit, OsRng as AeadRng};
+        let cipher = aes_gcm::Aes256Gcm::new(&self.sealing_key().into());
+        let nonce = aes_gcm::Aes256Gcm::generate_nonce(&mut AeadRng);
+        let sealed = cipher
+            .encrypt(&nonce, secret)
+            .map_err(|_| Error::internal("cannot seal a secret"))?;
+        let mut out = nonce.to_vec();
+        out.extend_from_slice(&sealed);
+        Ok(base64::Engine::encode(
+            &base64::engine::general_purpose::STANDARD,
+            out,
+        ))
+    }
+
+    /// The secret `seal` made `sealed` from.
+    pub fn open(&self, sealed: &str) -> Result<Vec<u8>> {
+        use aes_gcm::aead::{Aead, KeyInit};
+        let bytes = base64::Engine::decode(&base64::engine::general_purpose::STANDARD, sealed)
+            .map_err(|_| Error::internal("a sealed secret is not base64"))?;
+        if bytes.len() < 12 {
+            return Err(Error::internal("a sealed secret is too short"));
+        }
+        let (nonce, ciphertext) = bytes.split_at(12);
+        let cipher = aes_gcm::Aes256Gcm::new(&self.sealing_key().into());
+        cipher
+            .decrypt(aes_gcm::Nonce::from_slice(nonce), ciphertext)
+            .map_err(|_| Error::internal("a sealed secret does not open with this key"))
+    }
+
+    fn sealing_key(&self) -> [u8; 32] {
+        let mut mac = self.mac();
+        mac.update(b"spaceid sealing key");
+        mac.finalize().into_bytes().into()
+    }
+
     fn mac(&self) -> Hmac<Sha256> {
         <Hmac<Sha256> as Mac>::new_from_slice(&self.0).expect("HMAC takes a key of any length")
     }
@@ -158,6 +196,19 @@ mod tests {
         assert!(Code::parse("verify_code", "12345a").is_err());
         assert!(Code::parse("verify_code", "１２３４５６").is_err());
         assert!(format!("{:?}", Code::parse("verify_code", "012345").unwrap()).contains("***"));
+    }
+
+    #[test]
+    fn sealed_secrets_open_with_their_key_only() {
+        let key = CodeKey::new(&[7; 32]).unwrap();
+        let sealed = key.seal(b"secret bytes").unwrap();
+        assert_ne!(
+            key.seal(b"secret bytes").unwrap(),
+            sealed,
+            "a fresh nonce each time"
+        );
+        assert_eq!(key.open(&sealed).unwrap(), b"secret bytes");
+        assert!(CodeKey::new(&[8; 32]).unwrap().open(&sealed).is_err());
     }
 
     #[test]

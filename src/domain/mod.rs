@@ -3,6 +3,7 @@
 pub mod codes;
 pub mod fields;
 pub mod ids;
+pub mod otp;
 pub mod password;
 pub mod records;
 pub mod roles;
@@ -10,6 +11,7 @@ pub mod throttle;
 
 pub use codes::{Code, CodeKey, CodePurpose, MAX_CODE_ATTEMPTS};
 pub use fields::{Email, Language, Name, Tags, Timezone, UserId, account_key, normalized, quoted};
+pub use otp::OtpSecret;
 pub use password::{Password, PasswordHasher};
 pub use records::{
     AuthType, CredentialStamp, Domain, KeyListing, KeyPurpose, Mfa, MfaState, NewUser, OneTimeCode,

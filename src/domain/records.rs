@@ -96,6 +96,8 @@ pub struct Mfa {
     pub mfa_type: String,
     /// The method's settings, such as `{"email": ...}`.
     pub options: Tags,
+    /// The TOTP secret of MFA type OTP, sealed (`CodeKey::seal`); never shown.
+    pub sealed_secret: Option<String>,
 }
 
 /// A user as stored. Its `Debug` output leaves out the password hash.

@@ -4,8 +4,8 @@ use super::{codes, reset};
 use crate::auth::Principal;
 use crate::context::Context;
 use crate::domain::{
-    AuthType, Code, CodePurpose, Email, Language, Mfa, MfaState, Name, OneTimeCode, Password, Tags,
-    Timezone, User,
+    AuthType, Code, CodePurpose, Email, Language, Mfa, MfaState, Name, OneTimeCode, OtpSecret,
+    Password, Tags, Timezone, User,
 };
 use crate::error::{Error, Result};
 use crate::store::{self, users::UserChanges};
@@ -212,16 +212,27 @@ pub async fn confirm_email(ctx: &Context, caller: &Principal, code: Code) -> Res
     reread(ctx, user).await
 }
 
-/// MFA by e-mail, the one kind offered.
+/// MFA by e-mail: codes are mailed.
 const MFA_EMAIL: &str = "EMAIL";
+/// MFA by an authenticator app: TOTP codes (RFC 6238).
+const MFA_OTP: &str = "OTP";
 
-/// Records MFA settings, not yet on, and mails a code to confirm them (`confirm_mfa`).
+/// What `enable_mfa` of type OTP shows once: the secret and its `otpauth://` URI.
+pub struct OtpEnrollment {
+    /// The secret in base32.
+    pub secret: String,
+    /// The `otpauth://totp/...` URI for authenticator apps.
+    pub uri: String,
+}
+
+/// Records MFA settings, not yet on, to be confirmed with a code (`confirm_mfa`): for
+/// EMAIL a code is mailed to `email`; for OTP a new TOTP secret is made and returned, once.
 pub async fn enable_mfa(
     ctx: &Context,
     caller: &Principal,
     mfa_type: &str,
     email: Option<Email>,
-) -> Result<User> {
+) -> Result<(User, Option<OtpEnrollment>)> {
     let user = caller.user();
     mfa_allowed(user)?;
     if mfa_on(user) {
@@ -229,22 +240,38 @@ pub async fn enable_mfa(
             "MFA is already enabled; disable it first",
         ));
     }
-    if mfa_type.is_empty() {
-        return Err(Error::required("mfa_type"));
-    }
-    if mfa_type != MFA_EMAIL {
-        return Err(Error::invalid("mfa_type", "must be EMAIL"));
-    }
-    let email = email.ok_or_else(|| Error::required("options.email"))?;
-    let mut options = serde_json::Map::new();
-    options.insert("email".into(), email.as_str().into());
-    let pending = Mfa {
-        state: MfaState::Disabled,
-        mfa_type: MFA_EMAIL.to_owned(),
-        options: Tags::from_json(serde_json::Value::Object(options)),
+    let (pending, enrollment) = match mfa_type {
+        "" => return Err(Error::required("mfa_type")),
+        MFA_EMAIL => {
+            let email = email.ok_or_else(|| Error::required("options.email"))?;
+            let mut options = serde_json::Map::new();
+            options.insert("email".into(), email.as_str().into());
+            // The settings are recorded only once their code is on its way.
+            codes::send(ctx, user, CodePurpose::EnableMfa, &email).await?;
+            let pending = Mfa {
+                state: MfaState::Disabled,
+                mfa_type: MFA_EMAIL.to_owned(),
+                options: Tags::from_json(serde_json::Value::Object(options)),
+                sealed_secret: None,
+            };
+            (pending, None)
+        }
+        MFA_OTP => {
+            let secret = OtpSecret::generate()?;
+            let enrollment = OtpEnrollment {
+                secret: secret.base32()?,
+                uri: secret.uri(&user.user_id)?,
+            };
+            let pending = Mfa {
+                state: MfaState::Disabled,
+                mfa_type: MFA_OTP.to_owned(),
+                options: Tags::default(),
+                sealed_secret: Some(ctx.codes.key.seal(secret.expose())?),
+            };
+            (pending, Some(enrollment))
+        }
+        _ => return Err(Error::invalid("mfa_type", "must be EMAIL or OTP")),
     };
-    // The settings are recorded only once their code is on its way.
-    codes::send(ctx, user, CodePurpose::EnableMfa, &email).await?;
     if !store::users::set_mfa(
         &ctx.store,
         &user.domain_id,
@@ -256,17 +283,20 @@ pub async fn enable_mfa(
     {
         return Err(account_changed());
     }
-    reread(ctx, user).await
+    Ok((reread(ctx, user).await?, enrollment))
 }
 
-/// Mails a code that turns MFA off (`confirm_mfa`).
+/// Starts turning MFA off, to be confirmed with a code (`confirm_mfa`): for EMAIL a code is
+/// mailed to the MFA address; for OTP the caller's authenticator gives it.
 pub async fn disable_mfa(ctx: &Context, caller: &Principal) -> Result<User> {
     let user = caller.user();
     mfa_allowed(user)?;
     if !mfa_on(user) {
         return Err(Error::precondition("MFA is not enabled"));
     }
-    codes::send(ctx, user, CodePurpose::DisableMfa, &mfa_address(user)?).await?;
+    if !uses_otp(user) {
+        codes::send(ctx, user, CodePurpose::DisableMfa, &mfa_address(user)?).await?;
+    }
     reread(ctx, user).await
 }
 
@@ -275,22 +305,22 @@ pub async fn disable_mfa(ctx: &Context, caller: &Principal) -> Result<User> {
 pub async fn confirm_mfa(ctx: &Context, caller: &Principal, code: Code) -> Result<User> {
     let user = caller.user();
     mfa_allowed(user)?;
-    let Some(mfa) = user
+    let pending = user
         .mfa
         .as_ref()
-        .filter(|mfa| !mfa.options.as_map().is_empty())
-    else {
+        .filter(|mfa| !mfa.options.as_map().is_empty() || mfa.sealed_secret.is_some());
+    let Some(mfa) = pending else {
         return Err(Error::precondition(
             "no MFA change is pending; call enable_mfa or disable_mfa first",
         ));
     };
-    let address = mfa_address(user)?;
     let (purpose, changed) = if mfa_on(user) {
-        // Off: the address is forgotten with the rest of the settings.
+        // Off: the address or secret is forgotten with the rest of the settings.
         let off = Mfa {
             state: MfaState::Disabled,
             mfa_type: mfa.mfa_type.clone(),
             options: Tags::default(),
+            sealed_secret: None,
         };
         (CodePurpose::DisableMfa, off)
     } else {
@@ -300,25 +330,107 @@ pub async fn confirm_mfa(ctx: &Context, caller: &Principal, code: Code) -> Resul
         };
         (CodePurpose::EnableMfa, on)
     };
-    let checked = codes::check(
-        ctx,
-        user,
-        purpose,
-        Some(address.as_str()),
-        &code,
-        "verify_code",
-    )
-    .await?;
-    let now = ctx.clock.now();
     let tx = ctx.store.begin().await?;
-    if !store::codes::consume(&tx, &checked.code_id, now).await? {
-        return Err(Error::invalid("verify_code", codes::WRONG_CODE));
-    }
+    check_second_factor(ctx, &tx, user, purpose, &code)
+        .await
+        .map_err(|error| match error {
+            Error::Authentication(_) => Error::invalid("verify_code", codes::WRONG_CODE),
+            other => other,
+        })?;
     if !store::users::set_mfa(&tx, &user.domain_id, &user.user_id, &user.stamp, &changed).await? {
         return Err(account_changed());
     }
     tx.commit().await?;
     reread(ctx, user).await
+}
+
+/// Checks and uses a second-factor code of `user` for `purpose` within `tx`: a mailed code
+/// (EMAIL) or a TOTP code (OTP), each usable once. A wrong, used or expired code is
+/// UNAUTHENTICATED; too many tries are RESOURCE_EXHAUSTED.
+pub async fn check_second_factor(
+    ctx: &Context,
+    tx: &store::Tx,
+    user: &User,
+    purpose: CodePurpose,
+    code: &Code,
+) -> Result<()> {
+    let wrong = || Error::authentication("wrong, used or expired verify_code");
+    if uses_otp(user) {
+        return check_otp(ctx, tx, user, code)
+            .await
+            .and_then(|ok| if ok { Ok(()) } else { Err(wrong()) });
+    }
+    let address = mfa_address(user)?;
+    let checked = codes::check(
+        ctx,
+        user,
+        purpose,
+        Some(address.as_str()),
+        code,
+        "verify_code",
+    )
+    .await
+    .map_err(|error| match error {
+        Error::InvalidParameter { .. } => wrong(),
+        other => other,
+    })?;
+    if !store::codes::consume(tx, &checked.code_id, ctx.clock.now()).await? {
+        return Err(wrong());
+    }
+    Ok(())
+}
+
+/// Tries of TOTP codes a user may make per `OTP_TRY_WINDOW`.
+const OTP_TRIES: i32 = 5;
+/// Where tries of TOTP codes are counted (`store::codes`).
+const OTP_TRIES_COUNT: &str = "OTP_TRIES";
+/// The window `OTP_TRIES` counts in.
+const OTP_TRY_WINDOW: chrono::TimeDelta = chrono::TimeDelta::minutes(5);
+
+/// Whether `code` is a current TOTP code of the user's secret not used before. Tries are
+/// counted before the comparison, `OTP_TRIES` per `OTP_TRY_WINDOW`; a success ends the run.
+async fn check_otp(ctx: &Context, tx: &store::Tx, user: &User, code: &Code) -> Result<bool> {
+    let now = ctx.clock.now();
+    if !store::codes::count_mail(
+        &ctx.store,
+        &user.domain_id,
+        &user.user_id,
+        OTP_TRIES_COUNT,
+        now,
+        OTP_TRY_WINDOW,
+        OTP_TRIES,
+    )
+    .await?
+    {
+        return Err(Error::Throttled {
+            what: "too many codes tried",
+            retry_after_secs: OTP_TRY_WINDOW.num_seconds(),
+        });
+    }
+    let sealed = user
+        .mfa
+        .as_ref()
+        .and_then(|mfa| mfa.sealed_secret.as_deref())
+        .ok_or_else(|| {
+            Error::internal(format!("user {} has OTP without a secret", user.user_id))
+        })?;
+    let secret = OtpSecret::from_bytes(ctx.codes.key.open(sealed)?);
+    let seconds = u64::try_from(now.timestamp()).unwrap_or_default();
+    let Some(step) = secret.matching_step(code, seconds)? else {
+        return Ok(false);
+    };
+    let step = i32::try_from(step).map_err(Error::internal)?;
+    let fresh = store::codes::use_otp_step(tx, &user.domain_id, &user.user_id, step, now).await?;
+    if fresh {
+        // A success ends the run of tries.
+        store::codes::forget(tx, &user.domain_id, &user.user_id, OTP_TRIES_COUNT).await?;
+    }
+    Ok(fresh)
+}
+
+/// Whether the user's MFA (on or pending) is TOTP.
+pub fn uses_otp(user: &User) -> bool {
+    user.mfa.as_ref().is_some_and(|mfa| mfa.mfa_type == MFA_OTP)
 }
 
 /// Whether sign-in needs a code for `user`.

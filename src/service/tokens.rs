@@ -173,8 +173,9 @@ pub async fn issue(ctx: &Context, sign_in: SignIn) -> Result<IssuedTokens> {
 }
 
 /// The second step of a sign-in for a user with MFA on, after the right password: without a
-/// code, a code is mailed and the sign-in fails with ERROR_MFA_REQUIRED (the password was
-/// right, so its failures are cleared); with one, the code must be the live one, and is used.
+/// code, the sign-in fails with ERROR_MFA_REQUIRED (the password was right, so its failures
+/// are cleared), and for MFA by e-mail a code is mailed; with one, the code must be good
+/// (`profile::check_second_factor`), and is used.
 /// A code for a user without MFA is refused.
 async fn second_factor(
     ctx: &Context,
@@ -191,30 +192,16 @@ async fn second_factor(
             None => Ok(()),
         };
     }
-    let address = profile::mfa_address(user)?;
     let Some(code) = verify_code else {
         attempt.clear(ctx).await?;
-        codes::send(ctx, user, CodePurpose::SignIn, &address).await?;
+        if !profile::uses_otp(user) {
+            codes::send(ctx, user, CodePurpose::SignIn, &profile::mfa_address(user)?).await?;
+        }
         return Err(Error::MfaRequired);
     };
-    let wrong = || Error::authentication("wrong, used or expired verify_code");
-    let checked = codes::check(
-        ctx,
-        user,
-        CodePurpose::SignIn,
-        Some(address.as_str()),
-        &code,
-        "verify_code",
-    )
-    .await
-    .map_err(|error| match error {
-        Error::InvalidParameter { .. } => wrong(),
-        other => other,
-    })?;
-    if !store::codes::consume(&ctx.store, &checked.code_id, ctx.clock.now()).await? {
-        return Err(wrong());
-    }
-    Ok(())
+    let tx = ctx.store.begin().await?;
+    profile::check_second_factor(ctx, &tx, user, CodePurpose::SignIn, &code).await?;
+    tx.commit().await
 }
 
 /// Replaces the password hash of a user who has just signed in if it was made at another

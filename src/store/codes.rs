@@ -235,3 +235,69 @@ pub async fn count_mail(
     }
     Ok(false)
 }
+
+/// Records that the TOTP code of `step` was used by the user: true if no code of this step
+/// or a later one was used before (so each code works once, also under races).
+#[instrument(skip(db))]
+pub async fn use_otp_step(
+    db: &impl Executor,
+    domain_id: &str,
+    user_id: &str,
+    step: i32,
+    now: DateTime<Utc>,
+) -> Result<bool> {
+    const PURPOSE: &str = "OTP_LAST_STEP";
+    let advanced = code::Entity::update_many()
+        .col_expr(code::Column::Attempts, Expr::value(step))
+        .filter(code::Column::DomainId.eq(domain_id))
+        .filter(code::Column::UserId.eq(user_id))
+        .filter(code::Column::Purpose.eq(PURPOSE))
+        .filter(code::Column::Attempts.lt(step))
+        .exec(conn(db))
+        .await?;
+    if advanced.rows_affected == 1 {
+        return Ok(true);
+    }
+    let row = code::ActiveModel {
+        code_id: Set(crate::domain::ids::generate("otp")),
+        domain_id: Set(domain_id.to_owned()),
+        user_id: Set(user_id.to_owned()),
+        purpose: Set(PURPOSE.to_owned()),
+        code_hash: Set(String::new()),
+        payload: Set(None),
+        attempts: Set(step),
+        expires_at: Set(now),
+        consumed_at: Set(None),
+        created_at: Set(now),
+    };
+    let inserted = code::Entity::insert(row)
+        .on_conflict(
+            OnConflict::columns([
+                code::Column::DomainId,
+                code::Column::UserId,
+                code::Column::Purpose,
+            ])
+            .do_nothing()
+            .to_owned(),
+        )
+        .exec_without_returning(conn(db))
+        .await?;
+    Ok(inserted == 1)
+}
+
+/// Forgets the user's row for `purpose` (a count that a success ends).
+#[instrument(skip(db))]
+pub async fn forget(
+    db: &impl Executor,
+    domain_id: &str,
+    user_id: &str,
+    purpose: &str,
+) -> Result<()> {
+    code::Entity::delete_many()
+        .filter(code::Column::DomainId.eq(domain_id))
+        .filter(code::Column::UserId.eq(user_id))
+        .filter(code::Column::Purpose.eq(purpose))
+        .exec(conn(db))
+        .await?;
+    Ok(())
+}

@@ -258,11 +258,15 @@ pub async fn set_mfa(
 }
 
 fn mfa_json(mfa: &Mfa) -> serde_json::Value {
-    serde_json::json!({
+    let mut value = serde_json::json!({
         "state": mfa.state.as_str(),
         "mfa_type": mfa.mfa_type,
         "options": mfa.options.as_map(),
-    })
+    });
+    if let Some(secret) = &mfa.sealed_secret {
+        value["secret"] = secret.clone().into();
+    }
+    value
 }
 
 /// Replaces a password hash by a hash of the same password at another cost, if the user
@@ -351,6 +355,10 @@ fn from_row(row: user::Model, domain_role: Option<(String, RoleType)>) -> Result
                     .unwrap_or_default()
                     .to_owned(),
                 options: Tags::from_json(value.get("options").cloned().unwrap_or_default()),
+                sealed_secret: value
+                    .get("secret")
+                    .and_then(|v| v.as_str())
+                    .map(str::to_owned),
             })
         })
         .transpose()?;

@@ -627,3 +627,160 @@ async fn a_failed_mail_does_not_buy_more_tries() {
         "the tries before the failed mail still count"
     );
 }
+
+/// The TOTP code of `secret` (base32) at `time`.
+fn totp_at(secret: &str, time: chrono::DateTime<chrono::Utc>) -> String {
+    let bytes = totp_rs::Secret::Encoded(secret.to_owned())
+        .to_bytes()
+        .unwrap();
+    let totp =
+        totp_rs::TOTP::new_unchecked(totp_rs::Algorithm::SHA1, 6, 1, 30, bytes, None, "x".into());
+    totp.generate(u64::try_from(time.timestamp()).unwrap())
+}
+
+#[tokio::test]
+async fn mfa_by_totp_round_trip_each_code_once() {
+    let f = fixture().await;
+    let user = f
+        .app
+        .user_profile()
+        .await
+        .enable_mfa(authed(
+            EnableMfaRequest {
+                mfa_type: "OTP".into(),
+                options: None,
+            },
+            &f.token,
+        ))
+        .await
+        .expect("enable OTP")
+        .into_inner();
+    let options = user.mfa.unwrap().options.unwrap();
+    let field = |name: &str| match options.fields[name].kind.as_ref() {
+        Some(prost_types::value::Kind::StringValue(value)) => value.clone(),
+        other => panic!("{name}: {other:?}"),
+    };
+    let secret = field("otp_secret");
+    assert!(field("otpauth_uri").starts_with("otpauth://totp/"));
+    // Shown once: never again.
+    let later = get_profile(&f.app, &f.token).await.unwrap().mfa.unwrap();
+    assert_eq!(later.state(), MfaState::Disabled);
+    assert!(
+        later.options.unwrap_or_default().fields.is_empty(),
+        "the secret is not shown again"
+    );
+    let sql = format!("SELECT COUNT(*) FROM users WHERE CAST(mfa AS TEXT) LIKE '%{secret}%'");
+    assert_eq!(f.app.count(&sql).await, 0, "the secret is stored sealed");
+    let sealed = "SELECT COUNT(*) FROM users WHERE CAST(mfa AS TEXT) LIKE '%\"secret\"%'";
+    assert_eq!(f.app.count(sealed).await, 1);
+
+    let now = f.app.clock.now();
+    let status = confirm_mfa(&f, &f.token, &wrong(&totp_at(&secret, now)))
+        .await
+        .unwrap_err();
+    assert_eq!(status.code(), Code::InvalidArgument);
+    let code = totp_at(&secret, now);
+    let on = confirm_mfa(&f, &f.token, &code).await.expect("confirm OTP");
+    assert_eq!(on.mfa.unwrap().state(), MfaState::Enabled);
+
+    // Sign-in: no mail, and the code just used is refused; the next step's code works once.
+    let mut token = f.app.token().await;
+    let status = token
+        .issue(issue_request(&f.domain_id, "bob@acme.test", PASSWORD))
+        .await
+        .unwrap_err();
+    assert!(status.message().starts_with("ERROR_MFA_REQUIRED:"));
+    assert!(
+        f.sink
+            .try_next_mail(std::time::Duration::from_millis(300))
+            .await
+            .is_none()
+    );
+    let status = token
+        .issue(mfa_sign_in(&f.domain_id, &code))
+        .await
+        .unwrap_err();
+    assert_eq!(
+        status.code(),
+        Code::Unauthenticated,
+        "a TOTP code works once"
+    );
+    f.app.clock.advance(TimeDelta::seconds(30));
+    let next = totp_at(&secret, f.app.clock.now());
+    let issued = token
+        .issue(mfa_sign_in(&f.domain_id, &next))
+        .await
+        .expect("the next step's code")
+        .into_inner();
+    assert_eq!(
+        token
+            .issue(mfa_sign_in(&f.domain_id, &next))
+            .await
+            .unwrap_err()
+            .code(),
+        Code::Unauthenticated
+    );
+
+    // Off with a current code; the secret is forgotten.
+    f.app
+        .user_profile()
+        .await
+        .disable_mfa(authed(DisableMfaRequest {}, &issued.access_token))
+        .await
+        .unwrap();
+    f.app.clock.advance(TimeDelta::seconds(30));
+    let off = confirm_mfa(
+        &f,
+        &issued.access_token,
+        &totp_at(&secret, f.app.clock.now()),
+    )
+    .await
+    .expect("confirm off");
+    assert_eq!(off.mfa.unwrap().state(), MfaState::Disabled);
+    token
+        .issue(issue_request(&f.domain_id, "bob@acme.test", PASSWORD))
+        .await
+        .expect("one step again");
+}
+
+#[tokio::test]
+async fn totp_codes_allow_five_tries_then_wait() {
+    let f = fixture().await;
+    let user = f
+        .app
+        .user_profile()
+        .await
+        .enable_mfa(authed(
+            EnableMfaRequest {
+                mfa_type: "OTP".into(),
+                options: None,
+            },
+            &f.token,
+        ))
+        .await
+        .unwrap()
+        .into_inner();
+    let options = user.mfa.unwrap().options.unwrap();
+    let Some(prost_types::value::Kind::StringValue(secret)) =
+        options.fields["otp_secret"].kind.clone()
+    else {
+        panic!("no secret")
+    };
+    let code = totp_at(&secret, f.app.clock.now());
+    let guesses = (0..20).map(|i| {
+        let guess = format!("{:06}", (code.parse::<u32>().unwrap() + 1 + i) % 1_000_000);
+        let (f, token) = (&f, f.token.clone());
+        async move { confirm_mfa(f, &token, &guess).await }
+    });
+    let results = futures::future::join_all(guesses).await;
+    let compared = results
+        .iter()
+        .filter(|r| matches!(r, Err(s) if s.code() == Code::InvalidArgument))
+        .count();
+    assert_eq!(compared, 5, "{results:?}");
+    assert_eq!(
+        confirm_mfa(&f, &f.token, &code).await.unwrap_err().code(),
+        Code::ResourceExhausted,
+        "the right code waits too"
+    );
+}
