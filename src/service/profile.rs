@@ -330,33 +330,38 @@ pub async fn confirm_mfa(ctx: &Context, caller: &Principal, code: Code) -> Resul
         };
         (CodePurpose::EnableMfa, on)
     };
-    let tx = ctx.store.begin().await?;
-    check_second_factor(ctx, &tx, user, purpose, &code)
+    check_second_factor(ctx, user, purpose, &code)
         .await
         .map_err(|error| match error {
             Error::Authentication(_) => Error::invalid("verify_code", codes::WRONG_CODE),
             other => other,
         })?;
-    if !store::users::set_mfa(&tx, &user.domain_id, &user.user_id, &user.stamp, &changed).await? {
+    if !store::users::set_mfa(
+        &ctx.store,
+        &user.domain_id,
+        &user.user_id,
+        &user.stamp,
+        &changed,
+    )
+    .await?
+    {
         return Err(account_changed());
     }
-    tx.commit().await?;
     reread(ctx, user).await
 }
 
-/// Checks and uses a second-factor code of `user` for `purpose` within `tx`: a mailed code
-/// (EMAIL) or a TOTP code (OTP), each usable once. A wrong, used or expired code is
+/// Checks and uses a second-factor code of `user` for `purpose`: a mailed code (EMAIL) or a
+/// TOTP code (OTP), each usable once (each use is one conditional statement). A wrong, used or expired code is
 /// UNAUTHENTICATED; too many tries are RESOURCE_EXHAUSTED.
 pub async fn check_second_factor(
     ctx: &Context,
-    tx: &store::Tx,
     user: &User,
     purpose: CodePurpose,
     code: &Code,
 ) -> Result<()> {
     let wrong = || Error::authentication("wrong, used or expired verify_code");
     if uses_otp(user) {
-        return check_otp(ctx, tx, user, code)
+        return check_otp(ctx, user, code)
             .await
             .and_then(|ok| if ok { Ok(()) } else { Err(wrong()) });
     }
@@ -374,7 +379,7 @@ pub async fn check_second_factor(
         Error::InvalidParameter { .. } => wrong(),
         other => other,
     })?;
-    if !store::codes::consume(tx, &checked.code_id, ctx.clock.now()).await? {
+    if !store::codes::consume(&ctx.store, &checked.code_id, ctx.clock.now()).await? {
         return Err(wrong());
     }
     Ok(())
@@ -389,7 +394,7 @@ const OTP_TRY_WINDOW: chrono::TimeDelta = chrono::TimeDelta::minutes(5);
 
 /// Whether `code` is a current TOTP code of the user's secret not used before. Tries are
 /// counted before the comparison, `OTP_TRIES` per `OTP_TRY_WINDOW`; a success ends the run.
-async fn check_otp(ctx: &Context, tx: &store::Tx, user: &User, code: &Code) -> Result<bool> {
+async fn check_otp(ctx: &Context, user: &User, code: &Code) -> Result<bool> {
     let now = ctx.clock.now();
     if !store::codes::count_mail(
         &ctx.store,
@@ -420,10 +425,11 @@ async fn check_otp(ctx: &Context, tx: &store::Tx, user: &User, code: &Code) -> R
         return Ok(false);
     };
     let step = i32::try_from(step).map_err(Error::internal)?;
-    let fresh = store::codes::use_otp_step(tx, &user.domain_id, &user.user_id, step, now).await?;
+    let fresh =
+        store::codes::use_otp_step(&ctx.store, &user.domain_id, &user.user_id, step, now).await?;
     if fresh {
         // A success ends the run of tries.
-        store::codes::forget(tx, &user.domain_id, &user.user_id, OTP_TRIES_COUNT).await?;
+        store::codes::forget(&ctx.store, &user.domain_id, &user.user_id, OTP_TRIES_COUNT).await?;
     }
     Ok(fresh)
 }

@@ -199,9 +199,7 @@ async fn second_factor(
         }
         return Err(Error::MfaRequired);
     };
-    let tx = ctx.store.begin().await?;
-    profile::check_second_factor(ctx, &tx, user, CodePurpose::SignIn, &code).await?;
-    tx.commit().await
+    profile::check_second_factor(ctx, user, CodePurpose::SignIn, &code).await
 }
 
 /// Replaces the password hash of a user who has just signed in if it was made at another
