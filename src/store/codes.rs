@@ -205,31 +205,7 @@ pub async fn count_mail(
         if restarted.rows_affected == 1 {
             return Ok(true);
         }
-        let row = code::ActiveModel {
-            code_id: Set(crate::domain::ids::generate("count")),
-            domain_id: Set(domain_id.to_owned()),
-            user_id: Set(user_id.to_owned()),
-            purpose: Set(purpose.to_owned()),
-            code_hash: Set(String::new()),
-            payload: Set(None),
-            attempts: Set(1),
-            expires_at: Set(now + window),
-            consumed_at: Set(None),
-            created_at: Set(now),
-        };
-        let inserted = code::Entity::insert(row)
-            .on_conflict(
-                OnConflict::columns([
-                    code::Column::DomainId,
-                    code::Column::UserId,
-                    code::Column::Purpose,
-                ])
-                .do_nothing()
-                .to_owned(),
-            )
-            .exec_without_returning(conn(db))
-            .await?;
-        if inserted == 1 {
+        if insert_counter(db, domain_id, user_id, purpose, 1, now, now + window).await? {
             return Ok(true);
         }
     }
@@ -258,15 +234,29 @@ pub async fn use_otp_step(
     if advanced.rows_affected == 1 {
         return Ok(true);
     }
+    insert_counter(db, domain_id, user_id, PURPOSE, step, now, now).await
+}
+
+/// Inserts a row of `codes` that holds a count (in `attempts`) rather than a code, unless
+/// the user has a row for `purpose` already. True if it was inserted.
+async fn insert_counter(
+    db: &impl Executor,
+    domain_id: &str,
+    user_id: &str,
+    purpose: &str,
+    count: i32,
+    now: DateTime<Utc>,
+    expires_at: DateTime<Utc>,
+) -> Result<bool> {
     let row = code::ActiveModel {
-        code_id: Set(crate::domain::ids::generate("otp")),
+        code_id: Set(crate::domain::ids::generate("count")),
         domain_id: Set(domain_id.to_owned()),
         user_id: Set(user_id.to_owned()),
-        purpose: Set(PURPOSE.to_owned()),
+        purpose: Set(purpose.to_owned()),
         code_hash: Set(String::new()),
         payload: Set(None),
-        attempts: Set(step),
-        expires_at: Set(now),
+        attempts: Set(count),
+        expires_at: Set(expires_at),
         consumed_at: Set(None),
         created_at: Set(now),
     };

@@ -638,9 +638,9 @@ fn totp_at(secret: &str, time: chrono::DateTime<chrono::Utc>) -> String {
     totp.generate(u64::try_from(time.timestamp()).unwrap())
 }
 
-#[tokio::test]
-async fn mfa_by_totp_round_trip_each_code_once() {
-    let f = fixture().await;
+/// Sets up MFA type OTP for the fixture's user: the secret (base32) and the `otpauth://`
+/// URI the answer shows.
+async fn enable_otp(f: &Fixture) -> (String, String) {
     let user = f
         .app
         .user_profile()
@@ -660,8 +660,14 @@ async fn mfa_by_totp_round_trip_each_code_once() {
         Some(prost_types::value::Kind::StringValue(value)) => value.clone(),
         other => panic!("{name}: {other:?}"),
     };
-    let secret = field("otp_secret");
-    assert!(field("otpauth_uri").starts_with("otpauth://totp/"));
+    (field("otp_secret"), field("otpauth_uri"))
+}
+
+#[tokio::test]
+async fn mfa_by_totp_round_trip_each_code_once() {
+    let f = fixture().await;
+    let (secret, uri) = enable_otp(&f).await;
+    assert!(uri.starts_with("otpauth://totp/"), "{uri}");
     // Shown once: never again.
     let later = get_profile(&f.app, &f.token).await.unwrap().mfa.unwrap();
     assert_eq!(later.state(), MfaState::Disabled);
@@ -746,26 +752,7 @@ async fn mfa_by_totp_round_trip_each_code_once() {
 #[tokio::test]
 async fn totp_codes_allow_five_tries_then_wait() {
     let f = fixture().await;
-    let user = f
-        .app
-        .user_profile()
-        .await
-        .enable_mfa(authed(
-            EnableMfaRequest {
-                mfa_type: "OTP".into(),
-                options: None,
-            },
-            &f.token,
-        ))
-        .await
-        .unwrap()
-        .into_inner();
-    let options = user.mfa.unwrap().options.unwrap();
-    let Some(prost_types::value::Kind::StringValue(secret)) =
-        options.fields["otp_secret"].kind.clone()
-    else {
-        panic!("no secret")
-    };
+    let (secret, _) = enable_otp(&f).await;
     let code = totp_at(&secret, f.app.clock.now());
     let guesses = (0..20).map(|i| {
         let guess = format!("{:06}", (code.parse::<u32>().unwrap() + 1 + i) % 1_000_000);
