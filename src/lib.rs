@@ -14,6 +14,7 @@ pub mod domain;
 pub mod error;
 pub mod mail;
 pub mod pb;
+pub mod query;
 pub mod server;
 pub mod service;
 pub mod store;
