@@ -2,7 +2,10 @@
 
 use prost_types::{ListValue, Struct, Value, value::Kind};
 
-use crate::domain::{AuthType, MfaState, Tags, User, UserState, format_time};
+use crate::domain::{
+    AuthType, Member, MfaState, ResourceGroup, RoleBinding, RoleType, Tags, User, UserState,
+    UserSummary, format_time,
+};
 use crate::error::{Error, Label, Result};
 use crate::pb::identity as pb;
 
@@ -129,6 +132,111 @@ pub fn user_info(user: &User) -> pb::UserInfo {
         domain_id: user.domain_id.clone(),
         created_at: format_time(user.created_at),
         last_accessed_at: user.last_accessed_at.map(format_time).unwrap_or_default(),
+    }
+}
+
+/// A workspace member as `WorkspaceUserInfo`; with `only`, the user's other fields are left
+/// empty (`user_id` and the binding always come).
+pub fn member_info(member: &Member, only: Option<&[String]>) -> pb::WorkspaceUserInfo {
+    let user = &member.user;
+    let wanted = |key: &str| only.is_none_or(|keys| keys.iter().any(|k| k == key));
+    let mut info = pb::WorkspaceUserInfo {
+        user_id: user.user_id.clone(),
+        name: user.name.clone(),
+        state: match user.state {
+            UserState::Enabled => pb::workspace_user_info::State::Enabled,
+            UserState::Disabled => pb::workspace_user_info::State::Disabled,
+            UserState::Pending => pb::workspace_user_info::State::Pending,
+        } as i32,
+        email: user.email.clone(),
+        auth_type: auth_type(user.auth_type) as i32,
+        role_type: if user.domain_admin {
+            pb::workspace_user_info::RoleType::DomainAdmin
+        } else {
+            pb::workspace_user_info::RoleType::User
+        } as i32,
+        language: user.language.clone(),
+        timezone: user.timezone.clone(),
+        api_key_count: 0,
+        tags: Some(struct_from_json(user.tags.as_map())),
+        role_binding_info: Some(role_binding_info(&member.binding)),
+        email_verified: user.email_verified,
+        domain_id: user.domain_id.clone(),
+        created_at: format_time(user.created_at),
+        last_accessed_at: user.last_accessed_at.map(format_time).unwrap_or_default(),
+    };
+    if only.is_some() {
+        let pb::WorkspaceUserInfo {
+            user_id: _,
+            name,
+            state,
+            email,
+            auth_type,
+            role_type,
+            language,
+            timezone,
+            api_key_count: _,
+            tags,
+            role_binding_info: _,
+            email_verified,
+            domain_id,
+            created_at,
+            last_accessed_at,
+        } = &mut info;
+        let clear = |key: &str, reset: &mut dyn FnMut()| {
+            if !wanted(key) {
+                reset();
+            }
+        };
+        clear("name", &mut || name.clear());
+        clear("state", &mut || *state = 0);
+        clear("email", &mut || email.clear());
+        clear("auth_type", &mut || *auth_type = 0);
+        clear("role_type", &mut || *role_type = 0);
+        clear("language", &mut || language.clear());
+        clear("timezone", &mut || timezone.clear());
+        clear("tags", &mut || *tags = None);
+        clear("email_verified", &mut || *email_verified = false);
+        clear("domain_id", &mut || domain_id.clear());
+        clear("created_at", &mut || created_at.clear());
+        clear("last_accessed_at", &mut || last_accessed_at.clear());
+    }
+    info
+}
+
+/// A role binding as `RoleBindingInfo`.
+pub fn role_binding_info(binding: &RoleBinding) -> pb::RoleBindingInfo {
+    use pb::role_binding_info::{ResourceGroup as WireGroup, RoleType as WireRole};
+    pb::RoleBindingInfo {
+        role_binding_id: binding.role_binding_id.clone(),
+        role_type: match binding.role_type {
+            RoleType::DomainAdmin => WireRole::DomainAdmin,
+            RoleType::WorkspaceOwner => WireRole::WorkspaceOwner,
+            RoleType::WorkspaceMember => WireRole::WorkspaceMember,
+        } as i32,
+        resource_group: match binding.resource_group {
+            ResourceGroup::Domain => WireGroup::Domain,
+            ResourceGroup::Workspace => WireGroup::Workspace,
+        } as i32,
+        domain_id: binding.domain_id.clone(),
+        workspace_group_id: binding.workspace_group_id.clone().unwrap_or_default(),
+        workspace_id: binding.workspace_id.clone(),
+        role_id: binding.role_id.clone(),
+        user_id: binding.user_id.clone(),
+        created_at: format_time(binding.created_at),
+    }
+}
+
+/// A user as `find` shows it.
+pub fn user_summary_info(user: &UserSummary) -> pb::UserSummaryInfo {
+    pb::UserSummaryInfo {
+        user_id: user.user_id.clone(),
+        name: user.name.clone(),
+        state: match user.state {
+            UserState::Enabled => pb::user_summary_info::State::Enabled,
+            UserState::Disabled => pb::user_summary_info::State::Disabled,
+            UserState::Pending => pb::user_summary_info::State::Pending,
+        } as i32,
     }
 }
 

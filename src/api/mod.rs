@@ -2,6 +2,7 @@
 //! types, call one function of `service`, and convert the answer.
 
 mod convert;
+mod query;
 mod token;
 mod user_profile;
 mod workspace_user;

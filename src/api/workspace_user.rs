@@ -1,27 +1,47 @@
-//! `spaceone.api.identity.v2.WorkspaceUser`: the users of one workspace. Registered so
-//! clients find it; its calls answer UNIMPLEMENTED until the service is built.
+//! `spaceone.api.identity.v2.WorkspaceUser`: the users of one workspace.
 
 use std::sync::Arc;
 
 use tonic::{Request, Response, Status};
 
+use super::convert::{given, member_info, struct_from_json, tags_from_struct, user_summary_info};
+use super::query;
+use crate::auth::{Permission, Principal};
 use crate::context::Context;
+use crate::domain::{
+    AuthType, Email, Language, Name, NewUser, Password, RoleType, Timezone, UserId, UserState,
+};
 use crate::error::Error;
 use crate::pb::identity::{
-    CreateWorkspaceUserRequest, UsersSummaryInfo, WorkspaceUserFindRequest, WorkspaceUserInfo,
-    WorkspaceUserRequest, WorkspaceUserSearchQuery, WorkspaceUserStatQuery, WorkspaceUsersInfo,
-    workspace_user_server::WorkspaceUser,
+    AuthType as WireAuthType, CreateWorkspaceUserRequest, UsersSummaryInfo,
+    WorkspaceUserFindRequest, WorkspaceUserInfo, WorkspaceUserRequest, WorkspaceUserSearchQuery,
+    WorkspaceUserStatQuery, WorkspaceUsersInfo, workspace_user_find_request,
+    workspace_user_search_query, workspace_user_server::WorkspaceUser,
 };
+use crate::service::workspace_users::{self, NewMember};
+use crate::store::members::MemberFilter;
 
 /// The WorkspaceUser service.
 pub struct WorkspaceUserApi {
-    _ctx: Arc<Context>,
+    ctx: Arc<Context>,
 }
 
 impl WorkspaceUserApi {
     /// The service on shared state.
     pub fn new(ctx: Arc<Context>) -> Self {
-        Self { _ctx: ctx }
+        Self { ctx }
+    }
+
+    async fn caller<T>(
+        &self,
+        request: &Request<T>,
+        permission: Permission,
+    ) -> Result<Principal, Status> {
+        Ok(self
+            .ctx
+            .auth
+            .authenticate(request.metadata(), permission)
+            .await?)
     }
 }
 
@@ -29,36 +49,193 @@ impl WorkspaceUserApi {
 impl WorkspaceUser for WorkspaceUserApi {
     async fn create(
         &self,
-        _request: Request<CreateWorkspaceUserRequest>,
+        request: Request<CreateWorkspaceUserRequest>,
     ) -> Result<Response<WorkspaceUserInfo>, Status> {
-        Err(Error::NotImplemented("WorkspaceUser.create").into())
+        let caller = self
+            .caller(&request, Permission::WorkspaceUserWrite)
+            .await?;
+        let CreateWorkspaceUserRequest {
+            user_id,
+            password,
+            name,
+            email,
+            auth_type,
+            language,
+            timezone,
+            tags,
+            reset_password,
+            role_id,
+        } = request.into_inner();
+        let user = NewUser {
+            user_id: UserId::parse(&user_id)?,
+            name: given(name).map(|n| Name::parse(&n)).transpose()?,
+            email: given(email).map(|e| Email::parse(&e)).transpose()?,
+            auth_type: match WireAuthType::try_from(auth_type) {
+                Ok(WireAuthType::Local) => AuthType::Local,
+                Ok(WireAuthType::External) => AuthType::External,
+                Ok(WireAuthType::NoneBackend) => return Err(Error::required("auth_type").into()),
+                Err(_) => {
+                    return Err(
+                        Error::invalid("auth_type", format!("unknown value {auth_type}")).into(),
+                    );
+                }
+            },
+            password: given(password).map(|p| Password::parse(&p)).transpose()?,
+            language: given(language).map(|l| Language::parse(&l)).transpose()?,
+            timezone: given(timezone).map(|t| Timezone::parse(&t)).transpose()?,
+            tags: tags.map(tags_from_struct).transpose()?.unwrap_or_default(),
+        };
+        let new = NewMember {
+            user,
+            role_id,
+            reset_password,
+        };
+        // A workspace token names its workspace; the request has no workspace field here.
+        let member = workspace_users::create(&self.ctx, &caller, None, new).await?;
+        Ok(Response::new(member_info(&member, None)))
     }
 
     async fn get(
         &self,
-        _request: Request<WorkspaceUserRequest>,
+        request: Request<WorkspaceUserRequest>,
     ) -> Result<Response<WorkspaceUserInfo>, Status> {
-        Err(Error::NotImplemented("WorkspaceUser.get").into())
+        let caller = self.caller(&request, Permission::WorkspaceUserRead).await?;
+        let WorkspaceUserRequest {
+            user_id,
+            workspace_id,
+        } = request.into_inner();
+        let workspace_id = given(workspace_id);
+        let member =
+            workspace_users::get(&self.ctx, &caller, workspace_id.as_deref(), &user_id).await?;
+        Ok(Response::new(member_info(&member, None)))
     }
 
     async fn find(
         &self,
-        _request: Request<WorkspaceUserFindRequest>,
+        request: Request<WorkspaceUserFindRequest>,
     ) -> Result<Response<UsersSummaryInfo>, Status> {
-        Err(Error::NotImplemented("WorkspaceUser.find").into())
+        let caller = self.caller(&request, Permission::WorkspaceUserRead).await?;
+        let WorkspaceUserFindRequest {
+            keyword,
+            state,
+            page,
+            workspace_id,
+        } = request.into_inner();
+        use workspace_user_find_request::State;
+        let state = match State::try_from(state) {
+            Ok(State::None) => None,
+            Ok(State::Enabled) => Some(UserState::Enabled),
+            Ok(State::Disabled) => Some(UserState::Disabled),
+            Ok(State::Pending) => Some(UserState::Pending),
+            Err(_) => return Err(Error::invalid("state", format!("unknown value {state}")).into()),
+        };
+        let workspace_id = given(workspace_id);
+        let found = workspace_users::find(
+            &self.ctx,
+            &caller,
+            workspace_id.as_deref(),
+            given(keyword),
+            state,
+            page.map(query::page),
+        )
+        .await?;
+        Ok(Response::new(UsersSummaryInfo {
+            results: found.results.iter().map(user_summary_info).collect(),
+            total_count: count(found.total_count),
+        }))
     }
 
     async fn list(
         &self,
-        _request: Request<WorkspaceUserSearchQuery>,
+        request: Request<WorkspaceUserSearchQuery>,
     ) -> Result<Response<WorkspaceUsersInfo>, Status> {
-        Err(Error::NotImplemented("WorkspaceUser.list").into())
+        let caller = self.caller(&request, Permission::WorkspaceUserRead).await?;
+        let WorkspaceUserSearchQuery {
+            query,
+            user_id,
+            name,
+            state,
+            email,
+            auth_type,
+            role_type,
+            workspace_id,
+        } = request.into_inner();
+        use workspace_user_search_query::State;
+        let filter = MemberFilter {
+            user_id: given(user_id),
+            name: given(name),
+            state: match State::try_from(state) {
+                Ok(State::None) => None,
+                Ok(State::Enabled) => Some(UserState::Enabled),
+                Ok(State::Disabled) => Some(UserState::Disabled),
+                Ok(State::Pending) => Some(UserState::Pending),
+                Err(_) => {
+                    return Err(Error::invalid("state", format!("unknown value {state}")).into());
+                }
+            },
+            email: given(email),
+            auth_type: match WireAuthType::try_from(auth_type) {
+                Ok(WireAuthType::NoneBackend) => None,
+                Ok(WireAuthType::Local) => Some(AuthType::Local),
+                Ok(WireAuthType::External) => Some(AuthType::External),
+                Err(_) => {
+                    return Err(
+                        Error::invalid("auth_type", format!("unknown value {auth_type}")).into(),
+                    );
+                }
+            },
+            role_type: match given(role_type) {
+                None => None,
+                Some(role_type) => match RoleType::parse(&role_type)? {
+                    RoleType::DomainAdmin => {
+                        return Err(Error::invalid(
+                            "role_type",
+                            "is WORKSPACE_OWNER or WORKSPACE_MEMBER in a workspace",
+                        )
+                        .into());
+                    }
+                    workspace_role => Some(workspace_role),
+                },
+            },
+        };
+        let search = query::search(query)?;
+        let workspace_id = given(workspace_id);
+        let (listing, only) =
+            workspace_users::list(&self.ctx, &caller, workspace_id.as_deref(), filter, search)
+                .await?;
+        Ok(Response::new(WorkspaceUsersInfo {
+            results: listing
+                .results
+                .iter()
+                .map(|member| member_info(member, only.as_deref()))
+                .collect(),
+            total_count: count(listing.total_count),
+        }))
     }
 
     async fn stat(
         &self,
-        _request: Request<WorkspaceUserStatQuery>,
+        request: Request<WorkspaceUserStatQuery>,
     ) -> Result<Response<prost_types::Struct>, Status> {
-        Err(Error::NotImplemented("WorkspaceUser.stat").into())
+        let caller = self.caller(&request, Permission::WorkspaceUserRead).await?;
+        let WorkspaceUserStatQuery {
+            query,
+            workspace_id,
+        } = request.into_inner();
+        let stat = query::stat(query)?;
+        let workspace_id = given(workspace_id);
+        let (results, total_count) =
+            workspace_users::stat(&self.ctx, &caller, workspace_id.as_deref(), stat).await?;
+        let mut answer = serde_json::Map::new();
+        answer.insert("results".into(), serde_json::Value::Array(results));
+        if let Some(total_count) = total_count {
+            answer.insert("total_count".into(), total_count.into());
+        }
+        Ok(Response::new(struct_from_json(&answer)))
     }
+}
+
+/// A count as the wire's `int32`, saturating.
+fn count(total: u64) -> i32 {
+    i32::try_from(total).unwrap_or(i32::MAX)
 }

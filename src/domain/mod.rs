@@ -14,8 +14,9 @@ pub use fields::{Email, Language, Name, Tags, Timezone, UserId, account_key, nor
 pub use otp::OtpSecret;
 pub use password::{Password, PasswordHasher};
 pub use records::{
-    AuthType, CredentialStamp, Domain, KeyListing, KeyPurpose, Mfa, MfaState, NewUser, OneTimeCode,
-    RoleBinding, SigningKey, User, UserState, Workspace, WorkspaceGroup, WorkspaceState,
+    AuthType, CredentialStamp, Domain, KeyListing, KeyPurpose, Listing, Member, Mfa, MfaState,
+    NewUser, OneTimeCode, RoleBinding, SigningKey, User, UserState, UserSummary, UserView,
+    Workspace, WorkspaceGroup, WorkspaceState,
 };
 pub use roles::{ResourceGroup, Role, RoleType, TokenRole, WORKSPACE_WILDCARD};
 pub use throttle::SignInThrottle;

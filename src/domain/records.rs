@@ -406,3 +406,65 @@ impl std::fmt::Debug for SigningKey {
             .finish_non_exhaustive()
     }
 }
+
+/// A user as the rest of its domain sees it: no password hash, no MFA secret, no
+/// credential version.
+#[derive(Debug, Clone, PartialEq)]
+pub struct UserView {
+    /// The tenant.
+    pub domain_id: String,
+    /// Unique within the domain.
+    pub user_id: String,
+    /// Display name.
+    pub name: String,
+    /// ENABLED, DISABLED or PENDING.
+    pub state: UserState,
+    /// Contact address; empty when unknown.
+    pub email: String,
+    /// Whether the user proved it owns `email`.
+    pub email_verified: bool,
+    /// Where the password lives.
+    pub auth_type: AuthType,
+    /// Whether the user holds a domain-wide DOMAIN_ADMIN binding.
+    pub domain_admin: bool,
+    /// Language code.
+    pub language: String,
+    /// IANA time zone.
+    pub timezone: String,
+    /// Free-form tags.
+    pub tags: Tags,
+    /// When it was created.
+    pub created_at: DateTime<Utc>,
+    /// When the user last signed in.
+    pub last_accessed_at: Option<DateTime<Utc>>,
+}
+
+/// A member of a workspace: a user and the binding that makes it one (in the workspace
+/// itself, or `*` for every workspace of the domain).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Member {
+    /// The user.
+    pub user: UserView,
+    /// Its membership binding.
+    pub binding: RoleBinding,
+}
+
+/// A user of the domain as `WorkspaceUser.find` shows it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UserSummary {
+    /// Unique within the domain.
+    pub user_id: String,
+    /// Display name.
+    pub name: String,
+    /// ENABLED, DISABLED or PENDING.
+    pub state: UserState,
+}
+
+/// One page of results and the count of every match before paging.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Listing<T> {
+    /// The page (empty when only the count was asked for).
+    pub results: Vec<T>,
+    /// Every match.
+    pub total_count: u64,
+}

@@ -195,7 +195,9 @@ pub async fn create_role_binding(
         workspace_group_id: None,
         created_at: ctx.clock.now(),
     };
-    store::role_bindings::insert(db, &binding).await?;
+    let tx = ctx.store.begin().await?;
+    store::role_bindings::insert(&tx, &binding).await?;
+    tx.commit().await?;
     Ok(binding)
 }
 

@@ -16,7 +16,7 @@ use crate::domain::{
     AuthType, Email, OneTimeCode, Password, User, UserId, UserState, ids, normalized,
 };
 use crate::error::{Error, Result};
-use crate::mail::{Mail, Template};
+use crate::mail::{FirstSignIn, Mail, Template};
 use crate::store::{self, users::UserChanges};
 
 /// Reset mails a user may get per `MAIL_WINDOW`; further requests send nothing.
@@ -105,37 +105,13 @@ async fn deliver(ctx: &Context, user: &User) -> Result<()> {
     };
     match ctx.codes.reset {
         PasswordReset::Link => {
-            let ttl = ctx.codes.reset_ttl;
-            let keys = ctx.keys.signing_keys(&user.domain_id).await?;
-            let claims = Claims::for_user(
-                TokenKind::PasswordReset,
-                user,
-                ttl.num_seconds(),
-                now.timestamp(),
-            );
-            // One live link per user: a new one replaces the last.
-            let row = OneTimeCode {
-                code_id: ids::generate("reset"),
-                domain_id: user.domain_id.clone(),
-                user_id: user.user_id.clone(),
-                purpose: RESET_LINK.to_owned(),
-                code_hash: token_hash(&claims.jti),
-                payload: None,
-                attempts: 0,
-                expires_at: now + ttl,
-                consumed_at: None,
-                created_at: now,
+            let link = new_link(ctx, user).await?;
+            let template = Template::ResetPasswordLink {
+                link: link.link.clone(),
+                hours: link.hours,
             };
-            store::codes::replace(&ctx.store, &row, false).await?;
-            let token = jwt::sign(&keys.refresh, &claims)?;
-            let link = format!("{}/reset-password?token={token}", ctx.codes.console_url);
-            let hours = u32::try_from((ttl.num_minutes() + 59) / 60).unwrap_or(24);
-            if let Err(error) = ctx
-                .mailer
-                .send(&mail(Template::ResetPasswordLink { link, hours }))
-                .await
-            {
-                store::codes::void(&ctx.store, &row.code_id).await?;
+            if let Err(error) = ctx.mailer.send(&mail(template)).await {
+                store::codes::void(&ctx.store, &link.code_id).await?;
                 return Err(error);
             }
         }
@@ -172,6 +148,85 @@ async fn deliver(ctx: &Context, user: &User) -> Result<()> {
                 }))
                 .await?;
         }
+    }
+    Ok(())
+}
+
+/// A single-use link to choose a password, recorded as the user's one live link.
+struct ResetLink {
+    link: String,
+    hours: u32,
+    code_id: String,
+}
+
+/// Makes a reset link for `user`; a new one replaces the last.
+async fn new_link(ctx: &Context, user: &User) -> Result<ResetLink> {
+    let now = ctx.clock.now();
+    let ttl = ctx.codes.reset_ttl;
+    let keys = ctx.keys.signing_keys(&user.domain_id).await?;
+    let claims = Claims::for_user(
+        TokenKind::PasswordReset,
+        user,
+        ttl.num_seconds(),
+        now.timestamp(),
+    );
+    let row = OneTimeCode {
+        code_id: ids::generate("reset"),
+        domain_id: user.domain_id.clone(),
+        user_id: user.user_id.clone(),
+        purpose: RESET_LINK.to_owned(),
+        code_hash: token_hash(&claims.jti),
+        payload: None,
+        attempts: 0,
+        expires_at: now + ttl,
+        consumed_at: None,
+        created_at: now,
+    };
+    store::codes::replace(&ctx.store, &row, false).await?;
+    let token = jwt::sign(&keys.refresh, &claims)?;
+    Ok(ResetLink {
+        link: format!("{}/reset-password?token={token}", ctx.codes.console_url),
+        hours: u32::try_from((ttl.num_minutes() + 59) / 60).unwrap_or(24),
+        code_id: row.code_id,
+    })
+}
+
+/// Mails a new user its invitation: with `temporary`, the temporary password already in
+/// effect; otherwise a single-use link to choose a password (valid `--reset-link-ttl`).
+pub async fn invite(ctx: &Context, user: &User, temporary: Option<&Password>) -> Result<()> {
+    let address = Email::parse(&user.email)?;
+    let (first_sign_in, link_code) = match temporary {
+        Some(password) => (
+            FirstSignIn::TemporaryPassword {
+                password: password.expose().to_owned(),
+            },
+            None,
+        ),
+        None => {
+            let link = new_link(ctx, user).await?;
+            (
+                FirstSignIn::Link {
+                    link: link.link,
+                    hours: link.hours,
+                },
+                Some(link.code_id),
+            )
+        }
+    };
+    let mail = Mail {
+        to: address,
+        name: user.name.clone(),
+        language: user.language.clone(),
+        template: Template::Invitation {
+            user_id: user.user_id.clone(),
+            first_sign_in,
+        },
+    };
+    if let Err(error) = ctx.mailer.send(&mail).await {
+        if let Some(code_id) = link_code {
+            store::codes::void(&ctx.store, &code_id).await?;
+        }
+        return Err(error);
     }
     Ok(())
 }

@@ -10,6 +10,7 @@ pub mod codes;
 pub mod domains;
 mod entities;
 pub mod keys;
+pub mod members;
 mod migration;
 pub mod role_bindings;
 pub mod roles;

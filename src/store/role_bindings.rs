@@ -1,15 +1,56 @@
 //! Role bindings.
 
-use sea_orm::{ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter, QueryOrder};
+use sea_orm::{
+    ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter, QueryOrder, sea_query::Expr,
+};
 use tracing::instrument;
 
-use super::{Executor, conn, entities::role_binding, on_unique, stored};
-use crate::domain::{RoleBinding, RoleType};
-use crate::error::Result;
+use super::{
+    Executor, Tx, conn,
+    entities::{role_binding, user},
+    on_unique, stored,
+};
+use crate::domain::{ResourceGroup, RoleBinding, RoleType, WORKSPACE_WILDCARD};
+use crate::error::{Error, Result};
 
-/// Adds a binding; a second binding of the same user in the same place is ALREADY_EXISTS.
-#[instrument(skip(db, binding), fields(role_binding_id = %binding.role_binding_id))]
-pub async fn insert(db: &impl Executor, binding: &RoleBinding) -> Result<()> {
+/// Adds a binding, inside the transaction that made its user and role certain.
+///
+/// A user has at most one *membership* binding (a workspace role) covering a workspace: one
+/// in the workspace itself (direct or from a workspace group), or one bound to `*` that
+/// covers every workspace of the domain. A second binding in the same workspace, a `*`
+/// membership for a user bound in some workspace, or a workspace binding for a user with a
+/// `*` membership is ALREADY_EXISTS. A DOMAIN_ADMIN binding combines with anything. The
+/// user's row is locked first, so two racing bindings of one user cannot both pass.
+#[instrument(skip(tx, binding), fields(role_binding_id = %binding.role_binding_id))]
+pub async fn insert(tx: &Tx, binding: &RoleBinding) -> Result<()> {
+    let locked = user::Entity::update_many()
+        .col_expr(user::Column::UserKey, Expr::col(user::Column::UserKey).into())
+        .filter(user::Column::DomainId.eq(&binding.domain_id))
+        .filter(user::Column::UserId.eq(&binding.user_id))
+        .exec(conn(tx))
+        .await?;
+    if locked.rows_affected == 0 {
+        return Err(Error::not_found("user_id", binding.user_id.as_str()));
+    }
+    if binding.resource_group == ResourceGroup::Workspace {
+        let mut overlapping = role_binding::Entity::find()
+            .filter(role_binding::Column::DomainId.eq(&binding.domain_id))
+            .filter(role_binding::Column::UserId.eq(&binding.user_id))
+            .filter(role_binding::Column::ResourceGroup.eq(ResourceGroup::Workspace.as_str()));
+        if binding.workspace_id != WORKSPACE_WILDCARD {
+            overlapping = overlapping.filter(
+                role_binding::Column::WorkspaceId.is_in([WORKSPACE_WILDCARD, &binding.workspace_id]),
+            );
+        }
+        if let Some(existing) = overlapping.one(conn(tx)).await? {
+            let place = if existing.workspace_id == WORKSPACE_WILDCARD {
+                format!("{} in every workspace (*)", binding.user_id)
+            } else {
+                format!("{} in workspace {}", binding.user_id, existing.workspace_id)
+            };
+            return Err(Error::already_exists("role_binding", place));
+        }
+    }
     let row = role_binding::ActiveModel {
         role_binding_id: Set(binding.role_binding_id.clone()),
         domain_id: Set(binding.domain_id.clone()),
@@ -22,7 +63,7 @@ pub async fn insert(db: &impl Executor, binding: &RoleBinding) -> Result<()> {
         created_at: Set(binding.created_at),
     };
     role_binding::Entity::insert(row)
-        .exec_without_returning(conn(db))
+        .exec_without_returning(conn(tx))
         .await
         .map_err(|err| {
             let place = format!("{} in workspace {}", binding.user_id, binding.workspace_id);

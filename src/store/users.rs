@@ -318,6 +318,27 @@ pub async fn change_state(
     Ok(result.rows_affected == 1)
 }
 
+/// Sets a new user's required actions (such as UPDATE_PASSWORD), in the transaction that
+/// created it.
+#[instrument(skip(db))]
+pub async fn set_required_actions(
+    db: &impl Executor,
+    domain_id: &str,
+    user_id: &str,
+    actions: &[&str],
+) -> Result<()> {
+    user::Entity::update_many()
+        .col_expr(
+            user::Column::RequiredActions,
+            Expr::value(serde_json::json!(actions)),
+        )
+        .filter(user::Column::DomainId.eq(domain_id))
+        .filter(user::Column::UserId.eq(user_id))
+        .exec(conn(db))
+        .await?;
+    Ok(())
+}
+
 /// Deletes a user with its role bindings, group memberships and codes (the foreign keys
 /// cascade). Returns false when there was no such user.
 #[instrument(skip(db))]

@@ -1,0 +1,439 @@
+//! Workspace membership: the users bound to a workspace (directly, through a workspace
+//! group, or by a `*` binding that covers every workspace of the domain), paged, counted,
+//! searched and aggregated by the database.
+//!
+//! Every query starts from one *base relation* per workspace: two arms, the bindings in the
+//! workspace and the `*` bindings, each joined to its user, so both engines page it in
+//! `user_id` order straight off `ix_role_bindings_members` and stop after the page. The
+//! query compiler (`crate::query`) wraps that relation with the caller's conditions; the
+//! scope is inside it, out of their reach. An unfiltered count is read from the counts the
+//! database keeps (`workspaces.member_count` + `domains.shared_member_count`).
+
+use sea_orm::{
+    ConnectionTrait, DatabaseBackend, QueryResult,
+    sea_query::{Alias, Cond, Expr, Func, JoinType, LikeExpr, Query, SelectStatement, UnionType},
+};
+use tracing::instrument;
+
+use super::{Executor, conn, stored};
+use crate::domain::{
+    AuthType, Listing, Member, ResourceGroup, RoleBinding, RoleType, Tags, UserState,
+    UserSummary, UserView, WORKSPACE_WILDCARD,
+};
+use crate::error::{Error, Result};
+use crate::query::{self, Engine, Field, Kind, Resource, Search, Stat};
+
+/// What a query may touch of a workspace's members: the user's own fields, never its
+/// password hash, MFA settings or credential version.
+pub static RESOURCE: Resource = Resource {
+    name: "workspace user",
+    fields: &[
+        Field { key: "user_id", kind: Kind::Text },
+        Field { key: "name", kind: Kind::Text },
+        Field { key: "state", kind: Kind::Text },
+        Field { key: "email", kind: Kind::Text },
+        Field { key: "email_verified", kind: Kind::Bool },
+        Field { key: "auth_type", kind: Kind::Text },
+        Field { key: "role_type", kind: Kind::Text },
+        Field { key: "language", kind: Kind::Text },
+        Field { key: "timezone", kind: Kind::Text },
+        Field { key: "tags", kind: Kind::Json },
+        Field { key: "required_actions", kind: Kind::JsonArray },
+        Field { key: "created_at", kind: Kind::DateTime },
+        Field { key: "last_accessed_at", kind: Kind::DateTime },
+    ],
+    keyword_fields: &["user_id", "name", "email"],
+    tiebreak: "user_id",
+    minimal_fields: &["user_id", "name", "state"],
+};
+
+/// The role types that make a binding a membership.
+const MEMBER_ROLES: [&str; 2] = ["WORKSPACE_OWNER", "WORKSPACE_MEMBER"];
+
+/// The user columns of the base relation, named as the user's fields.
+const USER_COLUMNS: [&str; 13] = [
+    "domain_id",
+    "user_id",
+    "name",
+    "state",
+    "email",
+    "email_verified",
+    "auth_type",
+    "language",
+    "timezone",
+    "tags",
+    "required_actions",
+    "created_at",
+    "last_accessed_at",
+];
+
+/// The binding columns of the base relation, outside the query's reach (`rb_` names are in
+/// no allow-list).
+const BINDING_COLUMNS: [(&str, &str); 6] = [
+    ("role_binding_id", "rb_role_binding_id"),
+    ("role_id", "rb_role_id"),
+    ("role_type", "rb_role_type"),
+    ("workspace_id", "rb_workspace_id"),
+    ("workspace_group_id", "rb_workspace_group_id"),
+    ("created_at", "rb_created_at"),
+];
+
+/// The request's plain fields that narrow a member list; `None` does not narrow.
+#[derive(Debug, Clone, Default)]
+pub struct MemberFilter {
+    /// Exactly this user.
+    pub user_id: Option<String>,
+    /// Exactly this name.
+    pub name: Option<String>,
+    /// In this state.
+    pub state: Option<UserState>,
+    /// Exactly this address.
+    pub email: Option<String>,
+    /// Of this kind.
+    pub auth_type: Option<AuthType>,
+    /// Bound with this role type (owners or members).
+    pub role_type: Option<RoleType>,
+}
+
+impl MemberFilter {
+    fn is_empty(&self) -> bool {
+        self.user_id.is_none()
+            && self.name.is_none()
+            && self.state.is_none()
+            && self.email.is_none()
+            && self.auth_type.is_none()
+            && self.role_type.is_none()
+    }
+}
+
+/// The members of a workspace that `search` selects, and the fields to return (`None`:
+/// all).
+#[instrument(skip(db, filter, search))]
+pub async fn list(
+    db: &impl Executor,
+    domain_id: &str,
+    workspace_id: &str,
+    filter: &MemberFilter,
+    search: &Search,
+) -> Result<(Listing<Member>, Option<Vec<String>>)> {
+    let compiled = query::compile_search(
+        &RESOURCE,
+        base(domain_id, workspace_id, filter),
+        search,
+        engine(db),
+    )?;
+    let total_count = if compiled.filtered || !filter.is_empty() {
+        count(db, &compiled.count).await?
+    } else {
+        member_count(db, domain_id, workspace_id).await?
+    };
+    let results = if compiled.count_only {
+        Vec::new()
+    } else {
+        rows(db, &compiled.rows)
+            .await?
+            .iter()
+            .map(member_from_row)
+            .collect::<Result<_>>()?
+    };
+    Ok((
+        Listing {
+            results,
+            total_count,
+        },
+        compiled.only,
+    ))
+}
+
+/// One member of a workspace, if `user_id` is one.
+#[instrument(skip(db))]
+pub async fn get(
+    db: &impl Executor,
+    domain_id: &str,
+    workspace_id: &str,
+    user_id: &str,
+) -> Result<Option<Member>> {
+    let filter = MemberFilter {
+        user_id: Some(user_id.to_owned()),
+        ..MemberFilter::default()
+    };
+    let found = rows(db, &base(domain_id, workspace_id, &filter)).await?;
+    found.first().map(member_from_row).transpose()
+}
+
+/// The binding that makes `user_id` a member of the workspace, if any.
+#[instrument(skip(db))]
+pub async fn binding_of(
+    db: &impl Executor,
+    domain_id: &str,
+    workspace_id: &str,
+    user_id: &str,
+) -> Result<Option<RoleBinding>> {
+    Ok(get(db, domain_id, workspace_id, user_id)
+        .await?
+        .map(|member| member.binding))
+}
+
+/// The results of a statistics query over a workspace's members: one JSON value per row,
+/// and with a page the count of every result before paging.
+#[instrument(skip(db, stat))]
+pub async fn stat(
+    db: &impl Executor,
+    domain_id: &str,
+    workspace_id: &str,
+    stat: &Stat,
+) -> Result<(Vec<serde_json::Value>, Option<u64>)> {
+    let compiled = query::compile_stat(
+        &RESOURCE,
+        base(domain_id, workspace_id, &MemberFilter::default()),
+        stat,
+        engine(db),
+    )?;
+    let mut results = Vec::new();
+    for row in rows(db, &compiled.rows).await? {
+        let text: String = row.try_get("", "row")?;
+        let value = serde_json::from_str(&text)
+            .map_err(|err| Error::internal(format!("a statistics row is not JSON: {err}")))?;
+        results.push(value);
+    }
+    let total_count = match &compiled.count {
+        Some(statement) => Some(count(db, statement).await?),
+        None => None,
+    };
+    Ok((results, total_count))
+}
+
+/// How `find` pages: rows skipped and rows returned.
+#[derive(Debug, Clone, Copy)]
+pub struct Window {
+    /// Rows skipped.
+    pub offset: u64,
+    /// Most rows returned.
+    pub limit: u64,
+}
+
+/// Users of the domain who are not members of the workspace, whose `user_id` or `name`
+/// contains `keyword` (case-insensitive; `%` and `_` match themselves), in `user_id` order.
+#[instrument(skip(db))]
+pub async fn find_outside(
+    db: &impl Executor,
+    domain_id: &str,
+    workspace_id: &str,
+    keyword: Option<&str>,
+    state: Option<UserState>,
+    window: Window,
+) -> Result<Listing<UserSummary>> {
+    let u = Alias::new("u");
+    let b = Alias::new("b");
+    let mut membership = Query::select();
+    membership
+        .expr(Expr::val(1))
+        .from_as(Alias::new("role_bindings"), b.clone())
+        .and_where(Expr::col((b.clone(), Alias::new("domain_id"))).equals((u.clone(), Alias::new("domain_id"))))
+        .and_where(Expr::col((b.clone(), Alias::new("user_id"))).equals((u.clone(), Alias::new("user_id"))))
+        .and_where(Expr::col((b.clone(), Alias::new("workspace_id"))).is_in([workspace_id, WORKSPACE_WILDCARD]))
+        .and_where(Expr::col((b, Alias::new("role_type"))).is_in(MEMBER_ROLES));
+    let mut matching = Query::select();
+    matching
+        .from_as(Alias::new("users"), u.clone())
+        .and_where(Expr::col((u.clone(), Alias::new("domain_id"))).eq(domain_id))
+        .and_where(Expr::exists(membership).not());
+    if let Some(state) = state {
+        matching.and_where(Expr::col((u.clone(), Alias::new("state"))).eq(state.as_str()));
+    }
+    if let Some(keyword) = keyword.filter(|k| !k.is_empty()) {
+        let pattern = format!("%{}%", escape_like(&keyword.to_lowercase()));
+        let mut any = Cond::any();
+        for column in ["user_id", "name"] {
+            any = any.add(match engine(db) {
+                Engine::Postgres => Expr::cust_with_values(
+                    format!("\"u\".\"{column}\" ILIKE ? ESCAPE '\\'"),
+                    [pattern.clone()],
+                ),
+                Engine::Sqlite => Expr::expr(Func::lower(Expr::col((u.clone(), Alias::new(column)))))
+                    .like(LikeExpr::new(pattern.clone()).escape('\\')),
+            });
+        }
+        matching.cond_where(any);
+    }
+    let mut counting = matching.clone();
+    counting.expr_as(Expr::cust("COUNT(*)"), Alias::new("count"));
+    let total_count = count(db, &counting).await?;
+    let mut page = matching;
+    page.columns([
+        (u.clone(), Alias::new("user_id")),
+        (u.clone(), Alias::new("name")),
+        (u.clone(), Alias::new("state")),
+    ])
+    .order_by((u, Alias::new("user_id")), sea_orm::sea_query::Order::Asc)
+    .limit(window.limit)
+    .offset(window.offset);
+    let results = rows(db, &page)
+        .await?
+        .iter()
+        .map(|row| {
+            let state: String = row.try_get("", "state")?;
+            Ok(UserSummary {
+                user_id: row.try_get("", "user_id")?,
+                name: row.try_get("", "name")?,
+                state: stored(UserState::parse(&state), "user state")?,
+            })
+        })
+        .collect::<Result<_>>()?;
+    Ok(Listing {
+        results,
+        total_count,
+    })
+}
+
+/// The members of a workspace, as the database keeps count of them.
+async fn member_count(db: &impl Executor, domain_id: &str, workspace_id: &str) -> Result<u64> {
+    let mut statement = Query::select();
+    statement
+        .expr_as(
+            Expr::col((Alias::new("w"), Alias::new("member_count")))
+                .add(Expr::col((Alias::new("d"), Alias::new("shared_member_count")))),
+            Alias::new("count"),
+        )
+        .from_as(Alias::new("workspaces"), Alias::new("w"))
+        .join_as(
+            JoinType::InnerJoin,
+            Alias::new("domains"),
+            Alias::new("d"),
+            Expr::col((Alias::new("d"), Alias::new("domain_id")))
+                .equals((Alias::new("w"), Alias::new("domain_id"))),
+        )
+        .and_where(Expr::col((Alias::new("w"), Alias::new("domain_id"))).eq(domain_id))
+        .and_where(Expr::col((Alias::new("w"), Alias::new("workspace_id"))).eq(workspace_id));
+    count(db, &statement).await
+}
+
+/// The base relation: the workspace's membership bindings and the domain's `*` ones, each
+/// with its user, narrowed by the request's plain fields.
+fn base(domain_id: &str, workspace_id: &str, filter: &MemberFilter) -> SelectStatement {
+    let mut statement = arm(domain_id, workspace_id, filter);
+    statement.union(UnionType::All, arm(domain_id, WORKSPACE_WILDCARD, filter));
+    statement
+}
+
+fn arm(domain_id: &str, workspace_id: &str, filter: &MemberFilter) -> SelectStatement {
+    let (u, b, d) = (Alias::new("u"), Alias::new("b"), Alias::new("d"));
+    let col = |table: &Alias, column: &str| Expr::col((table.clone(), Alias::new(column)));
+    let mut admin = Query::select();
+    admin
+        .expr(Expr::val(1))
+        .from_as(Alias::new("role_bindings"), d.clone())
+        .and_where(col(&d, "domain_id").equals((u.clone(), Alias::new("domain_id"))))
+        .and_where(col(&d, "user_id").equals((u.clone(), Alias::new("user_id"))))
+        .and_where(col(&d, "workspace_id").eq(WORKSPACE_WILDCARD))
+        .and_where(col(&d, "role_type").eq(RoleType::DomainAdmin.as_str()));
+    let mut select = Query::select();
+    for column in USER_COLUMNS {
+        select.expr_as(col(&u, column), Alias::new(column));
+    }
+    select.expr_as(
+        Expr::case(Expr::exists(admin), "DOMAIN_ADMIN").finally("USER"),
+        Alias::new("role_type"),
+    );
+    for (column, name) in BINDING_COLUMNS {
+        select.expr_as(col(&b, column), Alias::new(name));
+    }
+    select
+        .from_as(Alias::new("role_bindings"), b.clone())
+        .join_as(
+            JoinType::InnerJoin,
+            Alias::new("users"),
+            u.clone(),
+            Cond::all()
+                .add(col(&u, "domain_id").equals((b.clone(), Alias::new("domain_id"))))
+                .add(col(&u, "user_id").equals((b.clone(), Alias::new("user_id")))),
+        )
+        .and_where(col(&b, "domain_id").eq(domain_id))
+        .and_where(col(&b, "workspace_id").eq(workspace_id));
+    match filter.role_type {
+        Some(role_type) => select.and_where(col(&b, "role_type").eq(role_type.as_str())),
+        None => select.and_where(col(&b, "role_type").is_in(MEMBER_ROLES)),
+    };
+    if let Some(user_id) = &filter.user_id {
+        select.and_where(col(&b, "user_id").eq(user_id.as_str()));
+    }
+    if let Some(name) = &filter.name {
+        select.and_where(col(&u, "name").eq(name.as_str()));
+    }
+    if let Some(state) = filter.state {
+        select.and_where(col(&u, "state").eq(state.as_str()));
+    }
+    if let Some(email) = &filter.email {
+        select.and_where(col(&u, "email").eq(email.as_str()));
+    }
+    if let Some(auth_type) = filter.auth_type {
+        select.and_where(col(&u, "auth_type").eq(auth_type.as_str()));
+    }
+    select
+}
+
+fn member_from_row(row: &QueryResult) -> Result<Member> {
+    let text = |column: &str| -> Result<String> { Ok(row.try_get("", column)?) };
+    let role_type = stored(RoleType::parse(&text("rb_role_type")?), "role_type")?;
+    let user = UserView {
+        domain_id: text("domain_id")?,
+        user_id: text("user_id")?,
+        name: text("name")?,
+        state: stored(UserState::parse(&text("state")?), "user state")?,
+        email: text("email")?,
+        email_verified: row.try_get("", "email_verified")?,
+        auth_type: stored(AuthType::parse(&text("auth_type")?), "auth_type")?,
+        domain_admin: text("role_type")? == "DOMAIN_ADMIN",
+        language: text("language")?,
+        timezone: text("timezone")?,
+        tags: Tags::from_json(row.try_get("", "tags")?),
+        created_at: row.try_get("", "created_at")?,
+        last_accessed_at: row.try_get("", "last_accessed_at")?,
+    };
+    let binding = RoleBinding {
+        role_binding_id: text("rb_role_binding_id")?,
+        domain_id: user.domain_id.clone(),
+        user_id: user.user_id.clone(),
+        role_id: text("rb_role_id")?,
+        role_type,
+        resource_group: ResourceGroup::Workspace,
+        workspace_id: text("rb_workspace_id")?,
+        workspace_group_id: row.try_get("", "rb_workspace_group_id")?,
+        created_at: row.try_get("", "rb_created_at")?,
+    };
+    Ok(Member { user, binding })
+}
+
+fn engine(db: &impl Executor) -> Engine {
+    match conn(db).get_database_backend() {
+        DatabaseBackend::Postgres => Engine::Postgres,
+        _ => Engine::Sqlite,
+    }
+}
+
+async fn rows(db: &impl Executor, statement: &SelectStatement) -> Result<Vec<QueryResult>> {
+    let connection = conn(db);
+    let built = connection.get_database_backend().build(statement);
+    Ok(connection.query_all(built).await?)
+}
+
+async fn count(db: &impl Executor, statement: &SelectStatement) -> Result<u64> {
+    let found = rows(db, statement).await?;
+    let count: i64 = match found.first() {
+        Some(row) => row.try_get("", "count")?,
+        None => 0,
+    };
+    Ok(u64::try_from(count).unwrap_or(0))
+}
+
+/// `text` for a LIKE pattern with `\` as the escape: `%`, `_` and `\` match themselves.
+fn escape_like(text: &str) -> String {
+    let mut escaped = String::with_capacity(text.len());
+    for c in text.chars() {
+        if matches!(c, '%' | '_' | '\\') {
+            escaped.push('\\');
+        }
+        escaped.push(c);
+    }
+    escaped
+}
