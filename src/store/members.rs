@@ -329,7 +329,14 @@ fn arm(domain_id: &str, workspace_id: &str, filter: &MemberFilter) -> SelectStat
         .and_where(col(&d, "role_type").eq(RoleType::DomainAdmin.as_str()));
     let mut select = Query::select();
     for column in USER_COLUMNS {
-        select.expr_as(col(&u, column), Alias::new(column));
+        // The keys the join matches on come from the binding, so both engines read the
+        // arm in `user_id` order straight off the binding index, without sorting.
+        let table = if matches!(column, "domain_id" | "user_id") {
+            &b
+        } else {
+            &u
+        };
+        select.expr_as(col(table, column), Alias::new(column));
     }
     select.expr_as(
         Expr::case(Expr::exists(admin), "DOMAIN_ADMIN").finally("USER"),
