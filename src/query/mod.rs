@@ -9,6 +9,10 @@
 //! parameters, JSON paths too.
 
 mod compile;
+mod filter;
+mod keys;
+mod regex;
+mod sql;
 mod stat;
 
 pub use compile::{CompiledSearch, compile_search};
