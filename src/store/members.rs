@@ -247,7 +247,7 @@ pub async fn find_outside(
         for column in ["user_id", "name"] {
             any = any.add(match engine(db) {
                 Engine::Postgres => Expr::cust_with_values(
-                    format!("\"u\".\"{column}\" ILIKE ? ESCAPE '\\'"),
+                    format!("\"u\".\"{column}\" ILIKE $1 ESCAPE '\\'"),
                     [pattern.clone()],
                 ),
                 Engine::Sqlite => Expr::expr(Func::lower(Expr::col((u.clone(), Alias::new(column)))))
