@@ -11,6 +11,7 @@ mod input_limits;
 mod logs;
 mod mail;
 mod malformed;
+mod query;
 mod reset;
 mod revocation;
 mod server;
