@@ -15,7 +15,8 @@ pub use otp::OtpSecret;
 pub use password::{Password, PasswordHasher};
 pub use records::{
     AuthType, CredentialStamp, Domain, KeyListing, KeyPurpose, Mfa, MfaState, NewUser, OneTimeCode,
-    RoleBinding, SigningKey, User, UserState, Workspace, WorkspaceGroup, WorkspaceState,
+    RoleBinding, SigningKey, User, UserState, Workspace, WorkspaceGroup, WorkspaceGroupMember,
+    WorkspaceState, WorkspaceWithRole,
 };
 pub use roles::{ResourceGroup, Role, RoleType, TokenRole, WORKSPACE_WILDCARD};
 pub use throttle::SignInThrottle;

@@ -6,3 +6,4 @@ pub mod codes;
 pub mod profile;
 pub mod reset;
 pub mod tokens;
+pub mod workspaces;
