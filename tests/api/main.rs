@@ -19,3 +19,4 @@ mod throttle;
 mod token;
 mod token_attacks;
 mod user_profile;
+mod workspaces;
