@@ -2,9 +2,7 @@
 //! for calls not offered yet, and a graceful stop.
 
 use spaceid::domain::UserState;
-use spaceid::pb::identity::{
-    CreateWorkspaceUserRequest, UpdateUserProfileRequest, UserProfileRequest,
-};
+use spaceid::pb::identity::{CreateWorkspaceUserRequest, UpdateUserProfileRequest};
 use tonic::Code;
 use tonic_health::pb::{
     HealthCheckRequest, health_check_response::ServingStatus, health_client::HealthClient,
@@ -114,17 +112,6 @@ async fn calls_not_offered_yet_answer_unimplemented() {
         Code::Unimplemented,
         "ERROR_NOT_IMPLEMENTED",
         &["WorkspaceUser.create"],
-    );
-    let result = app
-        .user_profile()
-        .await
-        .get_workspaces(UserProfileRequest::default())
-        .await;
-    assert_status(
-        result,
-        Code::Unimplemented,
-        "ERROR_NOT_IMPLEMENTED",
-        &["UserProfile.get_workspaces"],
     );
 }
 
