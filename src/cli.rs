@@ -1,5 +1,6 @@
 //! The command line: `serve`, and the admin commands that bootstrap a domain. Admin
-//! commands print one JSON object on success, and one line on standard error on failure.
+//! commands print one JSON value on success (an object, or an array for `list`), and one
+//! line on standard error on failure.
 
 use clap::{Parser, Subcommand};
 use serde_json::{Value, json};
@@ -81,6 +82,16 @@ pub enum WorkspaceCommand {
         #[arg(long, default_value = "{}")]
         tags: String,
     },
+    /// List the domain's workspaces, enabled or not, by name (a JSON array).
+    List(DomainRef),
+}
+
+/// A domain.
+#[derive(Debug, clap::Args)]
+pub struct DomainRef {
+    /// The domain.
+    #[arg(long)]
+    pub domain_id: String,
 }
 
 /// `spaceid workspace-group ...`.
@@ -108,6 +119,8 @@ pub enum WorkspaceGroupCommand {
 pub enum UserCommand {
     /// Create a user (with no role bindings).
     Create(UserCreateArgs),
+    /// List the domain's users by user id (a JSON array, without any secret).
+    List(DomainRef),
     /// Disable a user: it cannot sign in, and every token it holds stops working at once.
     Disable(UserRef),
     /// Enable a disabled user again (its old tokens stay dead).
@@ -174,6 +187,26 @@ pub enum RoleBindingCommand {
         #[arg(long)]
         workspace_id: Option<String>,
     },
+    /// List the domain's role bindings, oldest first (a JSON array).
+    List {
+        /// The domain.
+        #[arg(long)]
+        domain_id: String,
+        /// Only this user's bindings.
+        #[arg(long)]
+        user_id: Option<String>,
+        /// Only the bindings to this workspace (`*`: the domain-wide ones).
+        #[arg(long)]
+        workspace_id: Option<String>,
+    },
+    /// Delete a role binding; new tokens are no longer granted on it.
+    Delete {
+        /// The domain.
+        #[arg(long)]
+        domain_id: String,
+        /// The binding, e.g. rb-11d4eeaa1411.
+        role_binding_id: String,
+    },
 }
 
 /// Runs an admin command against the database and returns what it prints.
@@ -214,6 +247,10 @@ pub async fn run_admin(ctx: &Context, command: Command) -> Result<Value> {
             let workspace =
                 admin::create_workspace(ctx, &domain_id, &name, parse_tags(&tags)?).await?;
             Ok(workspace_json(&workspace))
+        }
+        Command::Workspace(WorkspaceCommand::List(DomainRef { domain_id })) => {
+            let workspaces = admin::list_workspaces(ctx, &domain_id).await?;
+            Ok(workspaces.iter().map(workspace_json).collect())
         }
         Command::WorkspaceGroup(WorkspaceGroupCommand::Create {
             domain_id,
@@ -261,6 +298,10 @@ pub async fn run_admin(ctx: &Context, command: Command) -> Result<Value> {
             let user = admin::create_user(ctx, &domain_id, new).await?;
             Ok(user_json(&user))
         }
+        Command::User(UserCommand::List(DomainRef { domain_id })) => {
+            let users = admin::list_users(ctx, &domain_id).await?;
+            Ok(users.iter().map(user_json).collect())
+        }
         Command::User(UserCommand::Disable(UserRef { domain_id, user_id })) => {
             let user =
                 admin::set_user_state(ctx, &domain_id, &user_id, UserState::Disabled).await?;
@@ -289,6 +330,27 @@ pub async fn run_admin(ctx: &Context, command: Command) -> Result<Value> {
             )
             .await?;
             Ok(role_binding_json(&binding))
+        }
+        Command::RoleBinding(RoleBindingCommand::List {
+            domain_id,
+            user_id,
+            workspace_id,
+        }) => {
+            let bindings = admin::list_role_bindings(
+                ctx,
+                &domain_id,
+                user_id.as_deref(),
+                workspace_id.as_deref(),
+            )
+            .await?;
+            Ok(bindings.iter().map(role_binding_json).collect())
+        }
+        Command::RoleBinding(RoleBindingCommand::Delete {
+            domain_id,
+            role_binding_id,
+        }) => {
+            let binding = admin::delete_role_binding(ctx, &domain_id, &role_binding_id).await?;
+            Ok(json!({"role_binding_id": binding.role_binding_id, "deleted": true}))
         }
     }
 }
@@ -324,6 +386,7 @@ fn workspace_json(workspace: &Workspace) -> Value {
     })
 }
 
+/// A user without any secret: no password hash, MFA settings or credential stamp.
 fn user_json(user: &User) -> Value {
     json!({
         "user_id": user.user_id,

@@ -4,10 +4,11 @@ use prost_types::{ListValue, Struct, Value, value::Kind};
 
 use crate::domain::{
     AuthType, Member, MfaState, ResourceGroup, RoleBinding, RoleType, Tags, User, UserState,
-    UserSummary, format_time,
+    UserSummary, WorkspaceGroupMember, WorkspaceState, WorkspaceWithRole, format_time,
 };
 use crate::error::{Error, Label, Result};
 use crate::pb::identity as pb;
+use crate::service::workspaces::MyWorkspaceGroup;
 
 /// A `Struct` as a JSON object; `field` names it in errors (numbers must be finite).
 pub fn json_from_struct(
@@ -202,6 +203,79 @@ pub fn member_info(member: &Member, only: Option<&[String]>) -> pb::WorkspaceUse
         clear("last_accessed_at", &mut || last_accessed_at.clear());
     }
     info
+}
+
+/// A workspace with the caller's role there, as `MyWorkspaceInfo`.
+pub fn my_workspace_info(entry: &WorkspaceWithRole) -> pb::MyWorkspaceInfo {
+    use pb::my_workspace_info::{RoleType as WireRole, State};
+    let WorkspaceWithRole {
+        workspace,
+        role_id,
+        role_name,
+        role_type,
+    } = entry;
+    pb::MyWorkspaceInfo {
+        workspace_id: workspace.workspace_id.clone(),
+        name: workspace.name.clone(),
+        state: match workspace.state {
+            WorkspaceState::Enabled => State::Enabled,
+            WorkspaceState::Disabled => State::Disabled,
+        } as i32,
+        role_name: role_name.clone(),
+        role_type: match role_type {
+            RoleType::DomainAdmin => WireRole::DomainAdmin,
+            RoleType::WorkspaceOwner => WireRole::WorkspaceOwner,
+            RoleType::WorkspaceMember => WireRole::WorkspaceMember,
+        } as i32,
+        tags: Some(struct_from_json(workspace.tags.as_map())),
+        created_by: workspace.created_by.clone(),
+        reference_id: workspace.reference_id.clone().unwrap_or_default(),
+        is_managed: workspace.is_managed,
+        is_dormant: workspace.is_dormant,
+        domain_id: workspace.domain_id.clone(),
+        role_id: role_id.clone(),
+        created_at: format_time(workspace.created_at),
+        last_synced_at: workspace
+            .last_synced_at
+            .map(format_time)
+            .unwrap_or_default(),
+        dormant_updated_at: workspace
+            .dormant_updated_at
+            .map(format_time)
+            .unwrap_or_default(),
+    }
+}
+
+/// A workspace group with its members and the caller's binding, as `MyWorkspaceGroupInfo`.
+pub fn my_workspace_group_info(entry: &MyWorkspaceGroup) -> pb::MyWorkspaceGroupInfo {
+    let MyWorkspaceGroup {
+        group,
+        users,
+        role_binding,
+    } = entry;
+    pb::MyWorkspaceGroupInfo {
+        workspace_group_id: group.workspace_group_id.clone(),
+        name: group.name.clone(),
+        users: users.iter().map(user_workspace_group).collect(),
+        tags: Some(struct_from_json(group.tags.as_map())),
+        role_binding_info: role_binding.as_ref().map(role_binding_info),
+        created_by: group.created_by.clone(),
+        updated_by: group.updated_by.clone(),
+        domain_id: group.domain_id.clone(),
+        created_at: format_time(group.created_at),
+        updated_at: format_time(group.updated_at),
+    }
+}
+
+/// A member of a workspace group, as `UserWorkspaceGroup` (whose enums are strings).
+fn user_workspace_group(member: &WorkspaceGroupMember) -> pb::UserWorkspaceGroup {
+    pb::UserWorkspaceGroup {
+        user_id: member.user_id.clone(),
+        role_id: member.role_id.clone(),
+        role_type: member.role_type.as_str().to_owned(),
+        user_name: member.user_name.clone(),
+        state: member.state.as_str().to_owned(),
+    }
 }
 
 /// A role binding as `RoleBindingInfo`.

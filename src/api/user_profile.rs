@@ -5,7 +5,8 @@ use std::sync::Arc;
 use tonic::{Request, Response, Status};
 
 use super::convert::{
-    given, json_from_struct, struct_from_json, struct_string, tags_from_struct, user_info,
+    given, json_from_struct, my_workspace_group_info, my_workspace_info, struct_from_json,
+    struct_string, tags_from_struct, user_info,
 };
 use crate::auth::{Permission, Principal};
 use crate::context::Context;
@@ -18,7 +19,7 @@ use crate::pb::identity::{
     WorkspaceGroupUserProfileRequest, user_profile_server::UserProfile,
 };
 use crate::service::profile::{self, ProfileUpdate};
-use crate::service::reset;
+use crate::service::{reset, workspaces};
 
 /// The UserProfile service.
 pub struct UserProfileApi {
@@ -29,6 +30,15 @@ impl UserProfileApi {
     /// The service on shared state.
     pub fn new(ctx: Arc<Context>) -> Self {
         Self { ctx }
+    }
+
+    /// The signed-in caller of a call that reads its account.
+    async fn reader<T>(&self, request: &Request<T>) -> Result<Principal, Status> {
+        Ok(self
+            .ctx
+            .auth
+            .authenticate(request.metadata(), Permission::UserProfileRead)
+            .await?)
     }
 
     /// The signed-in caller of a call that changes its account.
@@ -150,11 +160,7 @@ impl UserProfile for UserProfileApi {
         &self,
         request: Request<UserProfileRequest>,
     ) -> Result<Response<UserInfo>, Status> {
-        let caller = self
-            .ctx
-            .auth
-            .authenticate(request.metadata(), Permission::UserProfileRead)
-            .await?;
+        let caller = self.reader(&request).await?;
         let UserProfileRequest {
             workspace_group_id: _,
         } = request.into_inner();
@@ -163,15 +169,33 @@ impl UserProfile for UserProfileApi {
 
     async fn get_workspaces(
         &self,
-        _request: Request<UserProfileRequest>,
+        request: Request<UserProfileRequest>,
     ) -> Result<Response<MyWorkspacesInfo>, Status> {
-        Err(Error::NotImplemented("UserProfile.get_workspaces").into())
+        let caller = self.reader(&request).await?;
+        let UserProfileRequest { workspace_group_id } = request.into_inner();
+        let group = given(workspace_group_id);
+        let workspaces = workspaces::my_workspaces(&self.ctx, &caller, group.as_deref()).await?;
+        Ok(Response::new(MyWorkspacesInfo {
+            results: workspaces.iter().map(my_workspace_info).collect(),
+            total_count: count(workspaces.len())?,
+        }))
     }
 
     async fn get_workspace_groups(
         &self,
-        _request: Request<WorkspaceGroupUserProfileRequest>,
+        request: Request<WorkspaceGroupUserProfileRequest>,
     ) -> Result<Response<MyWorkspaceGroupsInfo>, Status> {
-        Err(Error::NotImplemented("UserProfile.get_workspace_groups").into())
+        let caller = self.reader(&request).await?;
+        let WorkspaceGroupUserProfileRequest {} = request.into_inner();
+        let groups = workspaces::my_workspace_groups(&self.ctx, &caller).await?;
+        Ok(Response::new(MyWorkspaceGroupsInfo {
+            results: groups.iter().map(my_workspace_group_info).collect(),
+            total_count: count(groups.len())?,
+        }))
     }
+}
+
+/// A length as the wire's `int32 total_count`.
+fn count(len: usize) -> Result<i32, Error> {
+    i32::try_from(len).map_err(|_| Error::internal("more results than an int32 can count"))
 }

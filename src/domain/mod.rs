@@ -16,7 +16,7 @@ pub use password::{Password, PasswordHasher};
 pub use records::{
     AuthType, CredentialStamp, Domain, KeyListing, KeyPurpose, Listing, Member, Mfa, MfaState,
     NewUser, OneTimeCode, RoleBinding, SigningKey, User, UserState, UserSummary, UserView,
-    Workspace, WorkspaceGroup, WorkspaceState,
+    Workspace, WorkspaceGroup, WorkspaceGroupMember, WorkspaceState, WorkspaceWithRole,
 };
 pub use roles::{ResourceGroup, Role, RoleType, TokenRole, WORKSPACE_WILDCARD};
 pub use throttle::SignInThrottle;

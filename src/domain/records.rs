@@ -281,6 +281,37 @@ pub struct WorkspaceGroup {
     pub updated_at: DateTime<Utc>,
 }
 
+/// A member of a workspace group, with its role in the group and, from its user record,
+/// its name and state.
+#[derive(Debug, Clone, PartialEq)]
+pub struct WorkspaceGroupMember {
+    /// The group.
+    pub workspace_group_id: String,
+    /// The member.
+    pub user_id: String,
+    /// The member's display name.
+    pub user_name: String,
+    /// Whether the member may sign in.
+    pub state: UserState,
+    /// The member's role in the group's workspaces.
+    pub role_id: String,
+    /// That role's type: WORKSPACE_OWNER or WORKSPACE_MEMBER.
+    pub role_type: RoleType,
+}
+
+/// A workspace as one user sees it: with the role the user holds there.
+#[derive(Debug, Clone, PartialEq)]
+pub struct WorkspaceWithRole {
+    /// The workspace.
+    pub workspace: Workspace,
+    /// The role's id.
+    pub role_id: String,
+    /// The role's display name.
+    pub role_name: String,
+    /// What the role lets the user do there.
+    pub role_type: RoleType,
+}
+
 /// A grant of a role to a user in the domain or in a workspace.
 #[derive(Debug, Clone, PartialEq)]
 pub struct RoleBinding {

@@ -8,7 +8,7 @@ use crate::domain::{
     WORKSPACE_WILDCARD, Workspace, WorkspaceGroup, WorkspaceState, ids,
 };
 use crate::error::{Error, Result};
-use crate::store;
+use crate::store::{self, workspaces::WorkspaceFilter};
 
 /// The role every domain's first user gets.
 pub const DOMAIN_ADMIN_ROLE: &str = "managed-domain-admin";
@@ -152,6 +152,47 @@ pub async fn delete_user(ctx: &Context, domain_id: &str, user_id: &str) -> Resul
         return Err(Error::not_found("user_id", user_id));
     }
     Ok(())
+}
+
+/// Every user of a domain, by user id.
+pub async fn list_users(ctx: &Context, domain_id: &str) -> Result<Vec<User>> {
+    require_domain(ctx, domain_id).await?;
+    store::users::list(&ctx.store, domain_id).await
+}
+
+/// Every workspace of a domain, enabled or not, by name then id.
+pub async fn list_workspaces(ctx: &Context, domain_id: &str) -> Result<Vec<Workspace>> {
+    require_domain(ctx, domain_id).await?;
+    store::workspaces::list(&ctx.store, domain_id, WorkspaceFilter::default()).await
+}
+
+/// A domain's role bindings, oldest first, optionally only one user's and only those of one
+/// workspace (`*`: the domain-wide ones).
+pub async fn list_role_bindings(
+    ctx: &Context,
+    domain_id: &str,
+    user_id: Option<&str>,
+    workspace_id: Option<&str>,
+) -> Result<Vec<RoleBinding>> {
+    require_domain(ctx, domain_id).await?;
+    store::role_bindings::list(&ctx.store, domain_id, user_id, workspace_id).await
+}
+
+/// Deletes a role binding and returns it; an unknown id is NOT_FOUND. `Token.grant`
+/// refuses new tokens on it at once; access tokens granted on it before are not revoked
+/// and run out on their own.
+pub async fn delete_role_binding(
+    ctx: &Context,
+    domain_id: &str,
+    role_binding_id: &str,
+) -> Result<RoleBinding> {
+    require_domain(ctx, domain_id).await?;
+    let tx = ctx.store.begin().await?;
+    let binding = store::role_bindings::delete(&tx, domain_id, role_binding_id)
+        .await?
+        .ok_or_else(|| Error::not_found("role_binding_id", role_binding_id))?;
+    tx.commit().await?;
+    Ok(binding)
 }
 
 /// Binds a user to a role: a DOMAIN_ADMIN role domain-wide, a workspace role in one

@@ -7,3 +7,4 @@ pub mod profile;
 pub mod reset;
 pub mod tokens;
 pub mod workspace_users;
+pub mod workspaces;

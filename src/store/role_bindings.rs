@@ -1,16 +1,17 @@
 //! Role bindings.
 
 use sea_orm::{
-    ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter, QueryOrder, sea_query::Expr,
+    ActiveValue::Set, ColumnTrait, EntityTrait, JoinType, QueryFilter, QueryOrder, QuerySelect,
+    RelationDef, sea_query::Expr,
 };
 use tracing::instrument;
 
 use super::{
     Executor, Tx, conn,
-    entities::{role_binding, user},
-    on_unique, stored,
+    entities::{role, role_binding, user},
+    on_unique, roles, stored,
 };
-use crate::domain::{ResourceGroup, RoleBinding, RoleType, WORKSPACE_WILDCARD};
+use crate::domain::{ResourceGroup, Role, RoleBinding, RoleType, WORKSPACE_WILDCARD};
 use crate::error::{Error, Result};
 
 /// Adds a binding, inside the transaction that made its user and role certain.
@@ -86,6 +87,86 @@ pub async fn for_user(
         .all(conn(db))
         .await?;
     rows.into_iter().map(from_row).collect()
+}
+
+/// The domain's bindings, oldest first, optionally only those of one user and of one
+/// workspace (`*` names the domain-wide bindings).
+#[instrument(skip(db))]
+pub async fn list(
+    db: &impl Executor,
+    domain_id: &str,
+    user_id: Option<&str>,
+    workspace_id: Option<&str>,
+) -> Result<Vec<RoleBinding>> {
+    let mut query =
+        role_binding::Entity::find().filter(role_binding::Column::DomainId.eq(domain_id));
+    if let Some(user_id) = user_id {
+        query = query.filter(role_binding::Column::UserId.eq(user_id));
+    }
+    if let Some(workspace_id) = workspace_id {
+        query = query.filter(role_binding::Column::WorkspaceId.eq(workspace_id));
+    }
+    let rows = query
+        .order_by_asc(role_binding::Column::CreatedAt)
+        .order_by_asc(role_binding::Column::RoleBindingId)
+        .all(conn(db))
+        .await?;
+    rows.into_iter().map(from_row).collect()
+}
+
+/// Deletes one binding of the domain and returns it; `None` when there was no such
+/// binding. Takes a transaction: what else changes with a binding commits with it.
+#[instrument(skip(tx))]
+pub async fn delete(
+    tx: &Tx,
+    domain_id: &str,
+    role_binding_id: &str,
+) -> Result<Option<RoleBinding>> {
+    let Some(row) = role_binding::Entity::find_by_id(role_binding_id)
+        .filter(role_binding::Column::DomainId.eq(domain_id))
+        .one(conn(tx))
+        .await?
+    else {
+        return Ok(None);
+    };
+    let result = role_binding::Entity::delete_many()
+        .filter(role_binding::Column::DomainId.eq(domain_id))
+        .filter(role_binding::Column::RoleBindingId.eq(role_binding_id))
+        .exec(conn(tx))
+        .await?;
+    // Gone meanwhile: another transaction deleted it first.
+    if result.rows_affected == 0 {
+        return Ok(None);
+    }
+    from_row(row).map(Some)
+}
+
+/// The role of the user's domain-wide DOMAIN_ADMIN binding, if it has one now.
+#[instrument(skip(db))]
+pub async fn domain_admin_role(
+    db: &impl Executor,
+    domain_id: &str,
+    user_id: &str,
+) -> Result<Option<Role>> {
+    let to_roles: RelationDef = role_binding::Entity::belongs_to(role::Entity)
+        .from((role_binding::Column::DomainId, role_binding::Column::RoleId))
+        .to((role::Column::DomainId, role::Column::RoleId))
+        .into();
+    let row = role_binding::Entity::find()
+        .join(JoinType::InnerJoin, to_roles)
+        .filter(role_binding::Column::DomainId.eq(domain_id))
+        .filter(role_binding::Column::UserId.eq(user_id))
+        .filter(role_binding::Column::ResourceGroup.eq(ResourceGroup::Domain.as_str()))
+        .filter(role_binding::Column::RoleType.eq(RoleType::DomainAdmin.as_str()))
+        .order_by_asc(role_binding::Column::CreatedAt)
+        .select_also(role::Entity)
+        .one(conn(db))
+        .await?;
+    match row {
+        None => Ok(None),
+        Some((_, Some(role))) => roles::from_row(role).map(Some),
+        Some((_, None)) => Err(Error::internal("an inner join returned no role")),
+    }
 }
 
 pub(super) fn from_row(row: role_binding::Model) -> Result<RoleBinding> {

@@ -31,13 +31,14 @@ pub async fn get(db: &impl Executor, domain_id: &str, role_id: &str) -> Result<O
     let row = role::Entity::find_by_id((domain_id.to_owned(), role_id.to_owned()))
         .one(conn(db))
         .await?;
-    row.map(|row| {
-        Ok(Role {
-            role_type: stored(RoleType::parse(&row.role_type), "role_type")?,
-            role_id: row.role_id,
-            name: row.name,
-            is_managed: row.is_managed,
-        })
+    row.map(from_row).transpose()
+}
+
+pub(super) fn from_row(row: role::Model) -> Result<Role> {
+    Ok(Role {
+        role_type: stored(RoleType::parse(&row.role_type), "role_type")?,
+        role_id: row.role_id,
+        name: row.name,
+        is_managed: row.is_managed,
     })
-    .transpose()
 }

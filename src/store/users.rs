@@ -4,8 +4,10 @@
 
 use chrono::{DateTime, Utc};
 use sea_orm::{
-    ActiveModelTrait, ActiveValue::Set, ColumnTrait, Condition, EntityTrait, QueryFilter,
-    sea_query::Expr,
+    ActiveModelTrait,
+    ActiveValue::Set,
+    ColumnTrait, Condition, EntityTrait, JoinType, QueryFilter, QuerySelect, RelationDef,
+    sea_query::{Expr, IntoCondition},
 };
 use tracing::instrument;
 
@@ -104,6 +106,46 @@ pub async fn get(db: &impl Executor, domain_id: &str, user_id: &str) -> Result<O
         })
         .transpose()?;
     from_row(row, domain_role).map(Some)
+}
+
+/// Every user of the domain, each with its domain-wide role binding, by user id.
+///
+/// One statement: the users left-joined to their domain-wide bindings (a user has at most
+/// one: bindings are unique per user and workspace, and a domain-wide one names `*`).
+#[instrument(skip(db))]
+pub async fn list(db: &impl Executor, domain_id: &str) -> Result<Vec<User>> {
+    let to_domain_binding: RelationDef = user::Entity::belongs_to(role_binding::Entity)
+        .from((user::Column::DomainId, user::Column::UserId))
+        .to((role_binding::Column::DomainId, role_binding::Column::UserId))
+        .on_condition(|_, bindings| {
+            Expr::col((bindings, role_binding::Column::ResourceGroup))
+                .eq(ResourceGroup::Domain.as_str())
+                .into_condition()
+        })
+        .into();
+    let rows = user::Entity::find()
+        .join(JoinType::LeftJoin, to_domain_binding)
+        .filter(user::Column::DomainId.eq(domain_id))
+        .select_also(role_binding::Entity)
+        .all(conn(db))
+        .await?;
+    let mut users = rows
+        .into_iter()
+        .map(|(row, binding)| {
+            let domain_role = binding
+                .map(|b| {
+                    Ok::<_, Error>((
+                        b.role_id,
+                        stored(RoleType::parse(&b.role_type), "role_type")?,
+                    ))
+                })
+                .transpose()?;
+            from_row(row, domain_role)
+        })
+        .collect::<Result<Vec<_>>>()?;
+    // Byte order, so that PostgreSQL's collation and SQLite's answer alike.
+    users.sort_by(|a, b| a.user_id.cmp(&b.user_id));
+    Ok(users)
 }
 
 /// The changes a profile update makes; `None` leaves a column as it is.

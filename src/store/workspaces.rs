@@ -1,11 +1,29 @@
 //! Workspaces.
 
-use sea_orm::{ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter};
+use sea_orm::{
+    ActiveValue::Set, ColumnTrait, Condition, EntityTrait, JoinType, QueryFilter, QueryOrder,
+    QuerySelect, RelationDef, sea_query::Expr,
+};
 use tracing::instrument;
 
-use super::{Executor, conn, entities::workspace, on_unique, stored};
-use crate::domain::{Tags, Workspace, WorkspaceState};
+use super::{
+    Executor, conn,
+    entities::{role, role_binding, workspace},
+    on_unique, role_bindings, stored,
+};
+use crate::domain::{
+    ResourceGroup, Tags, WORKSPACE_WILDCARD, Workspace, WorkspaceState, WorkspaceWithRole,
+};
 use crate::error::{Error, Result};
+
+/// Which of a domain's workspaces `list` returns; `None` does not narrow.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct WorkspaceFilter<'a> {
+    /// Only workspaces in this state.
+    pub state: Option<WorkspaceState>,
+    /// Only workspaces of this group.
+    pub workspace_group_id: Option<&'a str>,
+}
 
 /// Adds a workspace; a name taken in the domain is ALREADY_EXISTS.
 #[instrument(skip(db, ws), fields(workspace_id = %ws.workspace_id))]
@@ -44,6 +62,102 @@ pub async fn get(
         .one(conn(db))
         .await?;
     row.map(from_row).transpose()
+}
+
+/// The domain's workspaces that pass `filter`, by name, then id.
+#[instrument(skip(db))]
+pub async fn list(
+    db: &impl Executor,
+    domain_id: &str,
+    filter: WorkspaceFilter<'_>,
+) -> Result<Vec<Workspace>> {
+    let WorkspaceFilter {
+        state,
+        workspace_group_id,
+    } = filter;
+    let mut query = workspace::Entity::find().filter(workspace::Column::DomainId.eq(domain_id));
+    if let Some(state) = state {
+        query = query.filter(workspace::Column::State.eq(state.as_str()));
+    }
+    if let Some(group) = workspace_group_id {
+        query = query.filter(workspace::Column::WorkspaceGroupId.eq(group));
+    }
+    let rows = query.all(conn(db)).await?;
+    let mut workspaces = rows.into_iter().map(from_row).collect::<Result<Vec<_>>>()?;
+    sort_by_name(&mut workspaces, |w| w);
+    Ok(workspaces)
+}
+
+/// The enabled workspaces of the domain that `user_id` reaches through a workspace role
+/// binding, its own or a domain-wide `*` one (optionally only those of one group): one
+/// entry per binding that reaches a workspace, with the bound role and its name. Entries
+/// come by workspace name, then id, then the binding's age, oldest first.
+///
+/// One statement: workspaces joined to the user's bindings and their roles.
+#[instrument(skip(db))]
+pub async fn entered_by(
+    db: &impl Executor,
+    domain_id: &str,
+    user_id: &str,
+    workspace_group_id: Option<&str>,
+) -> Result<Vec<WorkspaceWithRole>> {
+    let to_bindings: RelationDef = workspace::Entity::belongs_to(role_binding::Entity)
+        .from(workspace::Column::DomainId)
+        .to(role_binding::Column::DomainId)
+        .into();
+    let to_roles: RelationDef = role_binding::Entity::belongs_to(role::Entity)
+        .from((role_binding::Column::DomainId, role_binding::Column::RoleId))
+        .to((role::Column::DomainId, role::Column::RoleId))
+        .into();
+    let reaches = Condition::any()
+        .add(
+            Expr::col((role_binding::Entity, role_binding::Column::WorkspaceId))
+                .equals((workspace::Entity, workspace::Column::WorkspaceId)),
+        )
+        .add(role_binding::Column::WorkspaceId.eq(WORKSPACE_WILDCARD));
+    let mut query = workspace::Entity::find()
+        .join(JoinType::InnerJoin, to_bindings)
+        .join(JoinType::InnerJoin, to_roles)
+        .filter(workspace::Column::DomainId.eq(domain_id))
+        .filter(workspace::Column::State.eq(WorkspaceState::Enabled.as_str()))
+        .filter(role_binding::Column::UserId.eq(user_id))
+        .filter(role_binding::Column::ResourceGroup.eq(ResourceGroup::Workspace.as_str()))
+        .filter(reaches);
+    if let Some(group) = workspace_group_id {
+        query = query.filter(workspace::Column::WorkspaceGroupId.eq(group));
+    }
+    let rows = query
+        .order_by_asc(role_binding::Column::CreatedAt)
+        .order_by_asc(role_binding::Column::RoleBindingId)
+        .select_also(role_binding::Entity)
+        .select_also(role::Entity)
+        .all(conn(db))
+        .await?;
+    let mut entries = Vec::with_capacity(rows.len());
+    for (workspace, binding, role) in rows {
+        let (Some(binding), Some(role)) = (binding, role) else {
+            return Err(Error::internal("an inner join returned no binding or role"));
+        };
+        let binding = role_bindings::from_row(binding)?;
+        entries.push(WorkspaceWithRole {
+            workspace: from_row(workspace)?,
+            role_id: binding.role_id,
+            role_name: role.name,
+            role_type: binding.role_type,
+        });
+    }
+    // A stable sort keeps each workspace's bindings oldest first.
+    sort_by_name(&mut entries, |entry| &entry.workspace);
+    Ok(entries)
+}
+
+/// Sorts by workspace name, then id, in byte order: PostgreSQL's `ORDER BY` follows the
+/// database's collation and SQLite's does not, and both backends must answer alike.
+fn sort_by_name<T>(items: &mut [T], workspace: impl Fn(&T) -> &Workspace) {
+    items.sort_by(|a, b| {
+        let (a, b) = (workspace(a), workspace(b));
+        (a.name.as_str(), a.workspace_id.as_str()).cmp(&(b.name.as_str(), b.workspace_id.as_str()))
+    });
 }
 
 /// Puts a workspace of the domain into a group; an unknown workspace is NOT_FOUND.

@@ -21,3 +21,4 @@ mod token;
 mod token_attacks;
 mod user_profile;
 mod workspace_user;
+mod workspaces;

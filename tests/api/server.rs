@@ -2,9 +2,7 @@
 //! for calls not offered yet, and a graceful stop.
 
 use spaceid::domain::UserState;
-use spaceid::pb::identity::{
-    CreateWorkspaceUserRequest, UpdateUserProfileRequest, UserProfileRequest,
-};
+use spaceid::pb::identity::UpdateUserProfileRequest;
 use tonic::Code;
 use tonic_health::pb::{
     HealthCheckRequest, health_check_response::ServingStatus, health_client::HealthClient,
@@ -104,27 +102,16 @@ async fn health_reports_serving() {
 #[tokio::test]
 async fn calls_not_offered_yet_answer_unimplemented() {
     let app = TestApp::spawn().await;
-    let result = app
-        .workspace_user()
-        .await
-        .create(CreateWorkspaceUserRequest::default())
-        .await;
+    let request = spaceid::pb::identity::GrantTokenRequest {
+        grant_type: spaceid::pb::identity::grant_token_request::GrantType::SystemToken as i32,
+        ..Default::default()
+    };
+    let result = app.token().await.grant(request).await;
     assert_status(
         result,
         Code::Unimplemented,
         "ERROR_NOT_IMPLEMENTED",
-        &["WorkspaceUser.create"],
-    );
-    let result = app
-        .user_profile()
-        .await
-        .get_workspaces(UserProfileRequest::default())
-        .await;
-    assert_status(
-        result,
-        Code::Unimplemented,
-        "ERROR_NOT_IMPLEMENTED",
-        &["UserProfile.get_workspaces"],
+        &["SYSTEM_TOKEN"],
     );
 }
 
