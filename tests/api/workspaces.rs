@@ -194,7 +194,7 @@ async fn owners_and_members_see_the_workspaces_they_are_bound_to_with_their_role
 }
 
 #[tokio::test]
-async fn a_domain_wide_binding_holds_in_every_workspace_and_the_strongest_role_wins() {
+async fn a_domain_wide_binding_holds_in_every_workspace() {
     let app = TestApp::spawn().await;
     let acme = app.domain("acme").await;
     let one = app.workspace(&acme, "One").await;
@@ -205,20 +205,26 @@ async fn a_domain_wide_binding_holds_in_every_workspace_and_the_strongest_role_w
     app.user(&acme, user_id).await;
     app.bind(&acme, user_id, "managed-workspace-member", None)
         .await;
-    app.bind(
-        &acme,
+    // One membership binding covers a workspace: the `*` one already does.
+    let second = spaceid::service::admin::create_role_binding(
+        &app.ctx,
+        &acme.domain_id,
         user_id,
         "managed-workspace-owner",
         Some(&one.workspace_id),
     )
     .await;
+    assert!(
+        matches!(second, Err(spaceid::error::Error::AlreadyExists { .. })),
+        "{second:?}"
+    );
 
     let token = app.access_token(&acme.domain_id, user_id).await;
     let (workspaces, total) = my_workspaces(&app, &token, "").await.unwrap();
     assert_eq!(
         roles(&workspaces),
         [
-            ("One", "managed-workspace-owner", RoleType::WorkspaceOwner),
+            ("One", "managed-workspace-member", RoleType::WorkspaceMember),
             ("Two", "managed-workspace-member", RoleType::WorkspaceMember),
         ]
     );
@@ -494,7 +500,7 @@ async fn the_cli_lists_users_workspaces_and_role_bindings() {
         )
         .await;
     let bob_all = app
-        .bind(&acme, "bob@acme.test", "managed-workspace-member", None)
+        .bind(&acme, "bob@acme.test", "managed-domain-admin", None)
         .await;
     let d = acme.domain_id.as_str();
 
