@@ -7,6 +7,13 @@
 //! columns are named as the allow-list's keys. The user's conditions wrap that relation
 //! from outside, so no `filter_or` can reach past the scope. Values are always bound
 //! parameters, JSON paths too.
+//!
+//! Both engines give the same answers: text compares and sorts in byte order, `contain`
+//! and `keyword` fold ASCII letters only, datetimes compare as points in time (to the
+//! millisecond on SQLite), NULLs sort first ascending and last descending, and a member of
+//! a JSON object (`tags.team`) reads as text. `regex` is full (but checked) on PostgreSQL
+//! and literal-only on SQLite; the `filter`, `regex`, `compile` and `stat` modules say
+//! the details.
 
 mod compile;
 mod filter;

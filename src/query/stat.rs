@@ -329,22 +329,19 @@ impl<'r> Relation<'r> {
         }
         // A member of a JSON column: checked as a resource key would be, then read from
         // the column of that name if this stage still has it.
-        let resolved = keys::resolve(self.resource, key, label);
-        if let Ok(resolved) = resolved {
-            if !resolved.path.is_empty() {
-                if let Some(column) = self.column(resolved.field.key) {
-                    if column.ty == Type::Json {
-                        return Ok(Operand {
-                            expr: sql::json_text(
-                                self.engine,
-                                sql::column(PREVIOUS, &column.name),
-                                &resolved.path,
-                            ),
-                            ty: Type::Text,
-                        });
-                    }
-                }
-            }
+        if let Ok(resolved) = keys::resolve(self.resource, key, label)
+            && !resolved.path.is_empty()
+            && let Some(column) = self.column(resolved.field.key)
+            && column.ty == Type::Json
+        {
+            return Ok(Operand {
+                expr: sql::json_text(
+                    self.engine,
+                    sql::column(PREVIOUS, &column.name),
+                    &resolved.path,
+                ),
+                ty: Type::Text,
+            });
         }
         Err(Error::invalid(
             label,
@@ -499,22 +496,24 @@ impl<'r> Relation<'r> {
 
         let mut outer = Query::select();
         outer.from_subquery(inner, Alias::new(GROUPED));
-        let mut order = Vec::with_capacity(keys.len());
-        for index in 0..keys.len() {
+        let (key_columns, field_columns) = columns.split_at(keys.len());
+        for (index, column) in key_columns.iter().enumerate() {
             outer.expr_as(
                 sql::column(GROUPED, &format!(".k{index}")),
-                Alias::new(columns[index].name.as_str()),
+                Alias::new(column.name.as_str()),
             );
         }
-        for (index, expr) in aggregates.into_iter().enumerate() {
-            outer.expr_as(expr, Alias::new(columns[keys.len() + index].name.as_str()));
+        for (column, expr) in field_columns.iter().zip(aggregates) {
+            outer.expr_as(expr, Alias::new(column.name.as_str()));
         }
-        for index in 0..keys.len() {
+        // The groups come out in the order of their keys.
+        let mut order = Vec::with_capacity(keys.len());
+        for (index, column) in key_columns.iter().enumerate() {
             outer.expr_as(
                 sql::column(GROUPED, &format!(".k{index}")),
                 Alias::new(order_name(index)),
             );
-            order.push((columns[index].ty, false));
+            order.push((column.ty, false));
         }
         outer.add_group_by(
             (0..keys.len())
