@@ -64,10 +64,7 @@ pub fn stat(query: Option<pb::StatisticsQuery>) -> Result<Stat> {
     Ok(Stat {
         filter: conditions(filter, "query.filter")?,
         filter_or: conditions(filter_or, "query.filter_or")?,
-        aggregate: aggregate
-            .into_iter()
-            .map(stage)
-            .collect::<Result<_>>()?,
+        aggregate: aggregate.into_iter().map(stage).collect::<Result<_>>()?,
         page: page.map(self::page),
         distinct: given(distinct),
         keyword: given(keyword),
@@ -261,7 +258,10 @@ fn stage(stage: pb::StatisticsAggregate) -> Result<Stage> {
 fn sort_key(value: Value) -> Result<SortKey> {
     let field = "query.aggregate.sort";
     let Some(Kind::StructValue(entry)) = value.kind else {
-        return Err(Error::invalid(field, "each entry is {\"key\": ..., \"desc\": ...}"));
+        return Err(Error::invalid(
+            field,
+            "each entry is {\"key\": ..., \"desc\": ...}",
+        ));
     };
     let mut key = None;
     let mut desc = false;
@@ -272,7 +272,9 @@ fn sort_key(value: Value) -> Result<SortKey> {
             (other, _) => {
                 return Err(Error::invalid(
                     field,
-                    format!("unexpected entry {other:?}: each entry is {{\"key\": ..., \"desc\": ...}}"),
+                    format!(
+                        "unexpected entry {other:?}: each entry is {{\"key\": ..., \"desc\": ...}}"
+                    ),
                 ));
             }
         }

@@ -39,6 +39,9 @@ pub const MAX_REGEX_CHARS: usize = 200;
 pub const MAX_SORT_KEYS: usize = 10;
 /// Most stages in a statistics pipeline.
 pub const MAX_STAGES: usize = 20;
+/// Most results a statistics query without a page may return; more is INVALID_ARGUMENT
+/// (add a page or a `limit` stage).
+pub const MAX_STAT_ROWS: u64 = 10_000;
 /// Longest key, in characters (`tags.a.b` included).
 pub const MAX_KEY_CHARS: usize = 200;
 /// Longest text value or keyword, in characters.

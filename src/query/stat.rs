@@ -31,8 +31,8 @@ use super::filter::{self, BASE};
 use super::keys::{self, shown};
 use super::sql::{self, bind, custom};
 use super::{
-    Engine, GroupField, GroupKey, Kind, MAX_SORT_KEYS, MAX_STAGES, ProjectField, Resource, SortKey,
-    Stage, Stat,
+    Engine, GroupField, GroupKey, Kind, MAX_SORT_KEYS, MAX_STAGES, MAX_STAT_ROWS, ProjectField,
+    Resource, SortKey, Stage, Stat,
 };
 use crate::error::{Error, Result};
 
@@ -104,6 +104,11 @@ pub fn compile_stat(
         }
     };
     let mut rows = rows;
+    if bounds.is_none() {
+        // One more than allowed, so `store` can tell a result that is too large from one
+        // that is just full.
+        rows.limit(MAX_STAT_ROWS + 1);
+    }
     let count = bounds.map(|(limit, offset)| {
         rows.limit(limit).offset(offset);
         let mut count = Query::select();

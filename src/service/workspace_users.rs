@@ -5,8 +5,8 @@
 use crate::auth::Principal;
 use crate::context::Context;
 use crate::domain::{
-    AuthType, Listing, Member, NewUser, Password, ResourceGroup, RoleBinding, RoleType,
-    TokenRole, User, UserState, UserSummary, WorkspaceState, ids,
+    AuthType, Listing, Member, NewUser, Password, ResourceGroup, RoleBinding, RoleType, TokenRole,
+    User, UserState, UserSummary, WorkspaceState, ids,
 };
 use crate::error::{Error, Result};
 use crate::query::{self, Search, Stat};

@@ -17,8 +17,8 @@ use tracing::instrument;
 
 use super::{Executor, conn, stored};
 use crate::domain::{
-    AuthType, Listing, Member, ResourceGroup, RoleBinding, RoleType, Tags, UserState,
-    UserSummary, UserView, WORKSPACE_WILDCARD,
+    AuthType, Listing, Member, ResourceGroup, RoleBinding, RoleType, Tags, UserState, UserSummary,
+    UserView, WORKSPACE_WILDCARD,
 };
 use crate::error::{Error, Result};
 use crate::query::{self, Engine, Field, Kind, Resource, Search, Stat};
@@ -28,19 +28,58 @@ use crate::query::{self, Engine, Field, Kind, Resource, Search, Stat};
 pub static RESOURCE: Resource = Resource {
     name: "workspace user",
     fields: &[
-        Field { key: "user_id", kind: Kind::Text },
-        Field { key: "name", kind: Kind::Text },
-        Field { key: "state", kind: Kind::Text },
-        Field { key: "email", kind: Kind::Text },
-        Field { key: "email_verified", kind: Kind::Bool },
-        Field { key: "auth_type", kind: Kind::Text },
-        Field { key: "role_type", kind: Kind::Text },
-        Field { key: "language", kind: Kind::Text },
-        Field { key: "timezone", kind: Kind::Text },
-        Field { key: "tags", kind: Kind::Json },
-        Field { key: "required_actions", kind: Kind::JsonArray },
-        Field { key: "created_at", kind: Kind::DateTime },
-        Field { key: "last_accessed_at", kind: Kind::DateTime },
+        Field {
+            key: "user_id",
+            kind: Kind::Text,
+        },
+        Field {
+            key: "name",
+            kind: Kind::Text,
+        },
+        Field {
+            key: "state",
+            kind: Kind::Text,
+        },
+        Field {
+            key: "email",
+            kind: Kind::Text,
+        },
+        Field {
+            key: "email_verified",
+            kind: Kind::Bool,
+        },
+        Field {
+            key: "auth_type",
+            kind: Kind::Text,
+        },
+        Field {
+            key: "role_type",
+            kind: Kind::Text,
+        },
+        Field {
+            key: "language",
+            kind: Kind::Text,
+        },
+        Field {
+            key: "timezone",
+            kind: Kind::Text,
+        },
+        Field {
+            key: "tags",
+            kind: Kind::Json,
+        },
+        Field {
+            key: "required_actions",
+            kind: Kind::JsonArray,
+        },
+        Field {
+            key: "created_at",
+            kind: Kind::DateTime,
+        },
+        Field {
+            key: "last_accessed_at",
+            kind: Kind::DateTime,
+        },
     ],
     keyword_fields: &["user_id", "name", "email"],
     tiebreak: "user_id",
@@ -196,6 +235,15 @@ pub async fn stat(
             .map_err(|err| Error::internal(format!("a statistics row is not JSON: {err}")))?;
         results.push(value);
     }
+    if compiled.count.is_none() && results.len() as u64 > query::MAX_STAT_ROWS {
+        return Err(Error::invalid(
+            "query.aggregate",
+            format!(
+                "more than {} results: add a page or a limit stage",
+                query::MAX_STAT_ROWS
+            ),
+        ));
+    }
     let total_count = match &compiled.count {
         Some(statement) => Some(count(db, statement).await?),
         None => None,
@@ -229,9 +277,18 @@ pub async fn find_outside(
     membership
         .expr(Expr::val(1))
         .from_as(Alias::new("role_bindings"), b.clone())
-        .and_where(Expr::col((b.clone(), Alias::new("domain_id"))).equals((u.clone(), Alias::new("domain_id"))))
-        .and_where(Expr::col((b.clone(), Alias::new("user_id"))).equals((u.clone(), Alias::new("user_id"))))
-        .and_where(Expr::col((b.clone(), Alias::new("workspace_id"))).is_in([workspace_id, WORKSPACE_WILDCARD]))
+        .and_where(
+            Expr::col((b.clone(), Alias::new("domain_id")))
+                .equals((u.clone(), Alias::new("domain_id"))),
+        )
+        .and_where(
+            Expr::col((b.clone(), Alias::new("user_id")))
+                .equals((u.clone(), Alias::new("user_id"))),
+        )
+        .and_where(
+            Expr::col((b.clone(), Alias::new("workspace_id")))
+                .is_in([workspace_id, WORKSPACE_WILDCARD]),
+        )
         .and_where(Expr::col((b, Alias::new("role_type"))).is_in(MEMBER_ROLES));
     let mut matching = Query::select();
     matching
@@ -250,8 +307,10 @@ pub async fn find_outside(
                     format!("\"u\".\"{column}\" ILIKE $1 ESCAPE '\\'"),
                     [pattern.clone()],
                 ),
-                Engine::Sqlite => Expr::expr(Func::lower(Expr::col((u.clone(), Alias::new(column)))))
-                    .like(LikeExpr::new(pattern.clone()).escape('\\')),
+                Engine::Sqlite => {
+                    Expr::expr(Func::lower(Expr::col((u.clone(), Alias::new(column)))))
+                        .like(LikeExpr::new(pattern.clone()).escape('\\'))
+                }
             });
         }
         matching.cond_where(any);
@@ -291,8 +350,10 @@ async fn member_count(db: &impl Executor, domain_id: &str, workspace_id: &str) -
     let mut statement = Query::select();
     statement
         .expr_as(
-            Expr::col((Alias::new("w"), Alias::new("member_count")))
-                .add(Expr::col((Alias::new("d"), Alias::new("shared_member_count")))),
+            Expr::col((Alias::new("w"), Alias::new("member_count"))).add(Expr::col((
+                Alias::new("d"),
+                Alias::new("shared_member_count"),
+            ))),
             Alias::new("count"),
         )
         .from_as(Alias::new("workspaces"), Alias::new("w"))

@@ -25,7 +25,10 @@ use crate::error::{Error, Result};
 #[instrument(skip(tx, binding), fields(role_binding_id = %binding.role_binding_id))]
 pub async fn insert(tx: &Tx, binding: &RoleBinding) -> Result<()> {
     let locked = user::Entity::update_many()
-        .col_expr(user::Column::UserKey, Expr::col(user::Column::UserKey).into())
+        .col_expr(
+            user::Column::UserKey,
+            Expr::col(user::Column::UserKey).into(),
+        )
         .filter(user::Column::DomainId.eq(&binding.domain_id))
         .filter(user::Column::UserId.eq(&binding.user_id))
         .exec(conn(tx))
@@ -40,7 +43,8 @@ pub async fn insert(tx: &Tx, binding: &RoleBinding) -> Result<()> {
             .filter(role_binding::Column::ResourceGroup.eq(ResourceGroup::Workspace.as_str()));
         if binding.workspace_id != WORKSPACE_WILDCARD {
             overlapping = overlapping.filter(
-                role_binding::Column::WorkspaceId.is_in([WORKSPACE_WILDCARD, &binding.workspace_id]),
+                role_binding::Column::WorkspaceId
+                    .is_in([WORKSPACE_WILDCARD, &binding.workspace_id]),
             );
         }
         if let Some(existing) = overlapping.one(conn(tx)).await? {

@@ -8,8 +8,8 @@ use spaceid::pb::{
     core::{Filter, Page, Query, Sort, StatisticsQuery, filter},
     identity::{
         AuthType, CreateWorkspaceUserRequest, WorkspaceUserFindRequest, WorkspaceUserInfo,
-        WorkspaceUserRequest, WorkspaceUserSearchQuery, WorkspaceUserStatQuery,
-        WorkspaceUsersInfo, grant_token_request::Scope, role_binding_info,
+        WorkspaceUserRequest, WorkspaceUserSearchQuery, WorkspaceUserStatQuery, WorkspaceUsersInfo,
+        grant_token_request::Scope, role_binding_info,
     },
 };
 use tonic::Code;
@@ -43,10 +43,14 @@ async fn world() -> World {
     ] {
         app.user(&acme, user).await;
     }
-    app.bind(&acme, "owner@acme.test", OWNER_ROLE, Some(&one)).await;
-    app.bind(&acme, "member@acme.test", MEMBER_ROLE, Some(&one)).await;
-    app.bind(&acme, "everywhere@acme.test", MEMBER_ROLE, None).await;
-    app.bind(&acme, "owner2@acme.test", OWNER_ROLE, Some(&two)).await;
+    app.bind(&acme, "owner@acme.test", OWNER_ROLE, Some(&one))
+        .await;
+    app.bind(&acme, "member@acme.test", MEMBER_ROLE, Some(&one))
+        .await;
+    app.bind(&acme, "everywhere@acme.test", MEMBER_ROLE, None)
+        .await;
+    app.bind(&acme, "owner2@acme.test", OWNER_ROLE, Some(&two))
+        .await;
     let other = app.domain("globex").await;
     World {
         app,
@@ -60,7 +64,12 @@ async fn world() -> World {
 impl World {
     async fn workspace_token(&self, user_id: &str, workspace_id: &str) -> String {
         self.app
-            .scoped_token(&self.acme.domain_id, user_id, Scope::Workspace, workspace_id)
+            .scoped_token(
+                &self.acme.domain_id,
+                user_id,
+                Scope::Workspace,
+                workspace_id,
+            )
             .await
             .expect("grant a workspace token")
             .access_token
@@ -133,16 +142,26 @@ fn condition(key: &str, operator: &str, value: serde_json::Value) -> Filter {
 async fn list_shows_direct_and_domain_wide_members_with_their_bindings() {
     let w = world().await;
     let token = w.workspace_token("member@acme.test", &w.one).await;
-    let info = w.list(&token, WorkspaceUserSearchQuery::default()).await.unwrap();
+    let info = w
+        .list(&token, WorkspaceUserSearchQuery::default())
+        .await
+        .unwrap();
     assert_eq!(
         ids(&info),
-        ["everywhere@acme.test", "member@acme.test", "owner@acme.test"]
+        [
+            "everywhere@acme.test",
+            "member@acme.test",
+            "owner@acme.test"
+        ]
     );
     assert_eq!(info.total_count, 3);
     let everywhere = &info.results[0];
     let binding = everywhere.role_binding_info.as_ref().unwrap();
     assert_eq!(binding.workspace_id, "*");
-    assert_eq!(binding.role_type(), role_binding_info::RoleType::WorkspaceMember);
+    assert_eq!(
+        binding.role_type(),
+        role_binding_info::RoleType::WorkspaceMember
+    );
     assert_eq!(everywhere.domain_id, w.acme.domain_id);
     let owner = &info.results[2];
     let binding = owner.role_binding_info.as_ref().unwrap();
@@ -169,7 +188,10 @@ async fn list_shows_direct_and_domain_wide_members_with_their_bindings() {
 
     // The second workspace sees its own owner and the `*` member, never workspace one's.
     let two = w.workspace_token("owner2@acme.test", &w.two).await;
-    let info = w.list(&two, WorkspaceUserSearchQuery::default()).await.unwrap();
+    let info = w
+        .list(&two, WorkspaceUserSearchQuery::default())
+        .await
+        .unwrap();
     assert_eq!(ids(&info), ["everywhere@acme.test", "owner2@acme.test"]);
 }
 
@@ -279,7 +301,12 @@ async fn get_finds_members_only() {
         assert_status(result, Code::NotFound, "ERROR_NOT_FOUND", &[outsider]);
     }
     let result = client().await.get(authed(get(""), &token)).await;
-    assert_status(result, Code::InvalidArgument, "ERROR_REQUIRED_PARAMETER", &["user_id"]);
+    assert_status(
+        result,
+        Code::InvalidArgument,
+        "ERROR_REQUIRED_PARAMETER",
+        &["user_id"],
+    );
 }
 
 #[tokio::test]
@@ -309,7 +336,11 @@ async fn find_shows_domain_users_outside_the_workspace() {
     assert_eq!(found.total_count, 2);
 
     let everyone = run(find("", None)).await;
-    let ids: Vec<_> = everyone.results.iter().map(|u| u.user_id.as_str()).collect();
+    let ids: Vec<_> = everyone
+        .results
+        .iter()
+        .map(|u| u.user_id.as_str())
+        .collect();
     // Members of `one`, including the `*` member, are not found; the admin and the owner
     // of `two` are.
     assert_eq!(
@@ -322,14 +353,7 @@ async fn find_shows_domain_users_outside_the_workspace() {
             "plain@acme.test"
         ]
     );
-    let paged = run(find(
-        "",
-        Some(Page {
-            start: 2,
-            limit: 2,
-        }),
-    ))
-    .await;
+    let paged = run(find("", Some(Page { start: 2, limit: 2 }))).await;
     let ids: Vec<_> = paged.results.iter().map(|u| u.user_id.as_str()).collect();
     assert_eq!(ids, ["admin@acme.test", "owner2@acme.test"]);
     assert_eq!(paged.total_count, 5);
@@ -347,17 +371,21 @@ async fn stat_groups_members_by_state() {
     let token = w.workspace_token("owner@acme.test", &w.one).await;
     let mut query = StatisticsQuery::default();
     query.aggregate = vec![group_by_state()];
-    query.aggregate.push(spaceid::pb::core::StatisticsAggregate {
-        aggregate_alias: Some(
-            spaceid::pb::core::statistics_aggregate::AggregateAlias::Sort(prost_types::ListValue {
-                values: vec![prost_types::Value {
-                    kind: Some(prost_types::value::Kind::StructValue(to_struct(
-                        &serde_json::json!({"key": "state"}),
-                    ))),
-                }],
-            }),
-        ),
-    });
+    query
+        .aggregate
+        .push(spaceid::pb::core::StatisticsAggregate {
+            aggregate_alias: Some(
+                spaceid::pb::core::statistics_aggregate::AggregateAlias::Sort(
+                    prost_types::ListValue {
+                        values: vec![prost_types::Value {
+                            kind: Some(prost_types::value::Kind::StructValue(to_struct(
+                                &serde_json::json!({"key": "state"}),
+                            ))),
+                        }],
+                    },
+                ),
+            ),
+        });
     let answer = w
         .app
         .workspace_user()
@@ -453,7 +481,12 @@ async fn create_makes_the_user_and_its_binding_in_the_workspace() {
         spaceid::pb::identity::grant_token_info::RoleType::WorkspaceMember
     );
     let again = w.create(&token, new_member("NEW@acme.test")).await;
-    assert_status(again, Code::AlreadyExists, "ERROR_NOT_UNIQUE", &["NEW@acme.test"]);
+    assert_status(
+        again,
+        Code::AlreadyExists,
+        "ERROR_NOT_UNIQUE",
+        &["NEW@acme.test"],
+    );
 }
 
 #[tokio::test]
@@ -660,10 +693,20 @@ async fn the_auth_matrix() {
 
     // (caller, token, read outcome, create outcome); reads name workspace one explicitly.
     let callers: Vec<(&str, Option<&str>, Result<(), Code>, Result<(), Code>)> = vec![
-        ("domain admin", Some(&admin), Ok(()), Err(Code::InvalidArgument)),
+        (
+            "domain admin",
+            Some(&admin),
+            Ok(()),
+            Err(Code::InvalidArgument),
+        ),
         ("owner", Some(&owner), Ok(()), Ok(())),
         ("member", Some(&member), Ok(()), Err(Code::PermissionDenied)),
-        ("plain user", Some(&plain), Err(Code::PermissionDenied), Err(Code::PermissionDenied)),
+        (
+            "plain user",
+            Some(&plain),
+            Err(Code::PermissionDenied),
+            Err(Code::PermissionDenied),
+        ),
         (
             "owner of another workspace",
             Some(&other_owner),
@@ -682,42 +725,59 @@ async fn the_auth_matrix() {
             Err(Code::Unauthenticated),
             Err(Code::Unauthenticated),
         ),
-        ("no token", None, Err(Code::Unauthenticated), Err(Code::Unauthenticated)),
+        (
+            "no token",
+            None,
+            Err(Code::Unauthenticated),
+            Err(Code::Unauthenticated),
+        ),
     ];
     for (n, (who, token, read, create)) in callers.into_iter().enumerate() {
         let mut client = app.workspace_user().await;
         let outcome = |result: Result<(), tonic::Status>| result.map_err(|s| s.code());
         let get = client
-            .get(with_token(token, WorkspaceUserRequest {
-                user_id: "member@acme.test".into(),
-                workspace_id: w.one.clone(),
-            }))
+            .get(with_token(
+                token,
+                WorkspaceUserRequest {
+                    user_id: "member@acme.test".into(),
+                    workspace_id: w.one.clone(),
+                },
+            ))
             .await
             .map(|_| ());
         assert_eq!(outcome(get), read, "get by {who}");
         let list = client
-            .list(with_token(token, WorkspaceUserSearchQuery {
-                workspace_id: w.one.clone(),
-                ..Default::default()
-            }))
+            .list(with_token(
+                token,
+                WorkspaceUserSearchQuery {
+                    workspace_id: w.one.clone(),
+                    ..Default::default()
+                },
+            ))
             .await
             .map(|_| ());
         assert_eq!(outcome(list), read, "list by {who}");
         let find = client
-            .find(with_token(token, WorkspaceUserFindRequest {
-                workspace_id: w.one.clone(),
-                ..Default::default()
-            }))
+            .find(with_token(
+                token,
+                WorkspaceUserFindRequest {
+                    workspace_id: w.one.clone(),
+                    ..Default::default()
+                },
+            ))
             .await
             .map(|_| ());
         assert_eq!(outcome(find), read, "find by {who}");
         let mut stat = StatisticsQuery::default();
         stat.aggregate.push(group_by_state());
         let stat = client
-            .stat(with_token(token, WorkspaceUserStatQuery {
-                query: Some(stat),
-                workspace_id: w.one.clone(),
-            }))
+            .stat(with_token(
+                token,
+                WorkspaceUserStatQuery {
+                    query: Some(stat),
+                    workspace_id: w.one.clone(),
+                },
+            ))
             .await
             .map(|_| ());
         assert_eq!(outcome(stat), read, "stat by {who}");
@@ -741,8 +801,10 @@ async fn a_token_acts_with_the_binding_its_user_holds_now() {
     let w = world().await;
     let owner = w.workspace_token("owner@acme.test", &w.one).await;
     w.app
-        .sql(&["UPDATE role_bindings SET role_type = 'WORKSPACE_MEMBER', \
-                role_id = 'managed-workspace-member' WHERE user_id = 'owner@acme.test'"])
+        .sql(
+            &["UPDATE role_bindings SET role_type = 'WORKSPACE_MEMBER', \
+                role_id = 'managed-workspace-member' WHERE user_id = 'owner@acme.test'"],
+        )
         .await;
     assert_status(
         w.create(&owner, new_member("late@acme.test")).await,
@@ -779,7 +841,14 @@ async fn one_membership_binding_covers_a_workspace() {
         matches!(result, Err(spaceid::error::Error::AlreadyExists { .. })),
         "{result:?}"
     );
-    let result = admin(&w.app.ctx, &w.acme.domain_id, "member@acme.test", MEMBER_ROLE, None).await;
+    let result = admin(
+        &w.app.ctx,
+        &w.acme.domain_id,
+        "member@acme.test",
+        MEMBER_ROLE,
+        None,
+    )
+    .await;
     assert!(
         matches!(result, Err(spaceid::error::Error::AlreadyExists { .. })),
         "{result:?}"
@@ -789,7 +858,10 @@ async fn one_membership_binding_covers_a_workspace() {
         .bind(&w.acme, "member@acme.test", "managed-domain-admin", None)
         .await;
     let token = w.workspace_token("owner@acme.test", &w.one).await;
-    let info = w.list(&token, WorkspaceUserSearchQuery::default()).await.unwrap();
+    let info = w
+        .list(&token, WorkspaceUserSearchQuery::default())
+        .await
+        .unwrap();
     let member = info
         .results
         .iter()
@@ -830,6 +902,9 @@ async fn the_kept_member_count_follows_every_write() {
     assert_eq!(info.results.len(), 4);
     assert_eq!(info.total_count, 4);
     let two = w.workspace_token("owner2@acme.test", &w.two).await;
-    let info = w.list(&two, WorkspaceUserSearchQuery::default()).await.unwrap();
+    let info = w
+        .list(&two, WorkspaceUserSearchQuery::default())
+        .await
+        .unwrap();
     assert_eq!((info.results.len(), info.total_count), (1, 1));
 }
