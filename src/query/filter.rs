@@ -13,7 +13,10 @@ use serde_json::Value;
 use super::keys::{self, Key, shown};
 use super::regex::{self, Pattern};
 use super::sql::{self, bind, custom};
-use super::{Condition, Engine, Kind, MAX_CONDITIONS, MAX_LIST_VALUES, MAX_VALUE_CHARS, Resource};
+use super::{
+    Condition, Engine, Kind, MAX_CONDITIONS, MAX_LIST_VALUES, MAX_QUERY_VALUES, MAX_REGEX_PATTERNS,
+    MAX_VALUE_CHARS, Resource,
+};
 use crate::error::{Error, Result};
 
 /// The table alias the user's conditions see the base relation by.
@@ -39,6 +42,7 @@ pub(super) fn compile(
             format!("more than {MAX_CONDITIONS} conditions in filter and filter_or"),
         ));
     }
+    check_budget(filter.iter().chain(filter_or))?;
     let now = Utc::now();
     let mut all = Where::all();
     let mut any_condition = false;
@@ -73,6 +77,37 @@ pub(super) fn compile(
     Ok(Compiled {
         condition: any_condition.then_some(all),
     })
+}
+
+/// The work a whole query may ask for, whatever its shape: at most `MAX_QUERY_VALUES` list
+/// values and `MAX_REGEX_PATTERNS` regular expressions across all its conditions.
+fn check_budget<'c>(conditions: impl Iterator<Item = &'c Condition>) -> Result<()> {
+    let (mut values, mut patterns) = (0usize, 0usize);
+    for condition in conditions {
+        let count = match &condition.value {
+            Value::Array(items) => items.len(),
+            _ => 1,
+        };
+        values += count;
+        if condition.operator.starts_with("regex") {
+            patterns += count;
+        }
+    }
+    if values > MAX_QUERY_VALUES {
+        return Err(Error::invalid(
+            "query.filter",
+            format!("more than {MAX_QUERY_VALUES} values in all conditions together"),
+        ));
+    }
+    if patterns > MAX_REGEX_PATTERNS {
+        return Err(Error::invalid(
+            "query.filter",
+            format!(
+                "more than {MAX_REGEX_PATTERNS} regular expressions in all conditions together"
+            ),
+        ));
+    }
+    Ok(())
 }
 
 fn keyword_expr(resource: &Resource, engine: Engine, keyword: &str) -> Result<SimpleExpr> {
@@ -544,9 +579,23 @@ fn scalar_expr(engine: Engine, scalar: Scalar) -> SimpleExpr {
     }
 }
 
-/// An ISO 8601 point in time: with an offset (`2024-05-01T12:00:00+09:00`, `…Z`), without
-/// one (read as UTC), or a bare date (midnight UTC).
+/// The years a datetime value may fall in: what both engines store (PostgreSQL's range
+/// starts in 4713 BC, SQLite's `julianday` text in year 0).
+const YEARS: std::ops::RangeInclusive<i32> = 1..=9999;
+
+fn in_range(at: DateTime<Utc>) -> Option<DateTime<Utc>> {
+    use chrono::Datelike;
+    YEARS.contains(&at.year()).then_some(at)
+}
+
+/// An ISO 8601 point in time between the years 1 and 9999: with an offset
+/// (`2024-05-01T12:00:00+09:00`, `…Z`), without one (read as UTC), or a bare date (midnight
+/// UTC).
 pub(super) fn parse_datetime(text: &str) -> Option<DateTime<Utc>> {
+    parse_any_datetime(text).and_then(in_range)
+}
+
+fn parse_any_datetime(text: &str) -> Option<DateTime<Utc>> {
     let text = text.trim();
     if text.len() > 64 {
         return None;
@@ -579,8 +628,12 @@ pub(super) fn parse_datetime(text: &str) -> Option<DateTime<Utc>> {
         .map(|at| at.and_utc())
 }
 
-/// `now`, `now-7d`, `now+1h`: units `s m h d w`.
+/// `now`, `now-7d`, `now+1h`: units `s m h d w`; the result between the years 1 and 9999.
 pub(super) fn parse_timediff(text: &str, now: DateTime<Utc>) -> Option<DateTime<Utc>> {
+    parse_any_timediff(text, now).and_then(in_range)
+}
+
+fn parse_any_timediff(text: &str, now: DateTime<Utc>) -> Option<DateTime<Utc>> {
     let rest = text.trim().strip_prefix("now")?;
     if rest.is_empty() {
         return Some(now);

@@ -33,6 +33,10 @@ pub const DEFAULT_PAGE_LIMIT: u64 = 1000;
 pub const MAX_CONDITIONS: usize = 50;
 /// Most values in the list of an `in`-style operator.
 pub const MAX_LIST_VALUES: usize = 500;
+/// Most list values in all conditions of one query together.
+pub const MAX_QUERY_VALUES: usize = 1000;
+/// Most regular expressions in all conditions of one query together.
+pub const MAX_REGEX_PATTERNS: usize = 10;
 /// Longest regular expression, in characters.
 pub const MAX_REGEX_CHARS: usize = 200;
 /// Most sort keys.

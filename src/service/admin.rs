@@ -267,15 +267,7 @@ pub async fn create_workspace_group(
     }
     let mut roles = Vec::with_capacity(members.len());
     for member in members {
-        let role = store::roles::get(&ctx.store, domain_id, &member.role_id)
-            .await?
-            .ok_or_else(|| Error::not_found("role_id", member.role_id.as_str()))?;
-        if role.role_type.resource_group() != ResourceGroup::Workspace {
-            return Err(Error::invalid(
-                "role_id",
-                format!("{} is not a workspace role", role.role_id),
-            ));
-        }
+        let role = workspace_role(ctx, domain_id, &member.role_id).await?;
         if store::users::get(&ctx.store, domain_id, &member.user_id)
             .await?
             .is_none()
@@ -320,6 +312,28 @@ pub async fn create_workspace_group(
     }
     tx.commit().await?;
     Ok(group)
+}
+
+/// A workspace role (WORKSPACE_OWNER or WORKSPACE_MEMBER) of the domain: an unknown role is
+/// NOT_FOUND, a DOMAIN_ADMIN role INVALID_ARGUMENT.
+pub async fn workspace_role(ctx: &Context, domain_id: &str, role_id: &str) -> Result<Role> {
+    if role_id.is_empty() {
+        return Err(Error::required("role_id"));
+    }
+    let role = store::roles::get(&ctx.store, domain_id, role_id)
+        .await?
+        .ok_or_else(|| Error::not_found("role_id", role_id))?;
+    if role.role_type.resource_group() != ResourceGroup::Workspace {
+        return Err(Error::invalid(
+            "role_id",
+            format!(
+                "{} is a {} role; a workspace needs a WORKSPACE_OWNER or WORKSPACE_MEMBER role",
+                role.role_id,
+                role.role_type.as_str()
+            ),
+        ));
+    }
+    Ok(role)
 }
 
 async fn require_domain(ctx: &Context, domain_id: &str) -> Result<Domain> {

@@ -6,11 +6,11 @@ use crate::auth::Principal;
 use crate::context::Context;
 use crate::domain::{
     AuthType, Listing, Member, NewUser, Password, ResourceGroup, RoleBinding, RoleType, TokenRole,
-    User, UserState, UserSummary, WorkspaceState, ids,
+    User, UserId, UserState, UserSummary, WorkspaceState, ids,
 };
 use crate::error::{Error, Result};
 use crate::query::{self, Search, Stat};
-use crate::service::reset;
+use crate::service::{admin, reset};
 use crate::store::{
     self,
     members::{MemberFilter, Window},
@@ -48,22 +48,7 @@ pub async fn create(
 ) -> Result<Member> {
     let workspace_id = workspace_for(ctx, caller, workspace_id, Access::Write).await?;
     let domain_id = caller.domain_id();
-    if new.role_id.is_empty() {
-        return Err(Error::required("role_id"));
-    }
-    let role = store::roles::get(&ctx.store, domain_id, &new.role_id)
-        .await?
-        .ok_or_else(|| Error::not_found("role_id", new.role_id.as_str()))?;
-    if role.role_type.resource_group() != ResourceGroup::Workspace {
-        return Err(Error::invalid(
-            "role_id",
-            format!(
-                "{} is a {} role; a workspace user needs a WORKSPACE_OWNER or WORKSPACE_MEMBER role",
-                role.role_id,
-                role.role_type.as_str()
-            ),
-        ));
-    }
+    let role = admin::workspace_role(ctx, domain_id, &new.role_id).await?;
     let temporary = if new.reset_password {
         invitation_password(ctx, &new.user)?
     } else {
@@ -129,6 +114,8 @@ pub async fn get(
     if user_id.is_empty() {
         return Err(Error::required("user_id"));
     }
+    let user_id = UserId::parse(user_id)?;
+    let user_id = user_id.as_str();
     store::members::get(&ctx.store, caller.domain_id(), &workspace_id, user_id)
         .await?
         .ok_or_else(|| Error::not_found("user_id", user_id))
@@ -164,13 +151,19 @@ pub async fn find(
     page: Option<query::Page>,
 ) -> Result<Listing<UserSummary>> {
     let workspace_id = workspace_for(ctx, caller, workspace_id, Access::Read).await?;
-    if let Some(keyword) = &keyword
-        && keyword.chars().count() > query::MAX_VALUE_CHARS
-    {
-        return Err(Error::invalid(
-            "keyword",
-            format!("must be at most {} characters", query::MAX_VALUE_CHARS),
-        ));
+    if let Some(keyword) = &keyword {
+        if keyword.chars().count() > query::MAX_VALUE_CHARS {
+            return Err(Error::invalid(
+                "keyword",
+                format!("must be at most {} characters", query::MAX_VALUE_CHARS),
+            ));
+        }
+        if keyword.chars().any(char::is_control) {
+            return Err(Error::invalid(
+                "keyword",
+                "must not contain control characters",
+            ));
+        }
     }
     let window = window(page)?;
     store::members::find_outside(
@@ -237,16 +230,22 @@ async fn workspace_for(
                     "workspace {own} is not enabled"
                 )));
             }
-            let binding =
-                store::members::binding_of(&ctx.store, domain_id, own, caller.user_id()).await?;
-            let owner = match binding {
+            // A domain admin holds WORKSPACE_OWNER in every workspace, as Token.grant says.
+            let held = if caller.user().is_domain_admin() {
+                Some(RoleType::WorkspaceOwner)
+            } else {
+                store::members::binding_of(&ctx.store, domain_id, own, caller.user_id())
+                    .await?
+                    .map(|binding| binding.role_type)
+            };
+            let owner = match held {
                 None => {
                     return Err(Error::permission_denied(format!(
                         "the caller is no longer a member of workspace {own}"
                     )));
                 }
-                Some(binding) => {
-                    binding.role_type == RoleType::WorkspaceOwner
+                Some(role_type) => {
+                    role_type == RoleType::WorkspaceOwner
                         && caller.role() == TokenRole::WorkspaceOwner
                 }
             };

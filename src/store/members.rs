@@ -157,7 +157,7 @@ pub async fn list(
 ) -> Result<(Listing<Member>, Option<Vec<String>>)> {
     let compiled = query::compile_search(
         &RESOURCE,
-        base(domain_id, workspace_id, filter),
+        base(engine(db), domain_id, workspace_id, filter),
         search,
         engine(db),
     )?;
@@ -196,7 +196,7 @@ pub async fn get(
         user_id: Some(user_id.to_owned()),
         ..MemberFilter::default()
     };
-    let found = rows(db, &base(domain_id, workspace_id, &filter)).await?;
+    let found = rows(db, &base(engine(db), domain_id, workspace_id, &filter)).await?;
     found.first().map(member_from_row).transpose()
 }
 
@@ -224,7 +224,12 @@ pub async fn stat(
 ) -> Result<(Vec<serde_json::Value>, Option<u64>)> {
     let compiled = query::compile_stat(
         &RESOURCE,
-        base(domain_id, workspace_id, &MemberFilter::default()),
+        base(
+            engine(db),
+            domain_id,
+            workspace_id,
+            &MemberFilter::default(),
+        ),
         stat,
         engine(db),
     )?;
@@ -304,7 +309,7 @@ pub async fn find_outside(
         for column in ["user_id", "name"] {
             any = any.add(match engine(db) {
                 Engine::Postgres => Expr::cust_with_values(
-                    format!("\"u\".\"{column}\" ILIKE $1 ESCAPE '\\'"),
+                    format!("lower(\"u\".\"{column}\") LIKE $1 ESCAPE '\\'"),
                     [pattern.clone()],
                 ),
                 Engine::Sqlite => {
@@ -370,28 +375,35 @@ async fn member_count(db: &impl Executor, domain_id: &str, workspace_id: &str) -
 }
 
 /// The base relation: the workspace's membership bindings and the domain's `*` ones, each
-/// with its user, narrowed by the request's plain fields.
-fn base(domain_id: &str, workspace_id: &str, filter: &MemberFilter) -> SelectStatement {
-    let mut statement = arm(domain_id, workspace_id, filter);
-    statement.union(UnionType::All, arm(domain_id, WORKSPACE_WILDCARD, filter));
-    statement
+/// with its user, narrowed by the request's plain fields. SQLite reads it as two arms, each
+/// in `user_id` order off `ix_role_bindings_members`, merged; PostgreSQL as one scan of
+/// `ix_role_bindings_members_c` in `user_id` order, keeping both kinds of binding.
+fn base(
+    engine: Engine,
+    domain_id: &str,
+    workspace_id: &str,
+    filter: &MemberFilter,
+) -> SelectStatement {
+    match engine {
+        Engine::Sqlite => {
+            let mut statement = arm(domain_id, &[workspace_id], filter);
+            statement.union(
+                UnionType::All,
+                arm(domain_id, &[WORKSPACE_WILDCARD], filter),
+            );
+            statement
+        }
+        Engine::Postgres => arm(domain_id, &[workspace_id, WORKSPACE_WILDCARD], filter),
+    }
 }
 
-fn arm(domain_id: &str, workspace_id: &str, filter: &MemberFilter) -> SelectStatement {
+fn arm(domain_id: &str, workspace_ids: &[&str], filter: &MemberFilter) -> SelectStatement {
     let (u, b, d) = (Alias::new("u"), Alias::new("b"), Alias::new("d"));
     let col = |table: &Alias, column: &str| Expr::col((table.clone(), Alias::new(column)));
-    let mut admin = Query::select();
-    admin
-        .expr(Expr::val(1))
-        .from_as(Alias::new("role_bindings"), d.clone())
-        .and_where(col(&d, "domain_id").equals((u.clone(), Alias::new("domain_id"))))
-        .and_where(col(&d, "user_id").equals((u.clone(), Alias::new("user_id"))))
-        .and_where(col(&d, "workspace_id").eq(WORKSPACE_WILDCARD))
-        .and_where(col(&d, "role_type").eq(RoleType::DomainAdmin.as_str()));
     let mut select = Query::select();
     for column in USER_COLUMNS {
         // The keys the join matches on come from the binding, so both engines read the
-        // arm in `user_id` order straight off the binding index, without sorting.
+        // bindings in `user_id` order off their index, without sorting.
         let table = if matches!(column, "domain_id" | "user_id") {
             &b
         } else {
@@ -400,7 +412,7 @@ fn arm(domain_id: &str, workspace_id: &str, filter: &MemberFilter) -> SelectStat
         select.expr_as(col(table, column), Alias::new(column));
     }
     select.expr_as(
-        Expr::case(Expr::exists(admin), "DOMAIN_ADMIN").finally("USER"),
+        Expr::case(col(&d, "role_binding_id").is_null(), "USER").finally("DOMAIN_ADMIN"),
         Alias::new("role_type"),
     );
     for (column, name) in BINDING_COLUMNS {
@@ -416,8 +428,22 @@ fn arm(domain_id: &str, workspace_id: &str, filter: &MemberFilter) -> SelectStat
                 .add(col(&u, "domain_id").equals((b.clone(), Alias::new("domain_id"))))
                 .add(col(&u, "user_id").equals((b.clone(), Alias::new("user_id")))),
         )
-        .and_where(col(&b, "domain_id").eq(domain_id))
-        .and_where(col(&b, "workspace_id").eq(workspace_id));
+        // At most one row: a user has one binding per place (`ux_role_bindings_user_workspace`).
+        .join_as(
+            JoinType::LeftJoin,
+            Alias::new("role_bindings"),
+            d.clone(),
+            Cond::all()
+                .add(col(&d, "domain_id").equals((u.clone(), Alias::new("domain_id"))))
+                .add(col(&d, "user_id").equals((u.clone(), Alias::new("user_id"))))
+                .add(col(&d, "workspace_id").eq(WORKSPACE_WILDCARD))
+                .add(col(&d, "role_type").eq(RoleType::DomainAdmin.as_str())),
+        )
+        .and_where(col(&b, "domain_id").eq(domain_id));
+    match workspace_ids {
+        [one] => select.and_where(col(&b, "workspace_id").eq(*one)),
+        many => select.and_where(col(&b, "workspace_id").is_in(many.iter().copied())),
+    };
     match filter.role_type {
         Some(role_type) => select.and_where(col(&b, "role_type").eq(role_type.as_str())),
         None => select.and_where(col(&b, "role_type").is_in(MEMBER_ROLES)),

@@ -91,8 +91,15 @@ pub struct Store {
 
 impl Store {
     /// Connects to `url` (`sqlite://...` or `postgres://...`) with at most `max_connections`.
-    /// SQLite runs in WAL mode with foreign keys on and a 5 s busy timeout.
-    pub async fn connect(url: &str, max_connections: u32) -> Result<Self> {
+    /// SQLite runs in WAL mode with foreign keys on and a 5 s busy timeout. On PostgreSQL no
+    /// statement runs longer than `statement_timeout` (the request timeout): a call that
+    /// ended cannot leave its query working on.
+    pub async fn connect(
+        url: &str,
+        max_connections: u32,
+        statement_timeout: Duration,
+    ) -> Result<Self> {
+        let statement_timeout_ms = statement_timeout.as_millis().max(1).to_string();
         let mut options = ConnectOptions::new(url.to_owned());
         options
             .max_connections(max_connections.max(1))
@@ -100,6 +107,9 @@ impl Store {
             .connect_timeout(Duration::from_secs(10))
             .acquire_timeout(Duration::from_secs(10))
             .sqlx_logging(false)
+            .map_sqlx_postgres_opts(move |opts| {
+                opts.options([("statement_timeout", statement_timeout_ms.as_str())])
+            })
             .map_sqlx_sqlite_opts(|opts| {
                 use sea_orm::sqlx::sqlite::{SqliteJournalMode, SqliteSynchronous};
                 opts.journal_mode(SqliteJournalMode::Wal)
@@ -139,15 +149,34 @@ impl Store {
 }
 
 impl From<DbErr> for Error {
-    /// A database error is a fault, unless the caller's own text made it: PostgreSQL refuses
-    /// NUL characters (SQLSTATE 22021) and text it cannot encode (22P05) that SQLite stores.
+    /// A database error is a fault, unless the caller's own input made it: PostgreSQL refuses
+    /// NUL characters (SQLSTATE 22021) and text it cannot encode (22P05) that SQLite stores,
+    /// a regular expression its engine cannot compile (2201B), a date outside its range
+    /// (22008); a query it cancels at the statement timeout (57014) is UNAVAILABLE, like any
+    /// other call the server had no time for.
     fn from(err: DbErr) -> Self {
         use sea_orm::{RuntimeErr, sqlx};
         if let DbErr::Exec(RuntimeErr::SqlxError(sqlx::Error::Database(cause)))
         | DbErr::Query(RuntimeErr::SqlxError(sqlx::Error::Database(cause))) = &err
-            && matches!(cause.code().as_deref(), Some("22021" | "22P05"))
         {
-            return Error::invalid("request", "text values must not contain NUL characters");
+            match cause.code().as_deref() {
+                Some("22021" | "22P05") => {
+                    return Error::invalid(
+                        "request",
+                        "text values must not contain NUL characters",
+                    );
+                }
+                Some("2201B") => {
+                    return Error::invalid("query", "a regular expression is not valid");
+                }
+                Some("22008") => {
+                    return Error::invalid("query", "a date is out of the supported range");
+                }
+                Some("57014") => {
+                    return Error::Busy("the query took longer than the request timeout");
+                }
+                _ => {}
+            }
         }
         Error::Storage(err)
     }

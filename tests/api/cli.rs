@@ -1,29 +1,10 @@
 //! The admin command line, run as a user would run it, on the same database as the server.
 
-use std::process::{Command, Output};
+use std::process::Output;
 
 use tonic::Code;
 
 use crate::helpers::*;
-
-fn spaceid(app: &TestApp, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_spaceid"))
-        .args(args)
-        .env("DATABASE_URL", &app.database_url)
-        .env("SPACEID_BCRYPT_COST", "4")
-        .env_remove("SPACEID_ADMIN_PASSWORD")
-        .output()
-        .expect("run spaceid")
-}
-
-fn json_of(output: &Output) -> serde_json::Value {
-    assert!(
-        output.status.success(),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    serde_json::from_slice(&output.stdout).expect("one JSON object on stdout")
-}
 
 fn one_error_line(output: &Output) -> String {
     assert!(!output.status.success());

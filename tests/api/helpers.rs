@@ -439,6 +439,28 @@ pub async fn update_profile(
         .map(tonic::Response::into_inner)
 }
 
+/// Runs the `spaceid` command line on the test server's database.
+pub fn spaceid(app: &TestApp, args: &[&str]) -> std::process::Output {
+    std::process::Command::new(env!("CARGO_BIN_EXE_spaceid"))
+        .args(args)
+        .env("DATABASE_URL", &app.database_url)
+        .env("SPACEID_BCRYPT_COST", "4")
+        .env_remove("SPACEID_ADMIN_PASSWORD")
+        .output()
+        .expect("run spaceid")
+}
+
+/// The one JSON value a successful command printed.
+#[track_caller]
+pub fn json_of(output: &std::process::Output) -> serde_json::Value {
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    serde_json::from_slice(&output.stdout).expect("one JSON value on stdout")
+}
+
 /// A request carrying `token` in its metadata.
 pub fn authed<T>(message: T, token: &str) -> Request<T> {
     let mut request = Request::new(message);
@@ -520,7 +542,7 @@ pub fn assert_status<T: std::fmt::Debug>(
 }
 
 /// Creates a fresh database on the PostgreSQL server at `server_url` and returns its URL.
-async fn fresh_postgres_database(server_url: &str) -> String {
+pub async fn fresh_postgres_database(server_url: &str) -> String {
     let name = format!("spaceid_test_{}", spaceid::domain::ids::random_hex(8));
     let admin = Database::connect(server_url)
         .await

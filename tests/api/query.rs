@@ -115,7 +115,9 @@ impl TestDb {
         let dir = tempfile::tempdir().unwrap();
         let url = match engine {
             Engine::Sqlite => format!("sqlite://{}?mode=rwc", dir.path().join("q.db").display()),
-            Engine::Postgres => fresh_postgres_database(&postgres_url().unwrap()).await,
+            Engine::Postgres => {
+                crate::helpers::fresh_postgres_database(&postgres_url().unwrap()).await
+            }
         };
         let db = Database::connect(&url).await.expect("connect");
         let create = Table::create()
@@ -251,22 +253,6 @@ fn postgres_url() -> Option<String> {
     std::env::var("SPACEID_TEST_POSTGRES_URL")
         .ok()
         .filter(|url| !url.is_empty())
-}
-
-async fn fresh_postgres_database(server_url: &str) -> String {
-    let name = format!("spaceid_query_{}", spaceid::domain::ids::random_hex(8));
-    let admin = Database::connect(server_url)
-        .await
-        .expect("connect to PostgreSQL");
-    admin
-        .execute_unprepared(&format!("CREATE DATABASE {name}"))
-        .await
-        .expect("create a test database");
-    admin.close().await.ok();
-    let (base, _) = server_url
-        .rsplit_once('/')
-        .expect("a database URL with a path");
-    format!("{base}/{name}")
 }
 
 /// The engines to test on: SQLite always, PostgreSQL when configured.

@@ -354,7 +354,9 @@ async fn upgrading_gives_existing_users_accounts_and_refuses_case_twins() {
     ])
     .await;
 
-    let store = store::Store::connect(&app.database_url, 2).await.unwrap();
+    let store = store::Store::connect(&app.database_url, 2, std::time::Duration::from_secs(30))
+        .await
+        .unwrap();
     let refused = store
         .migrate()
         .await

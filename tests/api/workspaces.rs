@@ -1,8 +1,6 @@
 //! The workspaces and workspace groups a signed-in user belongs to, and the admin commands
 //! that list users, workspaces and role bindings and delete bindings.
 
-use std::process::{Command, Output};
-
 use spaceid::{
     domain::{Name, UserState, Workspace},
     pb::identity::{
@@ -460,24 +458,6 @@ async fn both_calls_need_a_token_that_allows_reading_the_profile() {
         "ERROR_PERMISSION_DENIED",
         &[],
     );
-}
-
-fn spaceid(app: &TestApp, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_spaceid"))
-        .args(args)
-        .env("DATABASE_URL", &app.database_url)
-        .env("SPACEID_BCRYPT_COST", "4")
-        .output()
-        .expect("run spaceid")
-}
-
-fn json_of(output: &Output) -> serde_json::Value {
-    assert!(
-        output.status.success(),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    serde_json::from_slice(&output.stdout).expect("one JSON value on stdout")
 }
 
 #[tokio::test]
