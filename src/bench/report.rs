@@ -177,6 +177,11 @@ impl Report {
             out,
             "srv: cores the server process used; cpu: cores the machine used; ratio: throughput over the baseline's"
         );
+        let _ = writeln!(
+            out,
+            "seeded {} members in {:.1} s",
+            self.dataset.seeded, self.dataset.seed_secs
+        );
         if let Some(rss) = self.peak_rss_mib {
             let _ = writeln!(out, "peak RSS {rss:.1} MiB (server and load generator)");
         }
