@@ -1,10 +1,13 @@
-//! The command line: `serve`, and the admin commands that bootstrap a domain. Admin
-//! commands print one JSON value on success (an object, or an array for `list`), and one
-//! line on standard error on failure.
+//! The command line: `serve`, the admin commands that bootstrap a domain, and `bench`.
+//! Admin commands print one JSON value on success (an object, or an array for `list`), and
+//! one line on standard error on failure.
+
+use std::{sync::Arc, time::Duration};
 
 use clap::{Parser, Subcommand};
 use serde_json::{Value, json};
 
+use crate::bench::{self, BenchOptions, Scenario};
 use crate::config::Settings;
 use crate::context::Context;
 use crate::domain::{
@@ -45,6 +48,70 @@ pub enum Command {
     /// Manage role bindings.
     #[command(subcommand, name = "role-binding")]
     RoleBinding(RoleBindingCommand),
+    /// Seed a database (or reuse one seeded before) and measure the API under load; see
+    /// BENCHMARKS.md.
+    Bench(BenchArgs),
+}
+
+/// `spaceid bench`.
+#[derive(Debug, Clone, clap::Args)]
+pub struct BenchArgs {
+    /// Members of the large workspace.
+    #[arg(long, default_value_t = 100_000)]
+    pub users: u64,
+    /// Members of the small workspace.
+    #[arg(long, default_value_t = 1_000)]
+    pub small_users: u64,
+    /// Calls in flight at once.
+    #[arg(long, default_value_t = 64)]
+    pub concurrency: usize,
+    /// HTTP/2 connections the calls share.
+    #[arg(long, default_value_t = 4)]
+    pub connections: usize,
+    /// Seconds each scenario is measured.
+    #[arg(long, default_value_t = 10)]
+    pub duration: u64,
+    /// Seconds each scenario runs before it is measured.
+    #[arg(long, default_value_t = 2)]
+    pub warmup: u64,
+    /// Scenarios to run, comma-separated (default: all): profile-get, list-small,
+    /// list-large, list-small-filtered, list-large-filtered, find, stat, token-issue. The
+    /// baseline, health, always runs.
+    #[arg(long)]
+    pub scenarios: Option<String>,
+    /// Call a running server at HOST:PORT instead of serving in this process (it must use
+    /// the same database).
+    #[arg(long)]
+    pub addr: Option<String>,
+    /// Print one JSON document instead of a table.
+    #[arg(long)]
+    pub json: bool,
+}
+
+impl BenchArgs {
+    /// The run these flags ask for.
+    pub fn options(&self) -> Result<BenchOptions> {
+        Ok(BenchOptions {
+            users: self.users,
+            small_users: self.small_users,
+            concurrency: self.concurrency,
+            connections: self.connections,
+            duration: Duration::from_secs(self.duration),
+            warmup: Duration::from_secs(self.warmup),
+            scenarios: Scenario::parse_list(self.scenarios.as_deref())?,
+            addr: self.addr.clone(),
+        })
+    }
+}
+
+/// Runs `spaceid bench` and returns what it prints.
+pub async fn run_bench(ctx: Arc<Context>, settings: &Settings, args: &BenchArgs) -> Result<String> {
+    let report = bench::run(ctx, settings, &args.options()?).await?;
+    Ok(if args.json {
+        format!("{}\n", report.to_json())
+    } else {
+        report.to_table()
+    })
 }
 
 /// `spaceid init`.
@@ -213,6 +280,7 @@ pub enum RoleBindingCommand {
 pub async fn run_admin(ctx: &Context, command: Command) -> Result<Value> {
     match command {
         Command::Serve => Err(Error::internal("serve is not an admin command")),
+        Command::Bench(_) => Err(Error::internal("bench is not an admin command")),
         Command::Init(args) => {
             let InitArgs {
                 domain_name,

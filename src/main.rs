@@ -4,7 +4,7 @@ use std::{io::IsTerminal, process::ExitCode};
 
 use clap::Parser;
 use spaceid::{
-    cli::{Cli, Command, run_admin},
+    cli::{Cli, Command, run_admin, run_bench},
     config::{LogFormat, Settings},
     context::Context,
     error::Result,
@@ -60,6 +60,7 @@ async fn run(settings: Settings, command: Command) -> Result<()> {
                 })?;
             server::serve(ctx.clone(), &settings, listener, server::shutdown_signal()).await?;
         }
+        Command::Bench(args) => print!("{}", run_bench(ctx.clone(), &settings, &args).await?),
         command => {
             let output = run_admin(&ctx, command).await?;
             println!("{output}");

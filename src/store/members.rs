@@ -350,8 +350,9 @@ pub async fn find_outside(
     })
 }
 
-/// The members of a workspace, as the database keeps count of them.
-async fn member_count(db: &impl Executor, domain_id: &str, workspace_id: &str) -> Result<u64> {
+/// The members of a workspace, as the database keeps count of them (no scan).
+#[instrument(skip(db))]
+pub async fn member_count(db: &impl Executor, domain_id: &str, workspace_id: &str) -> Result<u64> {
     let mut statement = Query::select();
     statement
         .expr_as(

@@ -4,6 +4,7 @@
 mod helpers;
 mod smtp;
 
+mod bench;
 mod cli;
 mod codes;
 mod edge;
