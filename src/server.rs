@@ -1,4 +1,4 @@
-//! The tonic server: the three SpaceONE services, reflection (v1 and v1alpha), health,
+//! The tonic server: the four SpaceONE services, reflection (v1 and v1alpha), health,
 //! limits on connections and calls, the edge every call passes (status corrections and a
 //! log line), and graceful shutdown.
 
@@ -14,12 +14,12 @@ use tonic_health::{
     },
 };
 
-use crate::api::{TokenApi, UserProfileApi, WorkspaceUserApi};
+use crate::api::{DomainApi, TokenApi, UserProfileApi, WorkspaceUserApi};
 use crate::config::Settings;
 use crate::context::Context;
 use crate::error::{Error, Result};
 use crate::pb::identity::{
-    token_server::TokenServer, user_profile_server::UserProfileServer,
+    domain_server::DomainServer, token_server::TokenServer, user_profile_server::UserProfileServer,
     workspace_user_server::WorkspaceUserServer,
 };
 
@@ -48,6 +48,9 @@ pub async fn serve(
     let token = TokenServer::new(TokenApi::new(ctx.clone()))
         .max_decoding_message_size(max)
         .max_encoding_message_size(max);
+    let domain = DomainServer::new(DomainApi::new(ctx.clone()))
+        .max_decoding_message_size(max)
+        .max_encoding_message_size(max);
 
     let health = tonic_health::server::HealthReporter::new();
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
@@ -62,6 +65,7 @@ pub async fn serve(
         .set_serving::<WorkspaceUserServer<WorkspaceUserApi>>()
         .await;
     health.set_serving::<TokenServer<TokenApi>>().await;
+    health.set_serving::<DomainServer<DomainApi>>().await;
     health.set_service_status("", ServingStatus::Serving).await;
 
     let reflection = || {
@@ -94,7 +98,8 @@ pub async fn serve(
         .add_service(reflection_v1alpha)
         .add_service(user_profile)
         .add_service(workspace_user)
-        .add_service(token);
+        .add_service(token)
+        .add_service(domain);
 
     let local = listener.local_addr().map_err(Error::internal)?;
     tracing::info!(addr = %local, "listening");
@@ -124,6 +129,7 @@ pub async fn serve(
         .set_not_serving::<WorkspaceUserServer<WorkspaceUserApi>>()
         .await;
     health.set_not_serving::<TokenServer<TokenApi>>().await;
+    health.set_not_serving::<DomainServer<DomainApi>>().await;
     health
         .set_service_status("", ServingStatus::NotServing)
         .await;

@@ -1,6 +1,6 @@
 //! Domains.
 
-use sea_orm::{ActiveValue::Set, EntityTrait};
+use sea_orm::{ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter};
 use tracing::instrument;
 
 use super::{Executor, conn, entities::domain, on_unique};
@@ -28,11 +28,25 @@ pub async fn insert(db: &impl Executor, domain: &Domain) -> Result<()> {
 #[instrument(skip(db))]
 pub async fn get(db: &impl Executor, domain_id: &str) -> Result<Option<Domain>> {
     let row = domain::Entity::find_by_id(domain_id).one(conn(db)).await?;
-    Ok(row.map(|row| Domain {
+    Ok(row.map(record))
+}
+
+/// The domain with this name (names are unique), if any.
+#[instrument(skip(db))]
+pub async fn by_name(db: &impl Executor, name: &str) -> Result<Option<Domain>> {
+    let row = domain::Entity::find()
+        .filter(domain::Column::Name.eq(name))
+        .one(conn(db))
+        .await?;
+    Ok(row.map(record))
+}
+
+fn record(row: domain::Model) -> Domain {
+    Domain {
         domain_id: row.domain_id,
         name: row.name,
         state: row.state,
         tags: Tags::from_json(row.tags),
         created_at: row.created_at,
-    }))
+    }
 }

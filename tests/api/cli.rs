@@ -6,7 +6,7 @@ use tonic::Code;
 
 use crate::helpers::*;
 
-fn spaceid(app: &TestApp, args: &[&str]) -> Output {
+pub(crate) fn spaceid(app: &TestApp, args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_spaceid"))
         .args(args)
         .env("DATABASE_URL", &app.database_url)
@@ -16,7 +16,7 @@ fn spaceid(app: &TestApp, args: &[&str]) -> Output {
         .expect("run spaceid")
 }
 
-fn json_of(output: &Output) -> serde_json::Value {
+pub(crate) fn json_of(output: &Output) -> serde_json::Value {
     assert!(
         output.status.success(),
         "{}",
@@ -25,7 +25,7 @@ fn json_of(output: &Output) -> serde_json::Value {
     serde_json::from_slice(&output.stdout).expect("one JSON object on stdout")
 }
 
-fn one_error_line(output: &Output) -> String {
+pub(crate) fn one_error_line(output: &Output) -> String {
     assert!(!output.status.success());
     let stderr = String::from_utf8_lossy(&output.stderr);
     let lines: Vec<&str> = stderr.lines().filter(|l| !l.trim().is_empty()).collect();

@@ -6,6 +6,7 @@ mod smtp;
 
 mod cli;
 mod codes;
+mod domain;
 mod edge;
 mod input_limits;
 mod logs;

@@ -86,6 +86,7 @@ async fn health_reports_serving() {
         "",
         "spaceone.api.identity.v2.UserProfile",
         "spaceone.api.identity.v2.Token",
+        "spaceone.api.identity.v2.Domain",
     ] {
         let status = health
             .check(HealthCheckRequest {
