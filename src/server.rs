@@ -1,6 +1,6 @@
-//! The tonic server: the four SpaceONE services, reflection (v1 and v1alpha), health,
-//! limits on connections and calls, the edge every call passes (status corrections and a
-//! log line), and graceful shutdown.
+//! The tonic server: the four SpaceONE services, reflection (v1 and v1alpha, listing those
+//! four), health, limits on connections and calls, the edge every call passes (status
+//! corrections and a log line), and graceful shutdown.
 
 use std::{future::Future, pin::Pin, sync::Arc, time::Duration};
 
@@ -25,6 +25,7 @@ use crate::pb::identity::{
 
 mod connections;
 mod edge;
+mod reflection;
 
 use connections::ConnectionLimits;
 pub use edge::{Admission, EdgeLayer, client_key};
@@ -68,13 +69,23 @@ pub async fn serve(
     health.set_serving::<DomainServer<DomainApi>>().await;
     health.set_service_status("", ServingStatus::Serving).await;
 
-    let reflection = || {
-        tonic_reflection::server::Builder::configure()
-            .register_encoded_file_descriptor_set(crate::pb::FILE_DESCRIPTOR_SET)
-            .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
-    };
-    let reflection_v1 = reflection().build_v1().map_err(Error::internal)?;
-    let reflection_v1alpha = reflection().build_v1alpha().map_err(Error::internal)?;
+    // Only the SpaceONE services are listed; health and reflection stay described.
+    let catalog = Arc::new(reflection::Catalog::new(
+        &[
+            crate::pb::FILE_DESCRIPTOR_SET,
+            tonic_health::pb::FILE_DESCRIPTOR_SET,
+            tonic_reflection::pb::v1::FILE_DESCRIPTOR_SET,
+            tonic_reflection::pb::v1alpha::FILE_DESCRIPTOR_SET,
+        ],
+        &[
+            service_name::<DomainServer<DomainApi>>(),
+            service_name::<TokenServer<TokenApi>>(),
+            service_name::<UserProfileServer<UserProfileApi>>(),
+            service_name::<WorkspaceUserServer<WorkspaceUserApi>>(),
+        ],
+    )?);
+    let reflection_v1 = reflection::v1::service(catalog.clone());
+    let reflection_v1alpha = reflection::v1alpha::service(catalog);
 
     let graceful = {
         let mut stop_rx = stop_rx.clone();
@@ -148,6 +159,11 @@ pub async fn serve(
             Ok(())
         }
     }
+}
+
+/// The full gRPC name of a served service, such as `spaceone.api.identity.v2.Token`.
+fn service_name<S: tonic::server::NamedService>() -> &'static str {
+    S::NAME
 }
 
 /// The health service, with `Watch` streams that end when the server stops: a client
