@@ -9,10 +9,10 @@ use std::{
     time::Instant,
 };
 
-use tokio::sync::Mutex;
+use tokio::sync::{Mutex, Semaphore};
 use tonic::metadata::MetadataMap;
 
-use super::keys::{KeyMaterial, MISS_RELOAD_INTERVAL, material};
+use super::keys::{KeyMaterial, MISS_RELOAD_INTERVAL, MISS_WAITERS, material};
 use super::principal::TOKEN_METADATA_KEY;
 use super::{Claims, TokenKind, jwt};
 use crate::clock::Clock;
@@ -49,9 +49,10 @@ pub struct SystemAuthenticator {
     store: Store,
     clock: Arc<dyn Clock>,
     keys: RwLock<HashMap<String, Arc<KeyMaterial>>>,
-    /// When the root keys were last read for a key id not in memory (at most once per
-    /// `MISS_RELOAD_INTERVAL`, so made-up key ids cost no query each).
+    /// When the root keys were last read for a key id not in memory.
     last_load: Mutex<Option<Instant>>,
+    /// Calls that may wait for that read.
+    miss_waiters: Semaphore,
 }
 
 impl SystemAuthenticator {
@@ -63,6 +64,7 @@ impl SystemAuthenticator {
             clock,
             keys: RwLock::new(HashMap::new()),
             last_load: Mutex::new(None),
+            miss_waiters: Semaphore::new(MISS_WAITERS),
         }
     }
 
@@ -132,18 +134,24 @@ impl SystemAuthenticator {
         Ok(SystemCaller { token })
     }
 
-    /// The root key `kid`, from memory or, when it is not there, from the database (at most
-    /// once per `MISS_RELOAD_INTERVAL`).
+    /// The root key `kid`, from memory or, when it is not there, from the database: the
+    /// root keys are read again at most once per `MISS_RELOAD_INTERVAL`, a miss waiting for
+    /// the next read allowed while fewer than `MISS_WAITERS` calls wait (more are refused at
+    /// once), so a key made a moment ago is found and made-up key ids cost no query each.
     async fn root_key(&self, kid: &str) -> Result<Option<Arc<KeyMaterial>>> {
         if let Some(key) = self.cached(kid) {
             return Ok(Some(key));
         }
-        let mut last_load = self.last_load.lock().await;
-        if let Some(key) = self.cached(kid) {
-            return Ok(Some(key));
-        }
-        if last_load.is_some_and(|at| at.elapsed() < MISS_RELOAD_INTERVAL) {
+        let asked_at = Instant::now();
+        let Ok(_waiting) = self.miss_waiters.try_acquire() else {
             return Ok(None);
+        };
+        let mut last_load = self.last_load.lock().await;
+        if last_load.is_some_and(|at| at >= asked_at) {
+            return Ok(self.cached(kid));
+        }
+        if let Some(at) = *last_load {
+            tokio::time::sleep_until((at + MISS_RELOAD_INTERVAL).into()).await;
         }
         *last_load = Some(Instant::now());
         let mut loaded = HashMap::new();

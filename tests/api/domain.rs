@@ -4,6 +4,7 @@
 use chrono::TimeDelta;
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
 use spaceid::auth::{Claims, jwt};
+use spaceid::clock::Clock;
 use spaceid::pb::core::AuthenticationRequest;
 use spaceid::pb::identity::{
     DomainRequest, DomainSearchQuery, GetDomainAuthRequest, UserProfileRequest,
