@@ -8,6 +8,7 @@ const PROTOS: &[&str] = &[
     "spaceone/api/identity/v2/workspace_user.proto",
     "spaceone/api/identity/v2/token.proto",
     "spaceone/api/identity/v2/workspace.proto",
+    "spaceone/api/identity/v2/domain.proto",
 ];
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {

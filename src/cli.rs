@@ -1,6 +1,6 @@
-//! The command line: `serve`, the admin commands that bootstrap a domain, and `bench`.
-//! Admin commands print one JSON value on success (an object, or an array for `list`), and
-//! one line on standard error on failure.
+//! The command line: `serve`, the admin commands that bootstrap a domain, system tokens,
+//! and `bench`. Admin commands print one JSON value on success (an object, or an array for
+//! `list`), and one line on standard error on failure.
 
 use std::{sync::Arc, time::Duration};
 
@@ -11,11 +11,13 @@ use crate::bench::{self, BenchOptions, Scenario};
 use crate::config::Settings;
 use crate::context::Context;
 use crate::domain::{
-    AuthType, Email, Language, Name, NewUser, Password, RoleBinding, Tags, Timezone, User, UserId,
-    UserState, Workspace, format_time, quoted,
+    AuthType, Email, Language, Name, NewUser, Password, RoleBinding, SystemToken, SystemTokenName,
+    Tags, Timezone, User, UserId, UserState, Workspace, format_time, quoted,
+    system_tokens::parse_lifetime,
 };
 use crate::error::{Error, Result};
 use crate::service::admin::{self, GroupMember};
+use crate::service::system_tokens;
 
 /// spaceid: a SpaceONE identity v2 service.
 #[derive(Debug, Parser)]
@@ -48,6 +50,10 @@ pub enum Command {
     /// Manage role bindings.
     #[command(subcommand, name = "role-binding")]
     RoleBinding(RoleBindingCommand),
+    /// Manage system tokens: what other SpaceONE services and spacectl present to call
+    /// `Domain.get_public_key`.
+    #[command(subcommand, name = "system-token")]
+    SystemToken(SystemTokenCommand),
     /// Seed a database (or reuse one seeded before) and measure the API under load; see
     /// BENCHMARKS.md.
     Bench(BenchArgs),
@@ -276,6 +282,27 @@ pub enum RoleBindingCommand {
     },
 }
 
+/// `spaceid system-token ...`.
+#[derive(Debug, Subcommand)]
+pub enum SystemTokenCommand {
+    /// Make a system token; prints it once (`token`), with its `jti` and `expires_at`.
+    Create {
+        /// What the token is for, such as the service that will present it (its `aud`).
+        #[arg(long)]
+        name: String,
+        /// How long it is valid: `30d`, `12h`, `90m` or `3600s` (at most 3650d).
+        #[arg(long, default_value = "365d")]
+        expires_in: String,
+    },
+    /// List every system token made, oldest first (a JSON array; never the tokens).
+    List,
+    /// Revoke a system token: no replica accepts it from then on.
+    Revoke {
+        /// The token's `jti`, as `create` and `list` print it.
+        jti: String,
+    },
+}
+
 /// Runs an admin command against the database and returns what it prints.
 pub async fn run_admin(ctx: &Context, command: Command) -> Result<Value> {
     match command {
@@ -420,7 +447,43 @@ pub async fn run_admin(ctx: &Context, command: Command) -> Result<Value> {
             let binding = admin::delete_role_binding(ctx, &domain_id, &role_binding_id).await?;
             Ok(json!({"role_binding_id": binding.role_binding_id, "deleted": true}))
         }
+        Command::SystemToken(command) => run_system_token(ctx, command).await,
     }
+}
+
+async fn run_system_token(ctx: &Context, command: SystemTokenCommand) -> Result<Value> {
+    match command {
+        SystemTokenCommand::Create { name, expires_in } => {
+            let name = SystemTokenName::parse(&name)?;
+            let lifetime = parse_lifetime(&expires_in)?;
+            let issued = system_tokens::create(ctx, &name, lifetime).await?;
+            Ok(json!({
+                "token": issued.token,
+                "jti": issued.record.jti,
+                "name": issued.record.name,
+                "expires_at": format_time(issued.record.expires_at),
+            }))
+        }
+        SystemTokenCommand::List => {
+            let tokens = system_tokens::list(ctx).await?;
+            Ok(tokens.iter().map(system_token_json).collect())
+        }
+        SystemTokenCommand::Revoke { jti } => {
+            let token = system_tokens::revoke(ctx, &jti).await?;
+            Ok(system_token_json(&token))
+        }
+    }
+}
+
+/// A system token's record; the token itself is shown only by `create`.
+fn system_token_json(token: &SystemToken) -> Value {
+    json!({
+        "jti": token.jti,
+        "name": token.name,
+        "created_at": format_time(token.created_at),
+        "expires_at": format_time(token.expires_at),
+        "revoked_at": token.revoked_at.map(format_time),
+    })
 }
 
 fn parse_tags(text: &str) -> Result<Tags> {

@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use chrono::TimeDelta;
 
-use crate::auth::{Authenticator, Keyring, TokenSettings};
+use crate::auth::{Authenticator, Keyring, SystemAuthenticator, TokenSettings};
 use crate::clock::{Clock, SystemClock};
 use crate::config::{PasswordReset, Settings};
 use crate::domain::PasswordHasher;
@@ -27,6 +27,8 @@ pub struct Context {
     pub tokens: TokenSettings,
     /// Turns tokens into callers.
     pub auth: Authenticator,
+    /// Turns system tokens into system callers.
+    pub system_auth: SystemAuthenticator,
     /// What expiry is decided against.
     pub clock: Arc<dyn Clock>,
     /// Sends codes, links and passwords to users.
@@ -101,6 +103,7 @@ impl Context {
                 settings.bcrypt_queue,
             )?,
             auth: Authenticator::new(store.clone(), keys.clone(), clock.clone()),
+            system_auth: SystemAuthenticator::new(store.clone(), clock.clone()),
             clock,
             tokens: TokenSettings {
                 access_timeout: settings.access_token_timeout,

@@ -1,6 +1,6 @@
-//! The tonic server: the three SpaceONE services, reflection (v1 and v1alpha), health,
-//! limits on connections and calls, the edge every call passes (status corrections and a
-//! log line), and graceful shutdown.
+//! The tonic server: the four SpaceONE services, reflection (v1 and v1alpha, listing those
+//! four), health, limits on connections and calls, the edge every call passes (status
+//! corrections and a log line), and graceful shutdown.
 
 use std::{future::Future, pin::Pin, sync::Arc, time::Duration};
 
@@ -14,17 +14,18 @@ use tonic_health::{
     },
 };
 
-use crate::api::{TokenApi, UserProfileApi, WorkspaceUserApi};
+use crate::api::{DomainApi, TokenApi, UserProfileApi, WorkspaceUserApi};
 use crate::config::Settings;
 use crate::context::Context;
 use crate::error::{Error, Result};
 use crate::pb::identity::{
-    token_server::TokenServer, user_profile_server::UserProfileServer,
+    domain_server::DomainServer, token_server::TokenServer, user_profile_server::UserProfileServer,
     workspace_user_server::WorkspaceUserServer,
 };
 
 mod connections;
 mod edge;
+mod reflection;
 
 use connections::ConnectionLimits;
 pub use edge::{Admission, EdgeLayer, client_key};
@@ -48,6 +49,9 @@ pub async fn serve(
     let token = TokenServer::new(TokenApi::new(ctx.clone()))
         .max_decoding_message_size(max)
         .max_encoding_message_size(max);
+    let domain = DomainServer::new(DomainApi::new(ctx.clone()))
+        .max_decoding_message_size(max)
+        .max_encoding_message_size(max);
 
     let health = tonic_health::server::HealthReporter::new();
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
@@ -62,15 +66,26 @@ pub async fn serve(
         .set_serving::<WorkspaceUserServer<WorkspaceUserApi>>()
         .await;
     health.set_serving::<TokenServer<TokenApi>>().await;
+    health.set_serving::<DomainServer<DomainApi>>().await;
     health.set_service_status("", ServingStatus::Serving).await;
 
-    let reflection = || {
-        tonic_reflection::server::Builder::configure()
-            .register_encoded_file_descriptor_set(crate::pb::FILE_DESCRIPTOR_SET)
-            .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
-    };
-    let reflection_v1 = reflection().build_v1().map_err(Error::internal)?;
-    let reflection_v1alpha = reflection().build_v1alpha().map_err(Error::internal)?;
+    // Only the SpaceONE services are listed; health and reflection stay described.
+    let catalog = Arc::new(reflection::Catalog::new(
+        &[
+            crate::pb::FILE_DESCRIPTOR_SET,
+            tonic_health::pb::FILE_DESCRIPTOR_SET,
+            tonic_reflection::pb::v1::FILE_DESCRIPTOR_SET,
+            tonic_reflection::pb::v1alpha::FILE_DESCRIPTOR_SET,
+        ],
+        &[
+            service_name::<DomainServer<DomainApi>>(),
+            service_name::<TokenServer<TokenApi>>(),
+            service_name::<UserProfileServer<UserProfileApi>>(),
+            service_name::<WorkspaceUserServer<WorkspaceUserApi>>(),
+        ],
+    )?);
+    let reflection_v1 = reflection::v1::service(catalog.clone());
+    let reflection_v1alpha = reflection::v1alpha::service(catalog);
 
     let graceful = {
         let mut stop_rx = stop_rx.clone();
@@ -94,7 +109,8 @@ pub async fn serve(
         .add_service(reflection_v1alpha)
         .add_service(user_profile)
         .add_service(workspace_user)
-        .add_service(token);
+        .add_service(token)
+        .add_service(domain);
 
     let local = listener.local_addr().map_err(Error::internal)?;
     tracing::info!(addr = %local, "listening");
@@ -124,6 +140,7 @@ pub async fn serve(
         .set_not_serving::<WorkspaceUserServer<WorkspaceUserApi>>()
         .await;
     health.set_not_serving::<TokenServer<TokenApi>>().await;
+    health.set_not_serving::<DomainServer<DomainApi>>().await;
     health
         .set_service_status("", ServingStatus::NotServing)
         .await;
@@ -142,6 +159,11 @@ pub async fn serve(
             Ok(())
         }
     }
+}
+
+/// The full gRPC name of a served service, such as `spaceone.api.identity.v2.Token`.
+fn service_name<S: tonic::server::NamedService>() -> &'static str {
+    S::NAME
 }
 
 /// The health service, with `Watch` streams that end when the server stops: a client

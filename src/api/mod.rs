@@ -2,11 +2,13 @@
 //! types, call one function of `service`, and convert the answer.
 
 mod convert;
+mod domain;
 mod query;
 mod token;
 mod user_profile;
 mod workspace_user;
 
+pub use domain::DomainApi;
 pub use token::TokenApi;
 pub use user_profile::UserProfileApi;
 pub use workspace_user::WorkspaceUserApi;

@@ -6,13 +6,17 @@ use jsonwebtoken::{Algorithm, Header, Validation, errors::ErrorKind};
 use serde::{Deserialize, Serialize};
 
 use super::keys::KeyMaterial;
-use crate::domain::{CredentialStamp, TokenRole, User, ids};
+use crate::domain::{CredentialStamp, ROOT_DOMAIN_ID, TokenRole, User, ids};
 use crate::error::{Error, Result};
 
 /// The `iss` of every token.
 pub const ISSUER: &str = "spaceone.identity";
 /// The `ver` of every token; SpaceONE services check it exactly.
 pub const VERSION: &str = "2.0";
+/// The `own` of a system token.
+pub const SYSTEM_OWNER: &str = "SYSTEM";
+/// The `rol` of a system token.
+pub const SYSTEM_ROLE: &str = "SYSTEM_TOKEN";
 /// The longest lifetime a caller may ask for, in seconds (7 days).
 pub const MAX_TIMEOUT: i64 = 604_800;
 /// How far in the future a token's `iat` may lie before it is refused, in seconds.
@@ -53,6 +57,9 @@ pub enum TokenKind {
     /// Only sets a new password, once (a reset link); signed with the unpublished key, so no
     /// other service accepts it.
     PasswordReset,
+    /// Opens identity's system APIs (`Domain.get_public_key`) to another service; signed
+    /// with the root key, which no domain has and nothing publishes.
+    System,
 }
 
 impl TokenKind {
@@ -62,6 +69,7 @@ impl TokenKind {
             Self::Access => "ACCESS_TOKEN",
             Self::Refresh => "REFRESH_TOKEN",
             Self::PasswordReset => "PASSWORD_RESET_TOKEN",
+            Self::System => "SYSTEM_TOKEN",
         }
     }
 }
@@ -133,6 +141,31 @@ impl Claims {
             nbf: None,
             acc: Some(user.stamp.account_id.clone()),
             cvr: Some(user.stamp.version),
+        }
+    }
+
+    /// Fresh claims for a system token named `name`, with `jti`, issued at `now` and valid
+    /// for `lifetime` seconds. `rol` is SYSTEM_TOKEN, the role spaceone-core gives every
+    /// system token itself, so a reader that looks at `rol` before `typ` sees the same role
+    /// and never a missing one.
+    pub fn for_system(name: &str, jti: &str, lifetime: i64, now: i64) -> Self {
+        Self {
+            iss: ISSUER.into(),
+            typ: TokenKind::System.as_str().into(),
+            own: SYSTEM_OWNER.into(),
+            did: ROOT_DOMAIN_ID.into(),
+            aud: name.to_owned(),
+            jti: jti.to_owned(),
+            iat: now,
+            exp: now + lifetime,
+            ver: VERSION.into(),
+            rol: Some(SYSTEM_ROLE.into()),
+            wid: None,
+            permissions: Vec::new(),
+            injected_params: serde_json::Map::new(),
+            nbf: None,
+            acc: None,
+            cvr: None,
         }
     }
 

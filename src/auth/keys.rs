@@ -218,6 +218,8 @@ impl Keyring {
             let newest = match purpose {
                 KeyPurpose::Access => &mut newest_access,
                 KeyPurpose::Refresh => &mut newest_refresh,
+                // Root keys live in a table of their own; a domain never holds one.
+                KeyPurpose::System => continue,
             };
             newest.entry(domain_id).or_insert_with(|| key.clone());
             by_kid.insert(kid, key);
@@ -271,7 +273,8 @@ pub async fn generate(purpose: KeyPurpose) -> Result<SigningKey> {
     .map_err(Error::internal)?
 }
 
-fn material(key: &SigningKey, domain_id: &str) -> Result<KeyMaterial> {
+/// A stored key pair, parsed for signing and verifying the tokens of `domain_id`.
+pub(crate) fn material(key: &SigningKey, domain_id: &str) -> Result<KeyMaterial> {
     let component = |name: &str| {
         key.public_jwk
             .get(name)

@@ -164,6 +164,8 @@ impl Authenticator {
         let purpose = match kind {
             TokenKind::Access => KeyPurpose::Access,
             TokenKind::Refresh | TokenKind::PasswordReset => KeyPurpose::Refresh,
+            // No domain key signs system tokens, so the lookup below refuses them.
+            TokenKind::System => KeyPurpose::System,
         };
         let key = self
             .keys

@@ -7,6 +7,7 @@ pub mod otp;
 pub mod password;
 pub mod records;
 pub mod roles;
+pub mod system_tokens;
 pub mod throttle;
 
 pub use codes::{Code, CodeKey, CodePurpose, MAX_CODE_ATTEMPTS};
@@ -19,6 +20,7 @@ pub use records::{
     Workspace, WorkspaceGroup, WorkspaceGroupMember, WorkspaceState, WorkspaceWithRole,
 };
 pub use roles::{ResourceGroup, Role, RoleType, TokenRole, WORKSPACE_WILDCARD};
+pub use system_tokens::{ROOT_DOMAIN_ID, SystemToken, SystemTokenName};
 pub use throttle::SignInThrottle;
 
 /// Formats a time the way SpaceONE sends times: ISO 8601 UTC with milliseconds.

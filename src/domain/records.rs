@@ -390,6 +390,8 @@ pub enum KeyPurpose {
     Access,
     /// Refresh tokens; never published, so a refresh token never passes as an access token.
     Refresh,
+    /// System tokens: the root key, kept apart from every domain's keys and never published.
+    System,
 }
 
 impl KeyPurpose {
@@ -398,6 +400,7 @@ impl KeyPurpose {
         match self {
             Self::Access => "ACCESS",
             Self::Refresh => "REFRESH",
+            Self::System => "SYSTEM",
         }
     }
 }

@@ -3,8 +3,10 @@
 
 pub mod admin;
 pub mod codes;
+pub mod domains;
 pub mod profile;
 pub mod reset;
+pub mod system_tokens;
 pub mod tokens;
 pub mod workspace_users;
 pub mod workspaces;

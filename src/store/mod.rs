@@ -16,6 +16,7 @@ mod migration;
 pub mod role_bindings;
 pub mod roles;
 pub mod secrets;
+pub mod system_tokens;
 pub mod throttles;
 pub mod users;
 pub mod workspace_groups;

@@ -6,7 +6,7 @@ use tonic::Code;
 
 use crate::helpers::*;
 
-fn one_error_line(output: &Output) -> String {
+pub(crate) fn one_error_line(output: &Output) -> String {
     assert!(!output.status.success());
     let stderr = String::from_utf8_lossy(&output.stderr);
     let lines: Vec<&str> = stderr.lines().filter(|l| !l.trim().is_empty()).collect();

@@ -17,12 +17,13 @@ use spaceid::{
     },
     pb::identity::{
         GrantTokenRequest, IssueTokenRequest, TokenInfo,
+        domain_client::DomainClient,
         grant_token_request::{GrantType, Scope},
         token_client::TokenClient,
         user_profile_client::UserProfileClient,
         workspace_user_client::WorkspaceUserClient,
     },
-    service::admin,
+    service::{admin, system_tokens},
     store::{self, users::UserChanges},
 };
 use tokio::{net::TcpListener, sync::oneshot, task::JoinHandle};
@@ -169,6 +170,24 @@ impl TestApp {
     /// A WorkspaceUser client.
     pub async fn workspace_user(&self) -> WorkspaceUserClient<Channel> {
         WorkspaceUserClient::new(self.channel().await)
+    }
+
+    /// A Domain client.
+    pub async fn domain_api(&self) -> DomainClient<Channel> {
+        DomainClient::new(self.channel().await)
+    }
+
+    /// A new system token named `name`, valid for `lifetime`, as `spaceid system-token
+    /// create` makes it.
+    pub async fn system_token(
+        &self,
+        name: &str,
+        lifetime: chrono::TimeDelta,
+    ) -> system_tokens::IssuedSystemToken {
+        let name = spaceid::domain::SystemTokenName::parse(name).expect("a system token name");
+        system_tokens::create(&self.ctx, &name, lifetime)
+            .await
+            .expect("create a system token")
     }
 
     /// A raw channel, for reflection and health clients.

@@ -7,6 +7,7 @@ mod smtp;
 mod bench;
 mod cli;
 mod codes;
+mod domain;
 mod edge;
 mod input_limits;
 mod logs;

@@ -10,72 +10,168 @@ use tonic_health::pb::{
 
 use crate::helpers::*;
 
-#[tokio::test]
-async fn reflection_lists_the_services_in_both_versions() {
-    use tokio_stream::StreamExt;
-    let app = TestApp::spawn().await;
-    let channel = app.raw_channel().await;
+/// The four SpaceONE services, as reflection lists them: nothing else, since spacectl and
+/// spaceone-core load every listed service as an identity API.
+const LISTED: [&str; 4] = [
+    "spaceone.api.identity.v2.Domain",
+    "spaceone.api.identity.v2.Token",
+    "spaceone.api.identity.v2.UserProfile",
+    "spaceone.api.identity.v2.WorkspaceUser",
+];
 
-    let mut v1 = tonic_reflection::pb::v1::server_reflection_client::ServerReflectionClient::new(
-        channel.clone(),
-    );
+/// Asks the v1 reflection service one thing and returns its answer.
+async fn reflect_v1(
+    app: &TestApp,
+    request: tonic_reflection::pb::v1::server_reflection_request::MessageRequest,
+) -> tonic_reflection::pb::v1::server_reflection_response::MessageResponse {
+    use tokio_stream::StreamExt;
+    let mut client =
+        tonic_reflection::pb::v1::server_reflection_client::ServerReflectionClient::new(
+            app.raw_channel().await,
+        );
     let request = tonic_reflection::pb::v1::ServerReflectionRequest {
         host: String::new(),
-        message_request: Some(
-            tonic_reflection::pb::v1::server_reflection_request::MessageRequest::ListServices(
-                String::new(),
-            ),
-        ),
+        message_request: Some(request),
     };
-    let mut stream = v1
+    let mut stream = client
         .server_reflection_info(tokio_stream::iter([request]))
         .await
         .unwrap()
         .into_inner();
-    let response = stream.next().await.unwrap().unwrap();
-    let Some(
-        tonic_reflection::pb::v1::server_reflection_response::MessageResponse::ListServicesResponse(
-            list,
-        ),
-    ) = response.message_response
+    stream
+        .next()
+        .await
+        .unwrap()
+        .unwrap()
+        .message_response
+        .unwrap()
+}
+
+/// The names of the files of a reflection answer, in order.
+fn file_names(
+    response: tonic_reflection::pb::v1::server_reflection_response::MessageResponse,
+) -> Vec<String> {
+    use prost::Message;
+    use tonic_reflection::pb::v1::server_reflection_response::MessageResponse;
+    let MessageResponse::FileDescriptorResponse(files) = response else {
+        panic!("not files: {response:?}");
+    };
+    files
+        .file_descriptor_proto
+        .iter()
+        .map(|raw| {
+            prost_types::FileDescriptorProto::decode(raw.as_slice())
+                .unwrap()
+                .name()
+                .to_owned()
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn reflection_lists_exactly_the_spaceone_services_in_both_versions() {
+    use tokio_stream::StreamExt;
+    use tonic_reflection::pb::v1::server_reflection_request::MessageRequest;
+    use tonic_reflection::pb::v1::server_reflection_response::MessageResponse;
+    let app = TestApp::spawn().await;
+
+    let MessageResponse::ListServicesResponse(list) =
+        reflect_v1(&app, MessageRequest::ListServices(String::new())).await
     else {
         panic!("not a service list");
     };
     let names: Vec<String> = list.service.into_iter().map(|s| s.name).collect();
-    for service in [
-        "spaceone.api.identity.v2.UserProfile",
-        "spaceone.api.identity.v2.WorkspaceUser",
-        "spaceone.api.identity.v2.Token",
-        "grpc.health.v1.Health",
-    ] {
-        assert!(
-            names.iter().any(|n| n == service),
-            "{service} missing from {names:?}"
-        );
-    }
+    assert_eq!(names, LISTED);
 
     let mut v1alpha =
         tonic_reflection::pb::v1alpha::server_reflection_client::ServerReflectionClient::new(
-            channel,
+            app.raw_channel().await,
         );
-    let request = tonic_reflection::pb::v1alpha::ServerReflectionRequest {
+    let ask = |request| tonic_reflection::pb::v1alpha::ServerReflectionRequest {
         host: String::new(),
-        message_request: Some(
-            tonic_reflection::pb::v1alpha::server_reflection_request::MessageRequest::FileContainingSymbol(
-                "spaceone.api.identity.v2.UserProfile".into(),
-            ),
-        ),
+        message_request: Some(request),
     };
+    use tonic_reflection::pb::v1alpha::server_reflection_request::MessageRequest as Alpha;
+    use tonic_reflection::pb::v1alpha::server_reflection_response::MessageResponse as AlphaResponse;
+    // One stream, several questions, an unknown one among them: each gets its answer.
     let mut stream = v1alpha
-        .server_reflection_info(tokio_stream::iter([request]))
+        .server_reflection_info(tokio_stream::iter([
+            ask(Alpha::ListServices(String::new())),
+            ask(Alpha::FileByFilename("no/such/file.proto".into())),
+            ask(Alpha::FileContainingSymbol(
+                "spaceone.api.identity.v2.UserProfile".into(),
+            )),
+        ]))
         .await
         .unwrap()
         .into_inner();
-    let response = stream.next().await.unwrap().unwrap();
+    let Some(AlphaResponse::ListServicesResponse(list)) =
+        stream.next().await.unwrap().unwrap().message_response
+    else {
+        panic!("not a service list");
+    };
+    let names: Vec<String> = list.service.into_iter().map(|s| s.name).collect();
+    assert_eq!(names, LISTED);
+    let Some(AlphaResponse::ErrorResponse(error)) =
+        stream.next().await.unwrap().unwrap().message_response
+    else {
+        panic!("not an error");
+    };
+    assert_eq!(error.error_code, Code::NotFound as i32);
     assert!(matches!(
-        response.message_response,
-        Some(tonic_reflection::pb::v1alpha::server_reflection_response::MessageResponse::FileDescriptorResponse(_))
+        stream.next().await.unwrap().unwrap().message_response,
+        Some(AlphaResponse::FileDescriptorResponse(_))
     ));
+}
+
+#[tokio::test]
+async fn reflection_answers_a_file_first_then_its_dependencies() {
+    use tonic_reflection::pb::v1::server_reflection_request::MessageRequest;
+    let app = TestApp::spawn().await;
+    let files = file_names(
+        reflect_v1(
+            &app,
+            MessageRequest::FileByFilename("spaceone/api/identity/v2/domain.proto".into()),
+        )
+        .await,
+    );
+    assert_eq!(files[0], "spaceone/api/identity/v2/domain.proto");
+    for dependency in [
+        "spaceone/api/core/v2/handler.proto",
+        "spaceone/api/core/v2/query.proto",
+        "google/api/annotations.proto",
+        "google/api/http.proto",
+        "google/protobuf/descriptor.proto",
+        "google/protobuf/struct.proto",
+        "google/protobuf/empty.proto",
+    ] {
+        assert_eq!(
+            files.iter().filter(|f| *f == dependency).count(),
+            1,
+            "{dependency} in {files:?}"
+        );
+    }
+    // Every file stays reachable, the unlisted services' and the well-known types' too.
+    for (symbol, file) in [
+        (
+            "spaceone.api.identity.v2.Domain.get_public_key",
+            "spaceone/api/identity/v2/domain.proto",
+        ),
+        (
+            "spaceone.api.core.v2.AuthenticationResponse",
+            "spaceone/api/core/v2/handler.proto",
+        ),
+        ("grpc.health.v1.Health", "health.proto"),
+        ("google.protobuf.Struct", "google/protobuf/struct.proto"),
+    ] {
+        let files =
+            file_names(reflect_v1(&app, MessageRequest::FileContainingSymbol(symbol.into())).await);
+        assert_eq!(files[0], file, "{symbol}");
+    }
+    for file in ["google/protobuf/empty.proto", "google/api/http.proto"] {
+        let files = file_names(reflect_v1(&app, MessageRequest::FileByFilename(file.into())).await);
+        assert_eq!(files[0], file);
+    }
 }
 
 #[tokio::test]
@@ -86,6 +182,7 @@ async fn health_reports_serving() {
         "",
         "spaceone.api.identity.v2.UserProfile",
         "spaceone.api.identity.v2.Token",
+        "spaceone.api.identity.v2.Domain",
     ] {
         let status = health
             .check(HealthCheckRequest {

@@ -369,8 +369,10 @@ async fn stat_groups_members_by_state() {
     let w = world().await;
     disable(&w.app, &w.acme.domain_id, "member@acme.test").await;
     let token = w.workspace_token("owner@acme.test", &w.one).await;
-    let mut query = StatisticsQuery::default();
-    query.aggregate = vec![group_by_state()];
+    let mut query = StatisticsQuery {
+        aggregate: vec![group_by_state()],
+        ..Default::default()
+    };
     query
         .aggregate
         .push(spaceid::pb::core::StatisticsAggregate {
@@ -693,7 +695,8 @@ async fn the_auth_matrix() {
         .refresh_token;
 
     // (caller, token, read outcome, create outcome); reads name workspace one explicitly.
-    let callers: Vec<(&str, Option<&str>, Result<(), Code>, Result<(), Code>)> = vec![
+    type Outcome = Result<(), Code>;
+    let callers: Vec<(&str, Option<&str>, Outcome, Outcome)> = vec![
         (
             "domain admin",
             Some(&admin),

@@ -8,6 +8,8 @@ pub mod role_binding;
 pub mod server_secret;
 pub mod sign_in_throttle;
 pub mod signing_key;
+pub mod system_key;
+pub mod system_token;
 pub mod user;
 pub mod workspace;
 pub mod workspace_group;

@@ -8,6 +8,7 @@ mod m20261124_000003_sign_in_throttles;
 mod m20261125_000004_familiar_addresses;
 mod m20261126_000005_codes_and_secrets;
 mod m20261127_000006_workspace_members;
+mod m20261128_000007_system_tokens;
 
 /// All migrations of the service, oldest first.
 pub struct Migrator;
@@ -22,6 +23,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261125_000004_familiar_addresses::Migration),
             Box::new(m20261126_000005_codes_and_secrets::Migration),
             Box::new(m20261127_000006_workspace_members::Migration),
+            Box::new(m20261128_000007_system_tokens::Migration),
         ]
     }
 }
