@@ -24,6 +24,7 @@ from pathlib import Path
 import grpc
 import pytest
 
+import tool_venvs
 from conformance_support import PASSWORD, wait_ready
 from smtp_sink import SmtpSink
 
@@ -113,6 +114,15 @@ class Spaceid:
             pytest.fail(f"`spaceid {' '.join(args)}` printed no JSON object: {done.stdout!r}",
                         pytrace=False)
 
+    def run(self, *args: str) -> subprocess.CompletedProcess:
+        """Runs a command and returns how it ended, whatever its exit status."""
+        return subprocess.run([str(self.binary), *args], env=self.env, capture_output=True,
+                              text=True, timeout=120, cwd=self.workdir)
+
+    def has_command(self, *words: str) -> bool:
+        """Whether this binary knows the (sub)command `words`."""
+        return self.run(*words, "--help").returncode == 0
+
     def serve(self, name: str = "server", env: dict[str, str] | None = None) -> Server:
         """A server on the same database; `env` adds or overrides settings for this one."""
         address = f"127.0.0.1:{free_port()}"
@@ -153,6 +163,18 @@ class World:
     profile: User        # used by the UserProfile.update tests
     password_change: User  # used by the password-change test
     bootstrap: dict = field(default_factory=dict)
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_collection_modifyitems(session, config, items):
+    """Starts building, in the background, the tool venvs the selected tests need
+    (a test module lists them in `TOOL_VENVS`)."""
+    needed = []
+    for item in items:
+        for name in getattr(item.module, "TOOL_VENVS", ()):
+            if name not in needed:
+                needed.append(name)
+    tool_venvs.start(needed)
 
 
 @pytest.fixture(scope="session")
@@ -209,3 +231,16 @@ def world(spaceid: Spaceid):
 @pytest.fixture(scope="session")
 def channel(world: World) -> grpc.Channel:
     return world.channel
+
+
+def create_system_token(spaceid: Spaceid, name: str) -> dict:
+    """`spaceid system-token create` ({"token", "jti", "expires_at"}); skips the calling test
+    while the binary has no such command."""
+    if not spaceid.has_command("system-token", "create"):
+        pytest.skip("not implemented by this server yet: `spaceid system-token`")
+    return spaceid.cli("system-token", "create", "--name", name, "--expires-in", "1d")
+
+
+@pytest.fixture(scope="session")
+def system_token(spaceid: Spaceid, world: World) -> dict:
+    return create_system_token(spaceid, "conformance")

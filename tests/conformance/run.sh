@@ -7,7 +7,10 @@
 # an empty PostgreSQL database (postgres://USER:PASSWORD@127.0.0.1:5432/DB) to use that instead.
 #
 # The virtualenv lives at ${CONFORMANCE_VENV:-target/conformance-venv}; it is created and
-# brought up to date with requirements.txt on every run.
+# brought up to date with requirements.txt on every run. The SpaceONE tools the interoperability
+# tests run (spaceone-core, spacectl) pin other grpcio and protobuf versions, so each has a venv
+# of its own under target/ (or SPACEID_TOOL_VENVS), made once by the tests that need it and
+# reused while its requirements are unchanged (see tests/conformance/tool_venvs.py).
 set -euo pipefail
 
 repo_root="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
