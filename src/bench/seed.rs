@@ -194,7 +194,7 @@ async fn add_members(
         progress.inc(end - start);
         start = end;
     }
-    Ok(())
+    bulk::analyze(&ctx.store).await
 }
 
 fn new_member(prefix: &str, index: u64) -> Result<bulk::NewMember> {

@@ -11,7 +11,7 @@ use sea_orm::{ActiveValue::Set, EntityTrait};
 use tracing::instrument;
 
 use super::{
-    Tx, conn,
+    Executor, Tx, conn,
     entities::{role_binding, user},
     users::DEFAULT_REFRESH_TIMEOUT,
 };
@@ -112,4 +112,18 @@ fn binding_row(membership: &Membership<'_>, member: &NewMember) -> role_binding:
         workspace_group_id: Set(None),
         created_at: Set(membership.now),
     }
+}
+
+/// Refreshes the planner's statistics of the tables a bulk load grew, as the database would
+/// on its own a while later: until then PostgreSQL may plan member pages for empty tables.
+#[instrument(skip(db))]
+pub async fn analyze(db: &impl Executor) -> Result<()> {
+    use sea_orm::ConnectionTrait;
+    let connection = conn(db);
+    for table in ["users", "role_bindings", "workspaces"] {
+        connection
+            .execute_unprepared(&format!("ANALYZE {table}"))
+            .await?;
+    }
+    Ok(())
 }
