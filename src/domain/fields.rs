@@ -32,7 +32,7 @@ pub fn account_key(text: &str) -> String {
 /// Whether `c` is an invisible formatting character (Unicode category Cf: zero-width
 /// spaces and joiners, bidirectional overrides, the BOM, tag characters, ...). In an id or a
 /// name they make two values look alike, or text display in another order than stored.
-fn is_invisible(c: char) -> bool {
+pub(crate) fn is_invisible(c: char) -> bool {
     matches!(c,
         '\u{AD}' | '\u{600}'..='\u{605}' | '\u{61C}' | '\u{6DD}' | '\u{70F}' | '\u{890}'..='\u{891}'
         | '\u{8E2}' | '\u{180E}' | '\u{200B}'..='\u{200F}' | '\u{202A}'..='\u{202E}'

@@ -30,11 +30,14 @@ impl SystemTokenName {
         if value.chars().count() > 128 {
             return Err(Error::invalid("name", "must be at most 128 characters"));
         }
-        if value.chars().any(|c| c.is_control() || c.is_whitespace()) {
+        if value
+            .chars()
+            .any(|c| c.is_control() || c.is_whitespace() || super::fields::is_invisible(c))
+        {
             return Err(Error::invalid(
                 "name",
                 format!(
-                    "{} must not contain spaces or control characters",
+                    "{} must not contain spaces, control or invisible formatting characters",
                     quoted(value)
                 ),
             ));
@@ -74,7 +77,7 @@ pub fn parse_lifetime(value: &str) -> Result<TimeDelta> {
     };
     let lifetime = amount
         .checked_mul(seconds_per_unit)
-        .map(TimeDelta::seconds)
+        .and_then(TimeDelta::try_seconds)
         .ok_or_else(invalid)?;
     if lifetime <= TimeDelta::zero() {
         return Err(Error::invalid("expires-in", "must be more than zero"));
@@ -129,6 +132,8 @@ mod tests {
             "3651d",
             "1 d",
             "99999999999999999999s",
+            "9223372036854776s",
+            "106751991167300d",
         ] {
             assert!(parse_lifetime(bad).is_err(), "{bad}");
         }
@@ -143,6 +148,8 @@ mod tests {
         assert!(SystemTokenName::parse("").is_err());
         assert!(SystemTokenName::parse("a b").is_err());
         assert!(SystemTokenName::parse("a\u{0}").is_err());
+        assert!(SystemTokenName::parse("a\u{200b}b").is_err());
+        assert!(SystemTokenName::parse("\u{202e}txt.exe").is_err());
         assert!(SystemTokenName::parse(&"x".repeat(129)).is_err());
     }
 }
