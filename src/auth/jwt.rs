@@ -229,6 +229,13 @@ pub fn unverified_key_ref(token: &str) -> Result<KeyRef> {
 /// HMAC), issuer, version and kind, and its `exp`, `nbf` and `iat` against `now` (seconds
 /// since the epoch; no leeway for `exp`).
 pub fn verify(key: &KeyMaterial, token: &str, kind: TokenKind, now: i64) -> Result<Claims> {
+    let claims = check_signature(key, token, kind)?;
+    check_times(&claims, now)?;
+    Ok(claims)
+}
+
+/// What `verify` checks but the times: what stays true of a token until it expires.
+pub fn check_signature(key: &KeyMaterial, token: &str, kind: TokenKind) -> Result<Claims> {
     let mut validation = Validation::new(Algorithm::RS256);
     // Times are checked below against the service's clock, not jsonwebtoken's.
     validation.validate_exp = false;
@@ -245,12 +252,6 @@ pub fn verify(key: &KeyMaterial, token: &str, kind: TokenKind, now: i64) -> Resu
             })
         })?
         .claims;
-    if now >= claims.exp {
-        return Err(Error::authentication("the token has expired"));
-    }
-    if claims.nbf.is_some_and(|nbf| nbf > now) || claims.iat > now + CLOCK_SKEW {
-        return Err(Error::authentication("the token is not valid yet"));
-    }
     if claims.typ != kind.as_str() {
         return Err(Error::authentication(format!(
             "expected an {}",
@@ -269,4 +270,16 @@ pub fn verify(key: &KeyMaterial, token: &str, kind: TokenKind, now: i64) -> Resu
         return Err(Error::authentication("the token's jti is malformed"));
     }
     Ok(claims)
+}
+
+/// Checks a token's `exp`, `nbf` and `iat` against `now` (seconds since the epoch; no
+/// leeway for `exp`).
+pub fn check_times(claims: &Claims, now: i64) -> Result<()> {
+    if now >= claims.exp {
+        return Err(Error::authentication("the token has expired"));
+    }
+    if claims.nbf.is_some_and(|nbf| nbf > now) || claims.iat > now + CLOCK_SKEW {
+        return Err(Error::authentication("the token is not valid yet"));
+    }
+    Ok(())
 }

@@ -7,9 +7,11 @@ pub mod keys;
 pub mod permission;
 pub mod principal;
 pub mod system;
+pub mod verified;
 
 pub use jwt::{Claims, TokenKind, TokenSettings};
 pub use keys::Keyring;
 pub use permission::{Permission, Permissions};
 pub use principal::{Authenticator, Principal};
 pub use system::{SystemAuthenticator, SystemCaller};
+pub use verified::VerifiedTokens;

@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use tonic::metadata::MetadataMap;
 
-use super::{Claims, Keyring, Permission, Permissions, TokenKind, jwt};
+use super::{Claims, Keyring, Permission, Permissions, TokenKind, VerifiedTokens, jwt};
 use crate::clock::Clock;
 use crate::domain::{KeyPurpose, TokenRole, User, UserState};
 use crate::error::{Error, Result};
@@ -17,7 +17,7 @@ pub const TOKEN_METADATA_KEY: &str = "token";
 /// A verified caller: an enabled user of a domain, acting with the role its token names.
 #[derive(Debug, Clone)]
 pub struct Principal {
-    user: User,
+    user: Arc<User>,
     role: TokenRole,
     workspace_id: Option<String>,
     reset: Option<String>,
@@ -66,13 +66,19 @@ pub struct Authenticator {
     store: Store,
     keys: Arc<Keyring>,
     clock: Arc<dyn Clock>,
+    verified: Arc<VerifiedTokens>,
 }
 
 impl Authenticator {
     /// An authenticator reading users from `store` and keys from `keys`, deciding expiry
     /// by `clock`.
     pub fn new(store: Store, keys: Arc<Keyring>, clock: Arc<dyn Clock>) -> Self {
-        Self { store, keys, clock }
+        Self {
+            store,
+            keys,
+            clock,
+            verified: Arc::new(VerifiedTokens::default()),
+        }
     }
 
     /// The caller of a request that needs `permission`, from the access token in its
@@ -106,12 +112,12 @@ impl Authenticator {
             nbf: _,
             acc: _,
             cvr: _,
-        } = claims;
+        } = &*claims;
         let role = rol
             .as_deref()
             .and_then(TokenRole::parse)
             .ok_or_else(|| Error::authentication("the token carries no valid role"))?;
-        if !Permissions::from_claim(permissions).allow(permission) {
+        if !Permissions::from_claim(permissions.clone()).allow(permission) {
             return Err(Error::permission_denied(format!(
                 "the token's permissions do not include {}",
                 permission.as_str()
@@ -120,7 +126,7 @@ impl Authenticator {
         Ok(Principal {
             user,
             role,
-            workspace_id: wid,
+            workspace_id: wid.clone(),
             reset: None,
         })
     }
@@ -143,7 +149,7 @@ impl Authenticator {
                 user,
                 role: TokenRole::User,
                 workspace_id: None,
-                reset: Some(claims.jti),
+                reset: Some(claims.jti.clone()),
             }),
             // A reset token that is no longer good: say why.
             Err(Error::Authentication(reason)) if reason != jwt::BAD_SIGNATURE => {
@@ -155,11 +161,33 @@ impl Authenticator {
     }
 
     /// The claims and user of a refresh token.
-    pub async fn verify_refresh(&self, token: &str) -> Result<(Claims, User)> {
+    pub async fn verify_refresh(&self, token: &str) -> Result<(Arc<Claims>, Arc<User>)> {
         self.verify(token, TokenKind::Refresh).await
     }
 
-    async fn verify(&self, token: &str, kind: TokenKind) -> Result<(Claims, User)> {
+    /// A token's claims, once its signature and the claims that never change are checked,
+    /// then its times against the clock and its account as it is now (from the user cache:
+    /// see `store::cache` for how late a write elsewhere is seen).
+    async fn verify(&self, token: &str, kind: TokenKind) -> Result<(Arc<Claims>, Arc<User>)> {
+        let claims = match kind {
+            TokenKind::Access => match self.verified.get(token) {
+                Some(claims) => claims,
+                None => {
+                    let claims = Arc::new(self.check_signature(token, kind).await?);
+                    self.verified.insert(token, claims.clone());
+                    claims
+                }
+            },
+            _ => Arc::new(self.check_signature(token, kind).await?),
+        };
+        jwt::check_times(&claims, self.clock.now().timestamp())?;
+        let user = self.current_user(&claims).await?;
+        Ok((claims, user))
+    }
+
+    /// The claims of a token whose signature verifies with the domain key it names, whose
+    /// owner is a user, and whose immutable claims are right for `kind`.
+    async fn check_signature(&self, token: &str, kind: TokenKind) -> Result<Claims> {
         let key_ref = jwt::unverified_key_ref(token)?;
         let purpose = match kind {
             TokenKind::Access => KeyPurpose::Access,
@@ -171,14 +199,25 @@ impl Authenticator {
             .keys
             .verification_key(&key_ref.kid, &key_ref.domain_id, purpose)
             .await?;
-        let claims = jwt::verify(&key, token, kind, self.clock.now().timestamp())?;
+        let claims = jwt::check_signature(&key, token, kind)?;
         if claims.own != "USER" {
             return Err(Error::authentication("the token is not a user's token"));
         }
+        if claims.stamp().is_none() {
+            return Err(Error::authentication(
+                "the token names no account (acc, cvr)",
+            ));
+        }
+        Ok(claims)
+    }
+
+    /// The token's user, if it is still the account the token was issued to, at the
+    /// credential version it was issued at, and not disabled.
+    async fn current_user(&self, claims: &Claims) -> Result<Arc<User>> {
         let stamp = claims
             .stamp()
             .ok_or_else(|| Error::authentication("the token names no account (acc, cvr)"))?;
-        let user = store::users::get(&self.store, &claims.did, &claims.aud)
+        let user = store::users::get_cached(&self.store, &claims.did, &claims.aud)
             .await?
             .ok_or_else(|| Error::authentication("the token's user no longer exists"))?;
         if user.stamp.account_id != stamp.account_id {
@@ -194,6 +233,6 @@ impl Authenticator {
         if user.state == UserState::Disabled {
             return Err(Error::authentication("the user is disabled"));
         }
-        Ok((claims, user))
+        Ok(user)
     }
 }

@@ -98,7 +98,7 @@ fn histogram() -> Result<Histogram<u64>> {
 }
 
 /// A status code as gRPC spells it: `UNAVAILABLE`, `DEADLINE_EXCEEDED`, ...
-fn code_name(code: tonic::Code) -> String {
+pub fn code_name(code: tonic::Code) -> String {
     let camel = format!("{code:?}");
     let mut name = String::with_capacity(camel.len() + 4);
     for (i, c) in camel.chars().enumerate() {

@@ -12,8 +12,10 @@ pub mod report;
 mod scenarios;
 mod seed;
 
+use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Duration;
 
 use tokio::net::TcpListener;
@@ -141,6 +143,13 @@ async fn measure(
 
     let mut reports: Vec<ScenarioReport> = Vec::with_capacity(options.scenarios.len());
     for &scenario in &options.scenarios {
+        let bcrypt_capacity = if scenario == Scenario::TokenIssue {
+            Some(bcrypt_capacity(&target.data).await?)
+        } else {
+            None
+        };
+        let changers = (scenario == Scenario::ProfileGetWhilePasswordsChange)
+            .then(|| PasswordChangers::start(runtime, &clients, &target.data));
         eprintln!(
             "{}: {} s warm-up, {} s measured",
             scenario.key(),
@@ -169,6 +178,17 @@ async fn measure(
         )
         .await?;
         let after = CpuSample::now();
+        let mut errors = outcome.errors;
+        let mut note = None;
+        if let Some(changers) = changers {
+            let (changed, failed) = changers.stop().await?;
+            note = Some(format!(
+                "{changed} password changes finished during the warm-up and the measurement"
+            ));
+            for (code, count) in failed {
+                *errors.entry(format!("password-change {code}")).or_default() += count;
+            }
+        }
         let secs = outcome.elapsed.as_secs_f64();
         let calls_per_sec = if secs > 0.0 {
             outcome.calls as f64 / secs
@@ -176,12 +196,18 @@ async fn measure(
             0.0
         };
         let baseline = reports.first().map_or(calls_per_sec, |b| b.calls_per_sec);
+        if let Some(capacity) = bcrypt_capacity {
+            note = Some(format!(
+                "{:.0}% of the {capacity:.1} bcrypt checks/s the machine's cores do at the stored hash's cost",
+                100.0 * calls_per_sec / capacity
+            ));
+        }
         let ms = |quantile: f64| millis(outcome.latency.value_at_quantile(quantile));
         reports.push(ScenarioReport {
             key: scenario.key().into(),
             description: scenario.describe(&target.data),
             calls: outcome.calls,
-            errors: outcome.errors,
+            errors,
             elapsed_secs: round(secs),
             calls_per_sec: round(calls_per_sec),
             latency_ms: Latency {
@@ -203,6 +229,8 @@ async fn measure(
             } else {
                 0.0
             },
+            bcrypt_capacity_per_sec: bcrypt_capacity.map(round),
+            note,
         });
     }
     let seed::Dataset {
@@ -219,6 +247,84 @@ async fn measure(
         seed_secs: round(*seed_secs),
     };
     Ok((dataset, reports))
+}
+
+/// How many bcrypt checks of the bench password against a member's stored hash the
+/// machine's cores do in a second, one thread per core, with nothing else running.
+async fn bcrypt_capacity(data: &seed::Dataset) -> Result<f64> {
+    let hash = seed::stored_hash(data)?;
+    let cores = std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get);
+    tokio::task::spawn_blocking(move || {
+        let started = std::time::Instant::now();
+        let deadline = started + BCRYPT_CAPACITY_TIME;
+        let checks: u64 = std::thread::scope(|scope| {
+            let threads: Vec<_> = (0..cores)
+                .map(|_| {
+                    scope.spawn(|| {
+                        let mut checks = 0_u64;
+                        while std::time::Instant::now() < deadline {
+                            let _ = bcrypt::verify(seed::PASSWORD, &hash);
+                            checks += 1;
+                        }
+                        checks
+                    })
+                })
+                .collect();
+            threads.into_iter().map(|t| t.join().unwrap_or(0)).sum()
+        });
+        checks as f64 / started.elapsed().as_secs_f64()
+    })
+    .await
+    .map_err(Error::internal)
+}
+
+/// How long `bcrypt_capacity` measures.
+const BCRYPT_CAPACITY_TIME: Duration = Duration::from_secs(3);
+
+/// The members changing their passwords in the background of a scenario.
+struct PasswordChangers {
+    stop: Arc<AtomicBool>,
+    changed: Arc<AtomicU64>,
+    tasks: Vec<tokio::task::JoinHandle<BTreeMap<String, u64>>>,
+}
+
+impl PasswordChangers {
+    /// Starts one changer per member `scenarios::password_changers` names.
+    fn start(runtime: &tokio::runtime::Handle, clients: &[Clients], data: &seed::Dataset) -> Self {
+        let stop = Arc::new(AtomicBool::new(false));
+        let changed = Arc::new(AtomicU64::new(0));
+        let tasks = scenarios::password_changers(data)
+            .into_iter()
+            .enumerate()
+            .map(|(i, user_id)| {
+                runtime.spawn(scenarios::change_passwords(
+                    clients[i % clients.len()].clone(),
+                    data.domain_id.clone(),
+                    user_id,
+                    stop.clone(),
+                    changed.clone(),
+                ))
+            })
+            .collect();
+        Self {
+            stop,
+            changed,
+            tasks,
+        }
+    }
+
+    /// Stops them, once each is back on the bench password; returns how many changes
+    /// finished and the failed calls by code.
+    async fn stop(self) -> Result<(u64, BTreeMap<String, u64>)> {
+        self.stop.store(true, Ordering::Relaxed);
+        let mut failed = BTreeMap::new();
+        for task in self.tasks {
+            for (code, count) in task.await.map_err(Error::internal)? {
+                *failed.entry(code).or_default() += count;
+            }
+        }
+        Ok((self.changed.load(Ordering::Relaxed), failed))
+    }
 }
 
 /// Signs the owner in and grants it a token in each workspace, valid for `lifetime`

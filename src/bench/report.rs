@@ -88,6 +88,11 @@ pub struct ScenarioReport {
     pub peak_rss_mib: Option<f64>,
     /// Throughput over the baseline's.
     pub ratio_to_baseline: f64,
+    /// For `token-issue`: the bcrypt checks per second the machine's cores do at the
+    /// stored hashes' cost, measured in the same run just before.
+    pub bcrypt_capacity_per_sec: Option<f64>,
+    /// What else the scenario measured, in words.
+    pub note: Option<String>,
 }
 
 /// Latency percentiles, in milliseconds.
@@ -187,6 +192,9 @@ impl Report {
         }
         for s in &self.scenarios {
             let _ = writeln!(out, "  {:<20} {}", s.key, s.description);
+            if let Some(note) = &s.note {
+                let _ = writeln!(out, "  {:<20} {note}", "");
+            }
         }
         out
     }

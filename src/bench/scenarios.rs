@@ -2,6 +2,8 @@
 //! owner's tokens, and the health check every other scenario is compared with.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
 use prost_types::{Struct, Value, value::Kind};
 use tonic::{Request, Status, metadata::MetadataValue, transport::Channel};
@@ -15,9 +17,10 @@ use crate::pb::core::{
     statistics_aggregate::AggregateAlias,
 };
 use crate::pb::identity::{
-    IssueTokenRequest, UserProfileRequest, WorkspaceUserFindRequest, WorkspaceUserSearchQuery,
-    WorkspaceUserStatQuery, issue_token_request, token_client::TokenClient,
-    user_profile_client::UserProfileClient, workspace_user_client::WorkspaceUserClient,
+    IssueTokenRequest, UpdateUserProfileRequest, UserProfileRequest, WorkspaceUserFindRequest,
+    WorkspaceUserSearchQuery, WorkspaceUserStatQuery, issue_token_request,
+    token_client::TokenClient, user_profile_client::UserProfileClient,
+    workspace_user_client::WorkspaceUserClient,
 };
 
 /// Rows in a listed page.
@@ -46,11 +49,19 @@ pub enum Scenario {
     Stat,
     /// `Token.issue`: a password sign-in, a different member each call.
     TokenIssue,
+    /// `UserProfile.get` while `PASSWORD_CHANGERS` members change their passwords over and
+    /// over (each a sign-in and a `UserProfile.update`, two bcrypt computations).
+    ProfileGetWhilePasswordsChange,
 }
+
+/// Members changing their passwords during `ProfileGetWhilePasswordsChange`, at most.
+pub const PASSWORD_CHANGERS: usize = 16;
+/// The password a changer switches to, and back from.
+const OTHER_PASSWORD: &str = "Bench-Passw0rd-2";
 
 impl Scenario {
     /// Every scenario, in the order they run.
-    pub const ALL: [Scenario; 9] = [
+    pub const ALL: [Scenario; 10] = [
         Self::Health,
         Self::ProfileGet,
         Self::ListSmall,
@@ -60,6 +71,7 @@ impl Scenario {
         Self::Find,
         Self::Stat,
         Self::TokenIssue,
+        Self::ProfileGetWhilePasswordsChange,
     ];
 
     /// The name `--scenarios` takes.
@@ -74,6 +86,7 @@ impl Scenario {
             Self::Find => "find",
             Self::Stat => "stat",
             Self::TokenIssue => "token-issue",
+            Self::ProfileGetWhilePasswordsChange => "get-while-pw-change",
         }
     }
 
@@ -98,6 +111,10 @@ impl Scenario {
             Self::Find => format!("WorkspaceUser.find \"{FIND_KEYWORD}\" outside {small} members"),
             Self::Stat => format!("WorkspaceUser.stat by state, {large} members"),
             Self::TokenIssue => "Token.issue (LOCAL, bcrypt)".into(),
+            Self::ProfileGetWhilePasswordsChange => format!(
+                "UserProfile.get while {} members change their passwords",
+                password_changers(data).len()
+            ),
         }
     }
 
@@ -177,7 +194,7 @@ impl Clients {
                 };
                 self.health.check(request).await?;
             }
-            Scenario::ProfileGet => {
+            Scenario::ProfileGet | Scenario::ProfileGetWhilePasswordsChange => {
                 let request = UserProfileRequest::default();
                 self.profile.get(authed(request, large())).await?;
             }
@@ -227,14 +244,77 @@ impl Clients {
     }
 }
 
+/// The members that change their passwords: the enabled ones among the first of the small
+/// workspace, which no other scenario signs in.
+pub fn password_changers(data: &Dataset) -> Vec<String> {
+    (0..data.small.members.saturating_sub(1))
+        .filter(|&index| seed::member_state(index) == crate::domain::UserState::Enabled)
+        .take(PASSWORD_CHANGERS)
+        .map(seed::small_member_id)
+        .collect()
+}
+
+/// Changes `user_id`'s password back and forth until `stop` is set, counting each change
+/// in `changed` and each failed call in `errors`; leaves the bench password in place.
+pub async fn change_passwords(
+    mut clients: Clients,
+    domain_id: String,
+    user_id: String,
+    stop: Arc<AtomicBool>,
+    changed: Arc<AtomicU64>,
+) -> BTreeMap<String, u64> {
+    let mut errors = BTreeMap::new();
+    let mut current = seed::PASSWORD;
+    loop {
+        let done = stop.load(Ordering::Relaxed);
+        if done && current == seed::PASSWORD {
+            return errors;
+        }
+        let next = if current == seed::PASSWORD {
+            OTHER_PASSWORD
+        } else {
+            seed::PASSWORD
+        };
+        match clients
+            .change_password(&domain_id, &user_id, current, next)
+            .await
+        {
+            Ok(()) => {
+                changed.fetch_add(1, Ordering::Relaxed);
+                current = next;
+            }
+            // An earlier run stopped half-way and left the other password.
+            Err(status)
+                if status.code() == tonic::Code::Unauthenticated
+                    && changed.load(Ordering::Relaxed) == 0 =>
+            {
+                current = next;
+            }
+            Err(status) => {
+                *errors
+                    .entry(super::load::code_name(status.code()))
+                    .or_default() += 1;
+                if done {
+                    return errors;
+                }
+            }
+        }
+    }
+}
+
 /// A LOCAL sign-in of `user_id` with the bench password.
 pub fn sign_in(domain_id: &str, user_id: &str) -> IssueTokenRequest {
+    sign_in_with(domain_id, user_id, seed::PASSWORD)
+}
+
+/// A LOCAL sign-in of `user_id` with `password`.
+fn sign_in_with(domain_id: &str, user_id: &str, password: &str) -> IssueTokenRequest {
     let text = |text: &str| Value {
         kind: Some(Kind::StringValue(text.to_owned())),
     };
     let fields = BTreeMap::from([
         ("user_id".to_owned(), text(user_id)),
-        ("password".to_owned(), text(seed::PASSWORD)),
+        ("password".to_owned(), text(password)),
     ]);
     IssueTokenRequest {
         credentials: Some(Struct { fields }),
@@ -242,6 +322,33 @@ pub fn sign_in(domain_id: &str, user_id: &str) -> IssueTokenRequest {
         timeout: 0,
         verify_code: String::new(),
         domain_id: domain_id.to_owned(),
+    }
+}
+
+impl Clients {
+    /// Signs `user_id` in with `current` and changes its password to `next`.
+    async fn change_password(
+        &mut self,
+        domain_id: &str,
+        user_id: &str,
+        current: &str,
+        next: &str,
+    ) -> std::result::Result<(), Status> {
+        let signed_in = self
+            .token
+            .issue(sign_in_with(domain_id, user_id, current))
+            .await?
+            .into_inner();
+        let token: MetadataValue<tonic::metadata::Ascii> = signed_in
+            .access_token
+            .parse()
+            .map_err(|_| Status::internal("the access token is not valid metadata"))?;
+        let request = UpdateUserProfileRequest {
+            password: next.to_owned(),
+            ..UpdateUserProfileRequest::default()
+        };
+        self.profile.update(authed(request, token)).await?;
+        Ok(())
     }
 }
 

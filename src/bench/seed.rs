@@ -10,7 +10,7 @@ use crate::context::Context;
 use crate::domain::{
     AuthType, Name, NewUser, Password, Role, RoleType, Tags, UserId, UserState, Workspace,
 };
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::service::admin;
 use crate::store::{self, bulk};
 
@@ -43,6 +43,8 @@ pub struct Dataset {
     pub seeded: u64,
     /// How long making them took, in seconds.
     pub seed_secs: f64,
+    /// The password hash the members sign in against.
+    pub member_hash: Option<String>,
 }
 
 /// A workspace and its member count, the owner included.
@@ -66,6 +68,11 @@ pub fn member_state(index: u64) -> UserState {
 /// The user id of member number `index` of the large workspace.
 pub fn large_member_id(index: u64) -> String {
     member_id(LARGE_PREFIX, index)
+}
+
+/// The user id of member number `index` of the small workspace.
+pub fn small_member_id(index: u64) -> String {
+    member_id(SMALL_PREFIX, index)
 }
 
 fn member_id(prefix: &str, index: u64) -> String {
@@ -114,7 +121,15 @@ pub async fn prepare(ctx: &Context, users: u64, small_users: u64) -> Result<Data
         progress.finish_and_clear();
     }
     let seed_secs = started.elapsed().as_secs_f64();
+    let mut member_hash = None;
+    for user_id in [large_member_id(0), OWNER_ID.to_owned()] {
+        if let Some(user) = store::users::get(&ctx.store, &domain_id, &user_id).await? {
+            member_hash = user.password_hash;
+            break;
+        }
+    }
     Ok(Dataset {
+        member_hash,
         large: WorkspaceSize {
             members: members(ctx, &domain_id, &large).await?,
             workspace_id: large.workspace_id,
@@ -157,6 +172,13 @@ async fn workspace(ctx: &Context, domain_id: &str, name: &str) -> Result<Workspa
         .await?;
     }
     Ok(workspace)
+}
+
+/// The password hash the members of `data` sign in against.
+pub fn stored_hash(data: &Dataset) -> Result<String> {
+    data.member_hash
+        .clone()
+        .ok_or_else(|| Error::internal("the bench members have no password hash"))
 }
 
 async fn members(ctx: &Context, domain_id: &str, workspace: &Workspace) -> Result<u64> {

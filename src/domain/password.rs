@@ -2,8 +2,9 @@
 //! workers. This is the only place that calls bcrypt, so no handler can forget either.
 
 use std::sync::{
-    Arc,
+    Arc, Mutex, PoisonError,
     atomic::{AtomicUsize, Ordering},
+    mpsc,
 };
 
 use tokio::sync::{OnceCell, Semaphore};
@@ -80,13 +81,16 @@ impl std::fmt::Debug for Password {
     }
 }
 
-/// Hashes and verifies passwords with bcrypt on the blocking pool, at most `concurrency`
+/// Hashes and verifies passwords with bcrypt on threads of its own, at most `concurrency`
 /// at a time, so a burst of sign-ins cannot starve the runtime; at most `queue` more wait
 /// for a turn, and beyond that a call is answered at once (UNAVAILABLE) instead of waiting
-/// until it times out.
+/// until it times out. The threads run at a lower CPU priority than everything else
+/// (nice `BCRYPT_NICE` on Linux): bcrypt takes every idle cycle, but a call that needs no
+/// password is not kept waiting behind one.
 #[derive(Clone)]
 pub struct PasswordHasher {
     cost: u32,
+    threads: Arc<BcryptThreads>,
     permits: Arc<Semaphore>,
     admission: Arc<Semaphore>,
     dummy_hash: Arc<OnceCell<String>>,
@@ -103,6 +107,7 @@ impl PasswordHasher {
         }
         Ok(Self {
             cost,
+            threads: Arc::new(BcryptThreads::start(concurrency.max(1))?),
             permits: Arc::new(Semaphore::new(concurrency.max(1))),
             admission: Arc::new(Semaphore::new(concurrency.max(1) + queue)),
             dummy_hash: Arc::new(OnceCell::new()),
@@ -195,16 +200,18 @@ impl PasswordHasher {
             .await
             .map_err(Error::internal)?;
         let (running, computed) = (self.running.clone(), self.computed.clone());
-        tokio::task::spawn_blocking(move || {
+        let (done, result) = tokio::sync::oneshot::channel();
+        self.threads.run(Box::new(move || {
             let _held = (admitted, slot);
             running.fetch_add(1, Ordering::SeqCst);
             let result = work();
             running.fetch_sub(1, Ordering::SeqCst);
             computed.fetch_add(1, Ordering::SeqCst);
-            result
-        })
-        .await
-        .map_err(Error::internal)?
+            let _ = done.send(result);
+        }))?;
+        result
+            .await
+            .map_err(|_| Error::internal("a bcrypt computation failed"))?
     }
 
     /// How many bcrypt computations have finished since start.
@@ -215,6 +222,59 @@ impl PasswordHasher {
     /// How many bcrypt computations are running right now.
     pub fn running(&self) -> usize {
         self.running.load(Ordering::SeqCst)
+    }
+}
+
+/// How much lower than the rest of the process bcrypt threads run, as a nice increment.
+pub const BCRYPT_NICE: i32 = 10;
+
+type Job = Box<dyn FnOnce() + Send>;
+
+/// The threads bcrypt runs on; they end when the last hasher is dropped.
+struct BcryptThreads {
+    jobs: mpsc::Sender<Job>,
+}
+
+impl BcryptThreads {
+    fn start(count: usize) -> Result<Self> {
+        let (jobs, queue) = mpsc::channel::<Job>();
+        let queue = Arc::new(Mutex::new(queue));
+        for i in 0..count {
+            let queue = queue.clone();
+            std::thread::Builder::new()
+                .name(format!("spaceid-bcrypt-{i}"))
+                .spawn(move || {
+                    lower_priority();
+                    loop {
+                        let next = queue.lock().unwrap_or_else(PoisonError::into_inner).recv();
+                        let Ok(job) = next else { return };
+                        // A job that panics drops its reply, and its caller hears of it; the
+                        // thread goes on.
+                        let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(job));
+                    }
+                })
+                .map_err(|err| Error::internal(format!("cannot start a bcrypt thread: {err}")))?;
+        }
+        Ok(Self { jobs })
+    }
+
+    fn run(&self, job: Job) -> Result<()> {
+        self.jobs
+            .send(job)
+            .map_err(|_| Error::internal("the bcrypt threads have stopped"))
+    }
+}
+
+/// Lowers the calling thread's CPU priority by `BCRYPT_NICE` (Linux keeps a nice value per
+/// thread). Where that fails, bcrypt runs at normal priority.
+fn lower_priority() {
+    #[cfg(target_os = "linux")]
+    {
+        let tid = rustix::thread::gettid();
+        let now = rustix::process::getpriority_process(Some(tid)).unwrap_or(0);
+        if let Err(error) = rustix::process::setpriority_process(Some(tid), now + BCRYPT_NICE) {
+            tracing::debug!(%error, "cannot lower the priority of a bcrypt thread");
+        }
     }
 }
 
@@ -265,6 +325,16 @@ mod tests {
     fn a_password_never_prints() {
         let password = Password::parse("Sup3rSecret").unwrap();
         assert!(!format!("{password:?}").contains("Sup3r"));
+    }
+
+    #[cfg(target_os = "linux")]
+    #[tokio::test]
+    async fn bcrypt_runs_below_the_priority_of_the_rest() {
+        let ours = || rustix::process::getpriority_process(Some(rustix::thread::gettid()));
+        let here = ours().unwrap();
+        let hasher = PasswordHasher::new(4, 1, 1).unwrap();
+        let there = hasher.run(move || Ok(ours().unwrap())).await.unwrap();
+        assert_eq!(there, (here + BCRYPT_NICE).min(19));
     }
 
     #[tokio::test]

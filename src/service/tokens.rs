@@ -421,7 +421,7 @@ pub async fn grant(ctx: &Context, request: GrantRequest) -> Result<Granted> {
         access_token: jwt::sign(&keys.access, &claims)?,
         role,
         role_id,
-        domain_id: user.domain_id,
+        domain_id: user.domain_id.clone(),
         workspace_id,
     })
 }

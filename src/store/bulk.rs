@@ -14,6 +14,7 @@ use super::{
     Executor, Tx, conn,
     entities::{role_binding, user},
     users::DEFAULT_REFRESH_TIMEOUT,
+    wrote_users,
 };
 use crate::domain::{
     AuthType, CredentialStamp, Name, ResourceGroup, Role, Tags, UserId, UserState, account_key, ids,
@@ -70,6 +71,7 @@ pub async fn insert_members(
             .exec_without_returning(conn(tx))
             .await?;
     }
+    wrote_users(tx, None);
     Ok(())
 }
 

@@ -7,6 +7,7 @@
 //! module only, so no other layer can run SQL or name an entity.
 
 pub mod bulk;
+pub mod cache;
 pub mod codes;
 pub mod domains;
 mod entities;
@@ -22,7 +23,10 @@ pub mod users;
 pub mod workspace_groups;
 pub mod workspaces;
 
+use std::sync::Arc;
 use std::time::Duration;
+
+use cache::UserCache;
 
 use sea_orm::{
     ConnectOptions, Database, DatabaseConnection, DatabaseTransaction, DbErr, SqlErr,
@@ -43,6 +47,9 @@ mod sealed {
         type Conn: sea_orm::ConnectionTrait;
         /// The connection to run a statement on.
         fn connection(&self, inside: Inside) -> &Self::Conn;
+        /// Evicts what a write changed from the user cache: one user (domain, user id) or,
+        /// with `None`, every user. A transaction evicts again when it commits.
+        fn wrote_users(&self, inside: Inside, user: Option<(&str, &str)>);
     }
 }
 
@@ -58,12 +65,31 @@ impl sealed::Connection for Store {
     fn connection(&self, _: sealed::Inside) -> &DatabaseConnection {
         &self.db
     }
+    fn wrote_users(&self, _: sealed::Inside, user: Option<(&str, &str)>) {
+        evict(&self.users, user);
+    }
 }
 
 impl sealed::Connection for Tx {
     type Conn = DatabaseTransaction;
     fn connection(&self, _: sealed::Inside) -> &DatabaseTransaction {
         &self.tx
+    }
+    fn wrote_users(&self, _: sealed::Inside, user: Option<(&str, &str)>) {
+        // Now, so nothing read before the write is kept; and at commit, so nothing read
+        // before the commit is served after it.
+        evict(&self.users, user);
+        self.written
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .push(user.map(|(domain_id, user_id)| (domain_id.to_owned(), user_id.to_owned())));
+    }
+}
+
+fn evict(cache: &UserCache, user: Option<(&str, &str)>) {
+    match user {
+        Some((domain_id, user_id)) => cache.evict(domain_id, user_id),
+        None => cache.evict_all(),
     }
 }
 
@@ -72,16 +98,34 @@ fn conn<E: Executor>(db: &E) -> &E::Conn {
     db.connection(sealed::Inside(()))
 }
 
+/// Tells the user cache behind `db` that a user's record (or, with `None`, any user's)
+/// was written.
+fn wrote_users<E: Executor>(db: &E, user: Option<(&str, &str)>) {
+    db.wrote_users(sealed::Inside(()), user);
+}
+
 /// An open transaction; it rolls back unless `commit` is called.
 #[derive(Debug)]
 pub struct Tx {
     tx: DatabaseTransaction,
+    users: Arc<UserCache>,
+    /// The users written in this transaction (`None`: every user).
+    written: std::sync::Mutex<Vec<Option<(String, String)>>>,
 }
 
 impl Tx {
     /// Commits every statement run on this transaction.
     pub async fn commit(self) -> Result<()> {
-        Ok(self.tx.commit().await?)
+        let Self { tx, users, written } = self;
+        let committed = tx.commit().await;
+        // Evicted whatever the outcome: a commit that reports an error may have landed.
+        for user in written
+            .into_inner()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+        {
+            evict(&users, user.as_ref().map(|(d, u)| (d.as_str(), u.as_str())));
+        }
+        Ok(committed?)
     }
 }
 
@@ -89,6 +133,7 @@ impl Tx {
 #[derive(Clone, Debug)]
 pub struct Store {
     db: DatabaseConnection,
+    users: Arc<UserCache>,
 }
 
 impl Store {
@@ -128,7 +173,10 @@ impl Store {
                 redact_url(&err.to_string(), url)
             ))
         })?;
-        Ok(Self { db })
+        Ok(Self {
+            db,
+            users: Arc::new(UserCache::default()),
+        })
     }
 
     /// Applies every pending migration.
@@ -141,6 +189,8 @@ impl Store {
     pub async fn begin(&self) -> Result<Tx> {
         Ok(Tx {
             tx: self.db.begin().await?,
+            users: self.users.clone(),
+            written: std::sync::Mutex::new(Vec::new()),
         })
     }
 

@@ -9,7 +9,7 @@ use tracing::instrument;
 use super::{
     Executor, Tx, conn,
     entities::{role, role_binding, user},
-    on_unique, roles, stored,
+    on_unique, roles, stored, wrote_users,
 };
 use crate::domain::{ResourceGroup, Role, RoleBinding, RoleType, WORKSPACE_WILDCARD};
 use crate::error::{Error, Result};
@@ -74,6 +74,7 @@ pub async fn insert(tx: &Tx, binding: &RoleBinding) -> Result<()> {
             let place = format!("{} in workspace {}", binding.user_id, binding.workspace_id);
             on_unique(err, "role_binding", &place)
         })?;
+    wrote_users(tx, Some((&binding.domain_id, &binding.user_id)));
     Ok(())
 }
 
@@ -142,6 +143,7 @@ pub async fn delete(
     if result.rows_affected == 0 {
         return Ok(None);
     }
+    wrote_users(tx, Some((&row.domain_id, &row.user_id)));
     from_row(row).map(Some)
 }
 

@@ -2,6 +2,9 @@
 //! decided from, so a change that raced it (a password change, a disable, a delete and
 //! re-create) makes the write a no-op the caller sees, never a lost update.
 
+use std::sync::Arc;
+use std::time::Instant;
+
 use chrono::{DateTime, Utc};
 use sea_orm::{
     ActiveModelTrait,
@@ -12,9 +15,9 @@ use sea_orm::{
 use tracing::instrument;
 
 use super::{
-    Executor, conn,
+    Executor, Store, conn,
     entities::{role_binding, user},
-    on_unique, stored,
+    on_unique, stored, wrote_users,
 };
 use crate::domain::{
     AuthType, CredentialStamp, Mfa, MfaState, NewUser, ResourceGroup, RoleType, Tags, User,
@@ -79,6 +82,7 @@ pub async fn insert(
         .exec_without_returning(conn(db))
         .await
         .map_err(|err| on_unique(err, "user_id", new.user_id.as_str()))?;
+    wrote_users(db, Some((domain_id, new.user_id.as_str())));
     Ok(())
 }
 
@@ -106,6 +110,26 @@ pub async fn get(db: &impl Executor, domain_id: &str, user_id: &str) -> Result<O
         })
         .transpose()?;
     from_row(row, domain_role).map(Some)
+}
+
+/// The user as `get` reads it, from the user cache when it holds a record read less than
+/// `cache::MAX_AGE` ago (see `store::cache`): what token verification reads on every call.
+pub async fn get_cached(
+    store: &Store,
+    domain_id: &str,
+    user_id: &str,
+) -> Result<Option<Arc<User>>> {
+    if let Some(user) = store.users.get(domain_id, user_id) {
+        return Ok(Some(user));
+    }
+    let ticket = store.users.ticket(domain_id, user_id);
+    let read_at = Instant::now();
+    let Some(user) = get(store, domain_id, user_id).await? else {
+        return Ok(None);
+    };
+    let user = Arc::new(user);
+    store.users.keep(ticket, user.clone(), read_at);
+    Ok(Some(user))
 }
 
 /// Every user of the domain, each with its domain-wide role binding, by user id.
@@ -232,6 +256,7 @@ pub async fn update(
         .filter(still_at(domain_id, user_id, expected))
         .exec(conn(db))
         .await?;
+    wrote_users(db, Some((domain_id, user_id)));
     Ok(result.rows_affected == 1)
 }
 
@@ -259,6 +284,7 @@ pub async fn record_sign_in(
         )
         .exec(conn(db))
         .await?;
+    wrote_users(db, Some((domain_id, user_id)));
     Ok(result.rows_affected == 1)
 }
 
@@ -278,6 +304,7 @@ pub async fn mark_email_verified(
         .filter(user::Column::Email.eq(email))
         .exec(conn(db))
         .await?;
+    wrote_users(db, Some((domain_id, user_id)));
     Ok(result.rows_affected == 1)
 }
 
@@ -296,6 +323,7 @@ pub async fn set_mfa(
         .filter(still_at(domain_id, user_id, expected))
         .exec(conn(db))
         .await?;
+    wrote_users(db, Some((domain_id, user_id)));
     Ok(result.rows_affected == 1)
 }
 
@@ -329,6 +357,7 @@ pub async fn replace_hash(
         .filter(user::Column::PasswordHash.eq(old))
         .exec(conn(db))
         .await?;
+    wrote_users(db, Some((domain_id, user_id)));
     Ok(result.rows_affected == 1)
 }
 
@@ -357,6 +386,7 @@ pub async fn change_state(
         .filter(user::Column::State.eq(from.as_str()))
         .exec(conn(db))
         .await?;
+    wrote_users(db, Some((domain_id, user_id)));
     Ok(result.rows_affected == 1)
 }
 
@@ -378,6 +408,7 @@ pub async fn set_required_actions(
         .filter(user::Column::UserId.eq(user_id))
         .exec(conn(db))
         .await?;
+    wrote_users(db, Some((domain_id, user_id)));
     Ok(())
 }
 
@@ -390,6 +421,7 @@ pub async fn delete(db: &impl Executor, domain_id: &str, user_id: &str) -> Resul
         .filter(user::Column::UserId.eq(user_id))
         .exec(conn(db))
         .await?;
+    wrote_users(db, Some((domain_id, user_id)));
     Ok(result.rows_affected == 1)
 }
 

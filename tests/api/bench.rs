@@ -73,7 +73,8 @@ async fn bench_runs_every_scenario_without_errors_and_reports_json() {
             "list-large-filtered",
             "find",
             "stat",
-            "token-issue"
+            "token-issue",
+            "get-while-pw-change"
         ]
     );
     for scenario in scenarios {
@@ -104,6 +105,32 @@ async fn bench_runs_every_scenario_without_errors_and_reports_json() {
         assert!(!scenario["description"].as_str().unwrap().is_empty());
     }
     assert_eq!(scenarios[0]["ratio_to_baseline"], 1.0);
+    let by_key = |key: &str| {
+        scenarios
+            .iter()
+            .find(|s| s["key"] == key)
+            .unwrap_or_else(|| panic!("no {key}"))
+    };
+    let issue = by_key("token-issue");
+    assert!(issue["bcrypt_capacity_per_sec"].as_f64().unwrap() > 0.0);
+    assert!(issue["note"].as_str().unwrap().contains("bcrypt checks/s"));
+    // Nine enabled members of the small workspace changed their passwords meanwhile.
+    let busy = by_key("get-while-pw-change");
+    assert!(
+        busy["description"]
+            .as_str()
+            .unwrap()
+            .contains("while 9 members")
+    );
+    let changes: u64 = busy["note"]
+        .as_str()
+        .unwrap()
+        .split_whitespace()
+        .next()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!(changes >= 9, "{changes} password changes");
     assert!(json["peak_rss_mib"].is_number());
     assert!(report.to_table().contains("list-large"));
 

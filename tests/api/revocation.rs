@@ -205,7 +205,7 @@ async fn a_recreated_user_does_not_inherit_the_old_accounts_tokens() {
 }
 
 #[tokio::test]
-async fn a_password_change_through_one_replica_ends_tokens_on_the_other_at_once() {
+async fn a_password_change_through_one_replica_ends_tokens_on_the_other_within_a_second() {
     let a = TestApp::spawn().await;
     let acme = a.domain("acme").await;
     let b = a.replica().await;
@@ -214,8 +214,15 @@ async fn a_password_change_through_one_replica_ends_tokens_on_the_other_at_once(
         .await
         .unwrap();
     let on_a = a.access_token(&acme.domain_id, &acme.admin_id).await;
-    get_profile(&b, &on_b.access_token).await.unwrap();
-    get_profile(&a, &on_b.access_token).await.unwrap();
+    // Both replicas hold the user's record and both tokens as verified.
+    for (server, token) in [
+        (&a, &on_a),
+        (&a, &on_b.access_token),
+        (&b, &on_a),
+        (&b, &on_b.access_token),
+    ] {
+        get_profile(server, token).await.unwrap();
+    }
 
     let request = UpdateUserProfileRequest {
         password: "N3wPassword".into(),
@@ -226,18 +233,37 @@ async fn a_password_change_through_one_replica_ends_tokens_on_the_other_at_once(
         .update(authed(request, &on_a))
         .await
         .unwrap();
+    let changed = std::time::Instant::now();
 
-    for (server, token) in [
-        (&b, &on_b.access_token),
-        (&b, &on_a),
-        (&a, &on_b.access_token),
-    ] {
-        assert_status(
-            get_profile(server, token).await,
-            Code::Unauthenticated,
-            "ERROR_AUTHENTICATE_FAILURE",
-            &["password change"],
-        );
+    // The replica that made the change refuses at once.
+    assert_status(
+        get_profile(&a, &on_b.access_token).await,
+        Code::Unauthenticated,
+        "ERROR_AUTHENTICATE_FAILURE",
+        &["password change"],
+    );
+    // The other refuses within the cache's bound, and for good.
+    let bound = store::cache::MAX_AGE + Duration::from_millis(200);
+    for token in [&on_b.access_token, &on_a] {
+        loop {
+            match get_profile(&b, token).await {
+                Ok(_) => assert!(
+                    changed.elapsed() < bound,
+                    "still served {:?} after the change",
+                    changed.elapsed()
+                ),
+                refused => {
+                    assert_status(
+                        refused,
+                        Code::Unauthenticated,
+                        "ERROR_AUTHENTICATE_FAILURE",
+                        &["password change"],
+                    );
+                    break;
+                }
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
     }
     assert_status(
         grant(&b, &on_b.refresh_token, &[]).await,
@@ -250,6 +276,52 @@ async fn a_password_change_through_one_replica_ends_tokens_on_the_other_at_once(
         .await
         .unwrap();
     get_profile(&a, &fresh.access_token).await.unwrap();
+}
+
+#[tokio::test]
+async fn a_disable_by_another_process_ends_tokens_within_a_second() {
+    let app = TestApp::spawn().await;
+    let acme = app.domain("acme").await;
+    let bob = "bob@acme.test";
+    app.user(&acme, bob).await;
+    let token = app.access_token(&acme.domain_id, bob).await;
+    get_profile(&app, &token).await.unwrap();
+    // Another process on the same database: its own pool and its own cache.
+    let other = store::Store::connect(&app.database_url, 2, Duration::from_secs(5))
+        .await
+        .unwrap();
+    assert!(
+        store::users::change_state(
+            &other,
+            &acme.domain_id,
+            bob,
+            UserState::Enabled,
+            UserState::Disabled
+        )
+        .await
+        .unwrap()
+    );
+    let disabled = std::time::Instant::now();
+    let bound = store::cache::MAX_AGE + Duration::from_millis(200);
+    loop {
+        match get_profile(&app, &token).await {
+            Ok(_) => assert!(
+                disabled.elapsed() < bound,
+                "served after {:?}",
+                disabled.elapsed()
+            ),
+            refused => {
+                assert_status(
+                    refused,
+                    Code::Unauthenticated,
+                    "ERROR_AUTHENTICATE_FAILURE",
+                    &["password change, reset or disable"],
+                );
+                break;
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
 }
 
 #[tokio::test]
