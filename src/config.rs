@@ -32,14 +32,9 @@ pub struct Settings {
         global = true
     )]
     pub database_url: String,
-    /// Largest number of pooled database connections.
-    #[arg(
-        long,
-        env = "SPACEID_DB_MAX_CONNECTIONS",
-        default_value_t = 16,
-        global = true
-    )]
-    pub db_max_connections: u32,
+    /// Largest number of pooled database connections [default: 16 on PostgreSQL, 4 on SQLite].
+    #[arg(long, env = "SPACEID_DB_MAX_CONNECTIONS", global = true)]
+    pub db_max_connections: Option<u32>,
     /// Address the gRPC server listens on.
     #[arg(
         long,
@@ -266,6 +261,20 @@ impl Settings {
     /// The per-call timeout.
     pub fn request_timeout(&self) -> Duration {
         Duration::from_secs(self.request_timeout.max(1))
+    }
+
+    /// The database pool's size: as set, else 16 on PostgreSQL and 4 on SQLite. SQLite
+    /// writes one transaction at a time and reads on the server's own cores, so more
+    /// connections add memory (each keeps a page cache and its own scratch space), not
+    /// throughput.
+    pub fn db_max_connections(&self) -> u32 {
+        self.db_max_connections.unwrap_or_else(|| {
+            if self.database_url.starts_with("sqlite") {
+                4
+            } else {
+                16
+            }
+        })
     }
 
     /// How long the signing key list is used before it is read again (at least 1 s).

@@ -66,7 +66,7 @@ impl Context {
         let mailer = Mailer::from_settings(settings)?;
         let store = Store::connect(
             &settings.database_url,
-            settings.db_max_connections,
+            settings.db_max_connections(),
             settings.request_timeout(),
         )
         .await?;
