@@ -1,6 +1,7 @@
 //! The cache of user records that token verification reads on every authenticated call.
 //!
-//! Bounded (`CAPACITY` records, least recently used out first) and exact for this process:
+//! Bounded (`CAPACITY_BYTES` of records by their estimated size, at most `CAPACITY`
+//! records; least recently used out first) and exact for this process:
 //! every repository function that writes a user's row or its domain-wide binding evicts
 //! the record, at once and again when its transaction commits. A read that raced such a
 //! write cannot put the old record back: each write moves a generation counter of its
@@ -15,7 +16,7 @@ use std::hash::{Hash, Hasher};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
-use quick_cache::{Equivalent, sync::Cache};
+use quick_cache::{Equivalent, Weighter, sync::Cache};
 
 use crate::domain::User;
 
@@ -23,8 +24,12 @@ use crate::domain::User;
 /// by another process is seen.
 pub const MAX_AGE: Duration = Duration::from_secs(1);
 
-/// Most records kept (about 1 KiB each).
+/// Most records kept.
 pub const CAPACITY: usize = 10_000;
+
+/// Most bytes of records kept, as `weight` estimates them: about 1 KiB for a record without
+/// tags, up to 80 KiB for one with 16 KiB of them.
+pub const CAPACITY_BYTES: u64 = 16 << 20;
 
 /// Generation counters; a write moves its key's, which voids reads in flight for any key
 /// of that stripe.
@@ -71,11 +76,34 @@ impl Equivalent<Key> for KeyRef<'_> {
     }
 }
 
-/// A record and when it was read.
+/// A record, when it was read, and what it weighs.
 #[derive(Clone)]
 struct Entry {
     user: Arc<User>,
     read_at: Instant,
+    weight: u64,
+}
+
+#[derive(Clone)]
+struct ByWeight;
+
+impl Weighter<Key, Entry> for ByWeight {
+    fn weight(&self, _: &Key, entry: &Entry) -> u64 {
+        entry.weight
+    }
+}
+
+/// What a record costs in memory, roughly: its strings, and its tags at four times their
+/// JSON text (a parsed JSON tree is larger than its text).
+fn weight(user: &User) -> u64 {
+    let tags = serde_json::to_vec(user.tags.as_map()).map_or(0, |json| json.len());
+    let strings = user.domain_id.len()
+        + user.user_id.len()
+        + user.name.len()
+        + user.email.len()
+        + user.password_hash.as_ref().map_or(0, String::len)
+        + user.required_actions.iter().map(String::len).sum::<usize>();
+    (1024 + 2 * strings + 4 * tags) as u64
 }
 
 /// What a read from the database must show to have its record kept: the generation of its
@@ -88,7 +116,7 @@ pub struct Ticket {
 
 /// See the module documentation.
 pub struct UserCache {
-    entries: Cache<Key, Entry>,
+    entries: Cache<Key, Entry, ByWeight>,
     generations: [Mutex<u64>; STRIPES],
 }
 
@@ -103,7 +131,7 @@ impl std::fmt::Debug for UserCache {
 impl Default for UserCache {
     fn default() -> Self {
         Self {
-            entries: Cache::new(CAPACITY),
+            entries: Cache::with_weighter(CAPACITY, CAPACITY_BYTES, ByWeight),
             generations: std::array::from_fn(|_| Mutex::new(0)),
         }
     }
@@ -137,7 +165,15 @@ impl UserCache {
                 domain_id: user.domain_id.clone(),
                 user_id: user.user_id.clone(),
             };
-            self.entries.insert(key, Entry { user, read_at });
+            let weight = weight(&user);
+            self.entries.insert(
+                key,
+                Entry {
+                    user,
+                    read_at,
+                    weight,
+                },
+            );
         }
     }
 
@@ -238,5 +274,26 @@ mod tests {
         cache.keep(cache.ticket("d", "ab"), user("d", "ab", 1), Instant::now());
         assert!(cache.get("da", "b").is_none());
         assert!(cache.get("d", "ab").is_some());
+    }
+
+    #[test]
+    fn records_with_large_tags_weigh_more_and_the_total_stays_bounded() {
+        let cache = UserCache::default();
+        let mut heavy = (*user("d", "heavy", 1)).clone();
+        let big = serde_json::json!({ "note": "x".repeat(16 * 1024 - 16) });
+        heavy.tags = Tags::from_json(big);
+        assert!(weight(&heavy) > 64 * 1024);
+        for i in 0..1_000 {
+            let mut user = heavy.clone();
+            user.user_id = format!("u{i}");
+            cache.keep(
+                cache.ticket("d", &user.user_id),
+                Arc::new(user),
+                Instant::now(),
+            );
+        }
+        // 1,000 records of 80 KiB would be 80 MiB: far fewer are kept.
+        assert!(cache.len() < 300, "{} records kept", cache.len());
+        assert!(cache.entries.weight() <= CAPACITY_BYTES);
     }
 }

@@ -2,6 +2,7 @@
 //! lose to a password change or a disable landing during bcrypt, replicas sharing one
 //! database, keys found by `kid`, `permissions` that narrow, and expiry on a moved clock.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::TimeDelta;
@@ -11,7 +12,8 @@ use spaceid::{
     auth::keys,
     domain::{KeyPurpose, UserState},
     pb::identity::{
-        GrantTokenInfo, UpdateUserProfileRequest, UserInfo, grant_token_request::Scope,
+        GrantTokenInfo, UpdateUserProfileRequest, UserInfo, UserProfileRequest,
+        grant_token_request::Scope,
     },
     service::admin,
     store::{self, users::UserChanges},
@@ -276,6 +278,97 @@ async fn a_password_change_through_one_replica_ends_tokens_on_the_other_within_a
         .await
         .unwrap();
     get_profile(&a, &fresh.access_token).await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn no_call_that_starts_after_a_password_change_is_served_with_an_old_token() {
+    let app = TestApp::spawn().await;
+    let acme = app.domain("acme").await;
+    let token = app.access_token(&acme.domain_id, &acme.admin_id).await;
+    let changer = app.access_token(&acme.domain_id, &acme.admin_id).await;
+    // Verified and its user's record kept: the calls below are answered from memory.
+    get_profile(&app, &token).await.unwrap();
+
+    let changed: Arc<std::sync::OnceLock<std::time::Instant>> = Arc::default();
+    let start = Arc::new(tokio::sync::Barrier::new(33));
+    let mut callers = Vec::new();
+    for _ in 0..32 {
+        let (app_client, token) = (app.user_profile().await, token.clone());
+        let (changed, start) = (changed.clone(), start.clone());
+        callers.push(tokio::spawn(async move {
+            let mut client = app_client;
+            let (mut served_before, mut served_after) = (0, 0);
+            start.wait().await;
+            loop {
+                let started = std::time::Instant::now();
+                let served = client
+                    .get(authed(UserProfileRequest::default(), &token))
+                    .await
+                    .is_ok();
+                match changed.get() {
+                    Some(at) if started > *at => {
+                        served_after += u32::from(served);
+                        if at.elapsed() > Duration::from_millis(300) {
+                            return (served_before, served_after);
+                        }
+                    }
+                    _ => served_before += u32::from(served),
+                }
+            }
+        }));
+    }
+    start.wait().await;
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    let request = UpdateUserProfileRequest {
+        password: "N3wPassword".into(),
+        ..Default::default()
+    };
+    app.user_profile()
+        .await
+        .update(authed(request, &changer))
+        .await
+        .unwrap();
+    changed.set(std::time::Instant::now()).unwrap();
+    let (mut before, mut after) = (0, 0);
+    for caller in callers {
+        let (b, a) = caller.await.unwrap();
+        before += b;
+        after += a;
+    }
+    assert!(
+        before > 32,
+        "the old token was served {before} times before the change"
+    );
+    assert_eq!(after, 0, "served after the change returned");
+}
+
+#[tokio::test]
+async fn a_record_read_while_a_write_is_uncommitted_is_not_served_after_the_commit() {
+    let app = TestApp::spawn().await;
+    let acme = app.domain("acme").await;
+    let bob = "bob@acme.test";
+    app.user(&acme, bob).await;
+    let store = &app.ctx.store;
+    let state = |user: Option<Arc<spaceid::domain::User>>| user.unwrap().state;
+    let cached = || store::users::get_cached(store, &acme.domain_id, bob);
+    assert_eq!(state(cached().await.unwrap()), UserState::Enabled);
+
+    let tx = store.begin().await.unwrap();
+    assert!(
+        store::users::change_state(
+            &tx,
+            &acme.domain_id,
+            bob,
+            UserState::Enabled,
+            UserState::Disabled
+        )
+        .await
+        .unwrap()
+    );
+    // Read (and kept) while the disable is not committed: the old record.
+    assert_eq!(state(cached().await.unwrap()), UserState::Enabled);
+    tx.commit().await.unwrap();
+    assert_eq!(state(cached().await.unwrap()), UserState::Disabled);
 }
 
 #[tokio::test]
