@@ -265,6 +265,7 @@ pub async fn change_passwords(
 ) -> BTreeMap<String, u64> {
     let mut errors = BTreeMap::new();
     let mut current = seed::PASSWORD;
+    let mut first = true;
     loop {
         let done = stop.load(Ordering::Relaxed);
         if done && current == seed::PASSWORD {
@@ -275,19 +276,16 @@ pub async fn change_passwords(
         } else {
             seed::PASSWORD
         };
-        match clients
+        let outcome = clients
             .change_password(&domain_id, &user_id, current, next)
-            .await
-        {
+            .await;
+        match outcome {
             Ok(()) => {
                 changed.fetch_add(1, Ordering::Relaxed);
                 current = next;
             }
             // An earlier run stopped half-way and left the other password.
-            Err(status)
-                if status.code() == tonic::Code::Unauthenticated
-                    && changed.load(Ordering::Relaxed) == 0 =>
-            {
+            Err(status) if first && status.code() == tonic::Code::Unauthenticated => {
                 current = next;
             }
             Err(status) => {
@@ -299,6 +297,7 @@ pub async fn change_passwords(
                 }
             }
         }
+        first = false;
     }
 }
 

@@ -202,11 +202,12 @@ impl PasswordHasher {
         let (running, computed) = (self.running.clone(), self.computed.clone());
         let (done, result) = tokio::sync::oneshot::channel();
         self.threads.run(Box::new(move || {
-            let _held = (admitted, slot);
             running.fetch_add(1, Ordering::SeqCst);
             let result = work();
             running.fetch_sub(1, Ordering::SeqCst);
             computed.fetch_add(1, Ordering::SeqCst);
+            // The turn is free before the caller hears back.
+            drop((admitted, slot));
             let _ = done.send(result);
         }))?;
         result
