@@ -294,10 +294,10 @@ async fn a_test_server_mails_to_its_own_outbox_or_to_the_smtp_server_it_is_given
 async fn the_smtp_password_shows_neither_in_help_nor_in_the_log() {
     let url = "smtp://mailer:Hunter2Secret@127.0.0.1:2525";
     let help = Command::new(env!("CARGO_BIN_EXE_spaceid"))
-        .arg("--help")
+        .args(["serve", "--help"])
         .env("SPACEID_SMTP_URL", url)
         .output()
-        .expect("run spaceid --help");
+        .expect("run spaceid serve --help");
     let help = String::from_utf8_lossy(&help.stdout);
     assert!(help.contains("--smtp-url"), "{help}");
     assert!(!help.contains("Hunter2Secret"), "{help}");
