@@ -59,10 +59,12 @@ async fn run(settings: Settings, command: Command) -> Result<bool> {
         return Ok(serving);
     }
     if let Command::Serve(_) = command {
+        // From here on SIGTERM stops the server gracefully, even while it is starting.
+        let shutdown = server::shutdown_signal();
         // Bound before the database is opened: a port in use is found at once.
         let listener = server::bind(settings.listen, "--listen (SPACEID_LISTEN)").await?;
         let ctx = Context::open(&settings).await?;
-        server::serve(ctx.clone(), &settings, listener, server::shutdown_signal()).await?;
+        server::serve(ctx.clone(), &settings, listener, shutdown).await?;
         ctx.store.clone().close().await?;
         tracing::info!("server stopped");
         return Ok(true);
