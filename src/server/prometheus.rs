@@ -214,7 +214,12 @@ fn sample(ctx: &Context, max_connections: u32) {
     metrics::gauge!("spaceid_bcrypt_queued").set(ctx.hasher.queued() as f64);
 }
 
-/// Serves `GET /metrics` on `listener` (HTTP/1.1) until the task is dropped.
+/// How often latency samples are folded into their histograms between scrapes, so they
+/// cannot pile up in memory when nobody scrapes.
+const UPKEEP_INTERVAL: Duration = Duration::from_secs(5);
+
+/// Serves `GET /metrics` on `listener` (HTTP/1.1) until the task is dropped, and folds
+/// latency samples into their histograms every `UPKEEP_INTERVAL`.
 pub async fn serve(
     listener: TcpListener,
     handle: PrometheusHandle,
@@ -224,8 +229,16 @@ pub async fn serve(
     use hyper::{Method, Request, Response, StatusCode, body::Incoming, service::service_fn};
     use hyper_util::rt::{TokioIo, TokioTimer};
 
+    let mut upkeep = tokio::time::interval(UPKEEP_INTERVAL);
     loop {
-        let stream = match listener.accept().await {
+        let accepted = tokio::select! {
+            _ = upkeep.tick() => {
+                handle.run_upkeep();
+                continue;
+            }
+            accepted = listener.accept() => accepted,
+        };
+        let stream = match accepted {
             Ok((stream, _)) => stream,
             Err(error) => {
                 tracing::warn!(%error, "cannot accept a metrics connection");
