@@ -100,7 +100,7 @@ impl Mailer {
     /// its setting.
     pub fn from_settings(settings: &Settings) -> Result<Self> {
         let from = Mailbox::from_str(&settings.mail_from).map_err(|err| {
-            Error::internal(format!(
+            Error::Config(format!(
                 "invalid SPACEID_MAIL_FROM {}: {err}; expected a mailbox such as \
                  'spaceid <no-reply@example.com>'",
                 quoted(&settings.mail_from)
