@@ -22,6 +22,9 @@ ENV DATABASE_URL="sqlite:///data/spaceid.db?mode=rwc" \
     SPACEID_LISTEN="0.0.0.0:50051" \
     SPACEID_LOG_FORMAT="json"
 EXPOSE 50051
+# SERVING only while the database takes writes (see the README's Health and readiness).
+HEALTHCHECK --interval=10s --timeout=5s --start-period=20s \
+    CMD ["spaceid", "health", "--addr", "127.0.0.1:50051"]
 STOPSIGNAL SIGTERM
 ENTRYPOINT ["spaceid"]
 CMD ["serve"]

@@ -8,7 +8,7 @@ use clap::{Parser, Subcommand};
 use serde_json::{Value, json};
 
 use crate::bench::{self, BenchOptions, Scenario};
-use crate::config::Settings;
+use crate::config::{GlobalSettings, Settings};
 use crate::context::Context;
 use crate::domain::{
     AuthType, Email, Language, Name, NewUser, Password, RoleBinding, SystemToken, SystemTokenName,
@@ -25,17 +25,28 @@ use crate::service::system_tokens;
 pub struct Cli {
     /// Settings shared by every command.
     #[command(flatten)]
-    pub settings: Settings,
+    pub global: GlobalSettings,
     /// What to do.
     #[command(subcommand)]
     pub command: Command,
+}
+
+impl Cli {
+    /// The settings this command line gives: the global ones with those of `serve` (from
+    /// its flags, or for the other commands from the environment and defaults).
+    pub fn settings(&self) -> Result<Settings> {
+        match &self.command {
+            Command::Serve(settings) => Ok((**settings).clone().with_global(self.global.clone())),
+            _ => Settings::from_env(self.global.clone()),
+        }
+    }
 }
 
 /// The commands.
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Serve the gRPC API until SIGTERM or Ctrl-C.
-    Serve,
+    Serve(Box<Settings>),
     /// Create a domain with its managed roles and first domain admin; prints its domain_id.
     Init(InitArgs),
     /// Manage workspaces.
@@ -57,6 +68,49 @@ pub enum Command {
     /// Seed a database (or reuse one seeded before) and measure the API under load; see
     /// BENCHMARKS.md.
     Bench(BenchArgs),
+    /// Ask a running server for its health (grpc.health.v1, plaintext); prints the status
+    /// and exits 0 only for SERVING. For container health checks.
+    Health(HealthArgs),
+}
+
+/// `spaceid health`.
+#[derive(Debug, Clone, clap::Args)]
+pub struct HealthArgs {
+    /// The server's gRPC address.
+    #[arg(long, default_value = "127.0.0.1:50051", value_parser = crate::config::parse_socket_address)]
+    pub addr: std::net::SocketAddr,
+    /// The service to ask about; empty: the whole server.
+    #[arg(long, default_value = "")]
+    pub service: String,
+    /// Seconds to wait for the answer.
+    #[arg(long, default_value_t = 3)]
+    pub timeout: u64,
+}
+
+/// Runs `spaceid health`: the status the server reports, as gRPC names it (`SERVING`,
+/// `NOT_SERVING`, ...), and whether it is SERVING.
+pub async fn run_health(args: &HealthArgs) -> Result<(&'static str, bool)> {
+    use tonic_health::pb::{
+        HealthCheckRequest, health_check_response::ServingStatus, health_client::HealthClient,
+    };
+    let timeout = Duration::from_secs(args.timeout.max(1));
+    let failed =
+        |why: String| Error::Config(format!("cannot ask {} for its health: {why}", args.addr));
+    let channel = tonic::transport::Endpoint::from_shared(format!("http://{}", args.addr))
+        .map_err(|err| failed(err.to_string()))?
+        .connect_timeout(timeout)
+        .timeout(timeout)
+        .connect()
+        .await
+        .map_err(|err| failed(err.to_string()))?;
+    let answer = HealthClient::new(channel)
+        .check(HealthCheckRequest {
+            service: args.service.clone(),
+        })
+        .await
+        .map_err(|status| failed(format!("{:?}: {}", status.code(), status.message())))?;
+    let status = answer.into_inner().status();
+    Ok((status.as_str_name(), status == ServingStatus::Serving))
 }
 
 /// `spaceid bench`.
@@ -131,7 +185,7 @@ pub struct InitArgs {
     pub admin_user_id: String,
     /// The first domain admin's password.
     #[arg(long, env = "SPACEID_ADMIN_PASSWORD", hide_env_values = true)]
-    pub admin_password: String,
+    pub admin_password: Option<String>,
     /// The admin's display name.
     #[arg(long)]
     pub admin_name: Option<String>,
@@ -306,8 +360,9 @@ pub enum SystemTokenCommand {
 /// Runs an admin command against the database and returns what it prints.
 pub async fn run_admin(ctx: &Context, command: Command) -> Result<Value> {
     match command {
-        Command::Serve => Err(Error::internal("serve is not an admin command")),
+        Command::Serve(_) => Err(Error::internal("serve is not an admin command")),
         Command::Bench(_) => Err(Error::internal("bench is not an admin command")),
+        Command::Health(_) => Err(Error::internal("health is not an admin command")),
         Command::Init(args) => {
             let InitArgs {
                 domain_name,
@@ -316,6 +371,13 @@ pub async fn run_admin(ctx: &Context, command: Command) -> Result<Value> {
                 admin_name,
                 admin_email,
             } = args;
+            let admin_password = admin_password.ok_or_else(|| {
+                Error::Config(
+                    "the first admin needs a password: give --admin-password, or set \
+                     SPACEID_ADMIN_PASSWORD"
+                        .into(),
+                )
+            })?;
             let admin_user = NewUser {
                 user_id: UserId::parse(&admin_user_id)?,
                 name: admin_name.as_deref().map(Name::parse).transpose()?,
@@ -380,11 +442,20 @@ pub async fn run_admin(ctx: &Context, command: Command) -> Result<Value> {
                 language,
                 timezone,
             } = args;
+            let auth_type = AuthType::parse(&auth_type.to_uppercase())?;
+            if auth_type == AuthType::Local && password.is_none() {
+                return Err(Error::Config(
+                    "a LOCAL user needs a password: give --password, or set \
+                     SPACEID_USER_PASSWORD (or --auth-type EXTERNAL for a user who signs in \
+                     elsewhere)"
+                        .into(),
+                ));
+            }
             let new = NewUser {
                 user_id: UserId::parse(&user_id)?,
                 name: name.as_deref().map(Name::parse).transpose()?,
                 email: email.as_deref().map(Email::parse).transpose()?,
-                auth_type: AuthType::parse(&auth_type.to_uppercase())?,
+                auth_type,
                 password: password.as_deref().map(Password::parse).transpose()?,
                 language: language.as_deref().map(Language::parse).transpose()?,
                 timezone: timezone.as_deref().map(Timezone::parse).transpose()?,
@@ -423,8 +494,14 @@ pub async fn run_admin(ctx: &Context, command: Command) -> Result<Value> {
                 &role_id,
                 workspace_id.as_deref(),
             )
-            .await?;
-            Ok(role_binding_json(&binding))
+            .await;
+            match binding {
+                Ok(binding) => Ok(role_binding_json(&binding)),
+                Err(Error::NotFound { key, .. }) if key == "role_id" => {
+                    Err(unknown_role(ctx, &domain_id, &role_id).await)
+                }
+                Err(err) => Err(err),
+            }
         }
         Command::RoleBinding(RoleBindingCommand::List {
             domain_id,
@@ -448,6 +525,19 @@ pub async fn run_admin(ctx: &Context, command: Command) -> Result<Value> {
             Ok(json!({"role_binding_id": binding.role_binding_id, "deleted": true}))
         }
         Command::SystemToken(command) => run_system_token(ctx, command).await,
+    }
+}
+
+/// The error for a role id the domain does not have, listing those it has.
+async fn unknown_role(ctx: &Context, domain_id: &str, role_id: &str) -> Error {
+    match crate::store::roles::ids(&ctx.store, domain_id).await {
+        Ok(roles) if !roles.is_empty() => Error::Config(format!(
+            "the domain has no role {}; its roles are: {}",
+            quoted(role_id),
+            roles.join(", ")
+        )),
+        Ok(_) => Error::not_found("role_id", role_id),
+        Err(err) => err,
     }
 }
 

@@ -74,7 +74,9 @@ impl Context {
         let keys = Arc::new(Keyring::new(store.clone(), settings.key_cache_ttl()));
         let code_key = match settings.secret_key.as_deref().filter(|key| !key.is_empty()) {
             Some(secret) => CodeKey::new(secret.as_bytes()).map_err(|_| {
-                Error::internal("SPACEID_SECRET_KEY must have at least 32 characters")
+                Error::Config(
+                    "SPACEID_SECRET_KEY (--secret-key) must have at least 32 characters".into(),
+                )
             })?,
             None => CodeKey::new(
                 store::secrets::get_or_create(&store, "code_key", || random_hex(32))

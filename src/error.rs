@@ -85,6 +85,10 @@ pub enum Error {
     /// Any other real fault; logged, never shown.
     #[error("internal error: {0}")]
     Internal(String),
+    /// A setting the service cannot start with (the database URL, a listen address, a
+    /// certificate file): one line that says what to change. Met at start-up, not in calls.
+    #[error("{0}")]
+    Config(String),
 }
 
 /// The result of anything in the service that can fail.
@@ -216,6 +220,10 @@ impl From<Error> for Status {
                 tracing::error!(error = %cause, "internal failure");
                 (Code::Internal, internal_message())
             }
+            Error::Config(cause) => {
+                tracing::error!(error = %cause, "configuration failure");
+                (Code::Internal, internal_message())
+            }
         };
         Status::new(code, message)
     }
@@ -305,5 +313,8 @@ mod tests {
         let (code, message) = status(Error::internal("/home/x/.ssh/id_rsa unreadable"));
         assert_eq!(code, Code::Internal);
         assert!(!message.contains("id_rsa"), "{message}");
+        let (code, message) = status(Error::Config("cannot read /etc/tls/key.pem".into()));
+        assert_eq!(code, Code::Internal);
+        assert!(!message.contains("key.pem"), "{message}");
     }
 }

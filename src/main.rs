@@ -4,28 +4,31 @@ use std::{io::IsTerminal, process::ExitCode};
 
 use clap::Parser;
 use spaceid::{
-    cli::{Cli, Command, run_admin, run_bench},
-    config::{LogFormat, Settings},
+    cli::{Cli, Command, run_admin, run_bench, run_health},
+    config::{LogFormat, Settings, one_line},
     context::Context,
     error::Result,
     server,
 };
 
 fn main() -> ExitCode {
-    let Cli { settings, command } = match Cli::try_parse() {
+    let cli = match Cli::try_parse() {
         Ok(cli) => cli,
         Err(err) if !err.use_stderr() => err.exit(),
         Err(err) => {
             // One line for scripts (the usage block is dropped); `--help` has the rest.
-            let rendered = err.to_string();
-            let message = rendered.split("\n\nUsage:").next().unwrap_or_default();
-            eprintln!(
-                "{}",
-                message.split_whitespace().collect::<Vec<_>>().join(" ")
-            );
+            eprintln!("{}", one_line(&err.to_string()));
             return ExitCode::from(2);
         }
     };
+    let settings = match cli.settings() {
+        Ok(settings) => settings,
+        Err(err) => {
+            eprintln!("error: {err}");
+            return ExitCode::from(2);
+        }
+    };
+    server::tls::install_crypto_provider();
     init_tracing(&settings);
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -37,8 +40,9 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    match runtime.block_on(run(settings, command)) {
-        Ok(()) => ExitCode::SUCCESS,
+    match runtime.block_on(run(settings, cli.command)) {
+        Ok(true) => ExitCode::SUCCESS,
+        Ok(false) => ExitCode::FAILURE,
         Err(err) => {
             eprintln!("error: {err}");
             ExitCode::FAILURE
@@ -46,27 +50,35 @@ fn main() -> ExitCode {
     }
 }
 
-async fn run(settings: Settings, command: Command) -> Result<()> {
+/// Runs the command; `false`: it ran, and its answer is a failure (`health` on a server
+/// that is not serving).
+async fn run(settings: Settings, command: Command) -> Result<bool> {
+    if let Command::Health(args) = &command {
+        let (status, serving) = run_health(args).await?;
+        println!("{status}");
+        return Ok(serving);
+    }
+    if let Command::Serve(_) = command {
+        // From here on SIGTERM stops the server gracefully, even while it is starting.
+        let shutdown = server::shutdown_signal();
+        // Bound before the database is opened: a port in use is found at once.
+        let listener = server::bind(settings.listen, "--listen (SPACEID_LISTEN)").await?;
+        let ctx = Context::open(&settings).await?;
+        server::serve(ctx.clone(), &settings, listener, shutdown).await?;
+        ctx.store.clone().close().await?;
+        tracing::info!("server stopped");
+        return Ok(true);
+    }
     let ctx = Context::open(&settings).await?;
     match command {
-        Command::Serve => {
-            let listener = tokio::net::TcpListener::bind(settings.listen)
-                .await
-                .map_err(|err| {
-                    spaceid::error::Error::internal(format!(
-                        "cannot listen on {}: {err}",
-                        settings.listen
-                    ))
-                })?;
-            server::serve(ctx.clone(), &settings, listener, server::shutdown_signal()).await?;
-        }
         Command::Bench(args) => print!("{}", run_bench(ctx.clone(), &settings, &args).await?),
         command => {
             let output = run_admin(&ctx, command).await?;
             println!("{output}");
         }
     }
-    ctx.store.clone().close().await
+    ctx.store.clone().close().await?;
+    Ok(true)
 }
 
 fn init_tracing(settings: &Settings) {

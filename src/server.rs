@@ -1,8 +1,9 @@
 //! The tonic server: the four SpaceONE services, reflection (v1 and v1alpha, listing those
-//! four), health, limits on connections and calls, the edge every call passes (status
-//! corrections and a log line), and graceful shutdown.
+//! four), health (NOT_SERVING while the database cannot be written), limits on connections
+//! and calls, TLS, the edge every call passes (status corrections, a request id, a log line
+//! and metrics), the metrics endpoint, and graceful shutdown.
 
-use std::{future::Future, pin::Pin, sync::Arc, time::Duration};
+use std::{future::Future, net::SocketAddr, pin::Pin, sync::Arc, time::Duration};
 
 use tokio::net::TcpListener;
 use tonic::{Request, Response, Status, transport::Server};
@@ -25,19 +26,89 @@ use crate::pb::identity::{
 
 mod connections;
 mod edge;
+pub mod prometheus;
+pub mod readiness;
 mod reflection;
+pub mod tls;
 
 use connections::ConnectionLimits;
 pub use edge::{Admission, EdgeLayer, client_key};
+use tls::{Tls, TlsFiles};
+
+/// Binds `address` for a listener, or says in one line why it cannot (`flag` names the
+/// setting to change).
+pub async fn bind(address: SocketAddr, flag: &str) -> Result<TcpListener> {
+    TcpListener::bind(address).await.map_err(|err| {
+        let why = match err.kind() {
+            std::io::ErrorKind::AddrInUse => {
+                "the port is in use by another process; stop that process or choose another port"
+                    .to_owned()
+            }
+            std::io::ErrorKind::AddrNotAvailable => {
+                "this machine has no such address; give one of its own, 127.0.0.1, or 0.0.0.0"
+                    .to_owned()
+            }
+            std::io::ErrorKind::PermissionDenied => {
+                "permission denied (ports below 1024 need privileges); choose a port above 1023"
+                    .to_owned()
+            }
+            _ => err.to_string(),
+        };
+        Error::Config(format!("cannot listen on {address}: {why} ({flag})"))
+    })
+}
+
+/// The server's TLS, if the settings ask for it.
+pub fn tls_from(settings: &Settings) -> Result<Option<Tls>> {
+    match (&settings.tls_cert, &settings.tls_key) {
+        (Some(cert), Some(key)) => Tls::load(TlsFiles {
+            cert: cert.clone(),
+            key: key.clone(),
+            client_ca: settings.tls_client_ca.clone(),
+        })
+        .map(Some),
+        (None, None) if settings.tls_client_ca.is_some() => Err(Error::Config(
+            "--tls-client-ca needs --tls-cert and --tls-key".into(),
+        )),
+        (None, None) => Ok(None),
+        _ => Err(Error::Config(
+            "TLS needs both --tls-cert (SPACEID_TLS_CERT) and --tls-key (SPACEID_TLS_KEY)".into(),
+        )),
+    }
+}
 
 /// Serves the API on `listener` until `shutdown` completes, then lets in-flight calls
-/// finish for at most the configured grace period.
+/// finish for at most the configured grace period. TLS comes from the settings.
 pub async fn serve(
     ctx: Arc<Context>,
     settings: &Settings,
     listener: TcpListener,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<()> {
+    let tls = tls_from(settings)?;
+    serve_with_tls(ctx, settings, listener, tls, shutdown).await
+}
+
+/// `serve` with the TLS given (`Tls::reload` on it is what SIGHUP does).
+pub async fn serve_with_tls(
+    ctx: Arc<Context>,
+    settings: &Settings,
+    listener: TcpListener,
+    tls: Option<Tls>,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> Result<()> {
+    if tls.is_some() {
+        tls::install_crypto_provider();
+    }
+    // Made now: it takes over SIGHUP before the server says it listens.
+    let tls_watch = tls.as_ref().map(|tls| tls.clone().watch());
+    let metrics = match settings.metrics_listen {
+        Some(address) => {
+            let listener = bind(address, "--metrics-listen (SPACEID_METRICS_LISTEN)").await?;
+            Some((listener, prometheus::install()?))
+        }
+        None => None,
+    };
     ctx.hasher.prepare().await?;
     let max = settings.max_message_bytes;
     let user_profile = UserProfileServer::new(UserProfileApi::new(ctx.clone()))
@@ -59,15 +130,13 @@ pub async fn serve(
         inner: tonic_health::server::HealthService::from_health_reporter(health.clone()),
         stop: stop_rx.clone(),
     });
-    health
-        .set_serving::<UserProfileServer<UserProfileApi>>()
-        .await;
-    health
-        .set_serving::<WorkspaceUserServer<WorkspaceUserApi>>()
-        .await;
-    health.set_serving::<TokenServer<TokenApi>>().await;
-    health.set_serving::<DomainServer<DomainApi>>().await;
-    health.set_service_status("", ServingStatus::Serving).await;
+    let services = vec![
+        service_name::<DomainServer<DomainApi>>(),
+        service_name::<TokenServer<TokenApi>>(),
+        service_name::<UserProfileServer<UserProfileApi>>(),
+        service_name::<WorkspaceUserServer<WorkspaceUserApi>>(),
+    ];
+    readiness::set_all(&health, &services, ServingStatus::Serving).await;
 
     // Only the SpaceONE services are listed; health and reflection stay described.
     let catalog = Arc::new(reflection::Catalog::new(
@@ -77,12 +146,7 @@ pub async fn serve(
             tonic_reflection::pb::v1::FILE_DESCRIPTOR_SET,
             tonic_reflection::pb::v1alpha::FILE_DESCRIPTOR_SET,
         ],
-        &[
-            service_name::<DomainServer<DomainApi>>(),
-            service_name::<TokenServer<TokenApi>>(),
-            service_name::<UserProfileServer<UserProfileApi>>(),
-            service_name::<WorkspaceUserServer<WorkspaceUserApi>>(),
-        ],
+        &services,
     )?);
     let reflection_v1 = reflection::v1::service(catalog.clone());
     let reflection_v1alpha = reflection::v1alpha::service(catalog);
@@ -100,10 +164,10 @@ pub async fn serve(
         )))
         .http2_keepalive_timeout(Some(Duration::from_secs(settings.keepalive_timeout.max(1))))
         .max_concurrent_streams(settings.max_streams_per_connection.max(1))
-        .layer(EdgeLayer::new(Admission::new(
-            settings.concurrency_limit,
-            settings.max_calls_per_client,
-        )))
+        .layer(EdgeLayer::new(
+            Admission::new(settings.concurrency_limit, settings.max_calls_per_client),
+            metrics.as_ref().and(prometheus::call_metrics()),
+        ))
         .add_service(health_service)
         .add_service(reflection_v1)
         .add_service(reflection_v1alpha)
@@ -113,37 +177,69 @@ pub async fn serve(
         .add_service(domain);
 
     let local = listener.local_addr().map_err(Error::internal)?;
-    tracing::info!(addr = %local, "listening");
+    tracing::info!(
+        addr = %local,
+        tls = tls.is_some(),
+        client_certificates = settings.tls_client_ca.is_some(),
+        "listening"
+    );
+    if tls.is_none() && !local.ip().is_loopback() {
+        tracing::warn!(
+            addr = %local,
+            "listening without TLS on an address other hosts can reach: passwords and tokens \
+             cross the network in clear text; give --tls-cert and --tls-key, or listen on \
+             127.0.0.1 behind a proxy that terminates TLS"
+        );
+    }
     tracing::info!(to = %ctx.mailer.destination(), "sending mail");
-    let housekeeping = tokio::spawn(housekeeping(ctx.clone()));
+    if !crate::store::domains::any(&ctx.store).await? {
+        tracing::warn!(
+            "the database has no domain yet; create one with `spaceid init --domain-name NAME \
+             --admin-user-id USER_ID` (the admin's password from --admin-password or \
+             SPACEID_ADMIN_PASSWORD), on the same DATABASE_URL"
+        );
+    }
+    let mut background = vec![
+        tokio::spawn(housekeeping(ctx.clone())),
+        tokio::spawn(readiness::watch(
+            ctx.clone(),
+            health.clone(),
+            services.clone(),
+            settings.health_interval(),
+        )),
+    ];
+    if let Some(tls_watch) = tls_watch {
+        background.push(tokio::spawn(tls_watch));
+    }
+    if let Some((listener, handle)) = metrics {
+        let addr = listener.local_addr().map_err(Error::internal)?;
+        tracing::info!(addr = %addr, "serving metrics at /metrics");
+        background.push(tokio::spawn(prometheus::serve(
+            listener,
+            handle,
+            ctx.clone(),
+            settings.db_max_connections().max(1),
+        )));
+    }
+    let stop_background = || background.iter().for_each(tokio::task::JoinHandle::abort);
     let limits = ConnectionLimits {
         max_connections: settings.max_connections,
         handshake_timeout: Duration::from_secs(settings.handshake_timeout.max(1)),
         idle_timeout: (settings.idle_timeout > 0)
             .then(|| Duration::from_secs(settings.idle_timeout)),
     };
-    let (connections, incoming) = connections::bounded(listener, limits);
+    let (connections, incoming) = connections::bounded(listener, limits, tls);
     let mut server = tokio::spawn(router.serve_with_incoming_shutdown(incoming, graceful));
     tokio::select! {
         result = &mut server => {
-            housekeeping.abort();
+            stop_background();
             return finished(result);
         }
         () = shutdown => {}
     }
-    housekeeping.abort();
+    stop_background();
     tracing::info!("shutting down; letting in-flight calls finish");
-    health
-        .set_not_serving::<UserProfileServer<UserProfileApi>>()
-        .await;
-    health
-        .set_not_serving::<WorkspaceUserServer<WorkspaceUserApi>>()
-        .await;
-    health.set_not_serving::<TokenServer<TokenApi>>().await;
-    health.set_not_serving::<DomainServer<DomainApi>>().await;
-    health
-        .set_service_status("", ServingStatus::NotServing)
-        .await;
+    readiness::set_all(&health, &services, ServingStatus::NotServing).await;
     // Ends every Health.Watch stream (after it has sent NOT_SERVING) and starts the drain;
     // connections with nothing in progress (idle, or still silent) are closed at once.
     let _ = stop_tx.send(true);
@@ -263,24 +359,33 @@ fn finished(
     result.map_err(Error::internal)?.map_err(Error::internal)
 }
 
-/// Completes on SIGTERM or Ctrl-C.
-pub async fn shutdown_signal() {
-    let ctrl_c = async {
-        let _ = tokio::signal::ctrl_c().await;
-    };
+/// Completes on SIGTERM or Ctrl-C (SIGINT). The handlers are installed when this is
+/// called, not when the future is first polled: a signal that arrives while the server is
+/// still starting is not lost (nor does it kill the process), it stops the server as soon as
+/// it runs.
+pub fn shutdown_signal() -> impl Future<Output = ()> + Send + 'static {
     #[cfg(unix)]
-    let terminate = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut signal) => {
-                signal.recv().await;
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        let terminate = signal(SignalKind::terminate()).ok();
+        let interrupt = signal(SignalKind::interrupt()).ok();
+        async move {
+            let wait = |signal: Option<tokio::signal::unix::Signal>| async move {
+                match signal {
+                    Some(mut signal) => {
+                        signal.recv().await;
+                    }
+                    None => std::future::pending::<()>().await,
+                }
+            };
+            tokio::select! {
+                () = wait(terminate) => {}
+                () = wait(interrupt) => {}
             }
-            Err(_) => std::future::pending::<()>().await,
         }
-    };
+    }
     #[cfg(not(unix))]
-    let terminate = std::future::pending::<()>();
-    tokio::select! {
-        () = ctrl_c => {}
-        () = terminate => {}
+    async {
+        let _ = tokio::signal::ctrl_c().await;
     }
 }

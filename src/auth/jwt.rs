@@ -254,7 +254,7 @@ pub fn check_signature(key: &KeyMaterial, token: &str, kind: TokenKind) -> Resul
         .claims;
     if claims.typ != kind.as_str() {
         return Err(Error::authentication(format!(
-            "expected an {}",
+            "expected a token of type {}",
             kind.as_str()
         )));
     }

@@ -121,12 +121,16 @@ impl Keyring {
             .ok_or_else(|| Error::authentication(super::jwt::BAD_SIGNATURE))
     }
 
-    /// The keys that sign a domain's new tokens. The domain must have them (its users
-    /// exist), so their absence is a fault.
+    /// The keys that sign a domain's new tokens. The domain has them (its users exist); a
+    /// domain made by another process a moment ago may not be in this process's listing
+    /// yet (a reload waits for its turn, at most `MISS_RELOAD_INTERVAL`), so their absence
+    /// is UNAVAILABLE: the same call succeeds a second later.
     pub async fn signing_keys(&self, domain_id: &str) -> Result<DomainKeys> {
         self.find(|index| index.newest.get(domain_id).cloned())
             .await?
-            .ok_or_else(|| Error::internal(format!("domain {domain_id} has no signing keys")))
+            .ok_or(Error::Busy(
+                "this domain's signing keys are not loaded here yet",
+            ))
     }
 
     /// Looks `pick` up in the current listing, reloading it first when it is older than

@@ -93,6 +93,8 @@ pub struct PasswordHasher {
     threads: Arc<BcryptThreads>,
     permits: Arc<Semaphore>,
     admission: Arc<Semaphore>,
+    /// Places under `admission`: running and waiting together.
+    places: usize,
     dummy_hash: Arc<OnceCell<String>>,
     running: Arc<AtomicUsize>,
     computed: Arc<AtomicUsize>,
@@ -110,6 +112,7 @@ impl PasswordHasher {
             threads: Arc::new(BcryptThreads::start(concurrency.max(1))?),
             permits: Arc::new(Semaphore::new(concurrency.max(1))),
             admission: Arc::new(Semaphore::new(concurrency.max(1) + queue)),
+            places: concurrency.max(1) + queue,
             dummy_hash: Arc::new(OnceCell::new()),
             running: Arc::new(AtomicUsize::new(0)),
             computed: Arc::new(AtomicUsize::new(0)),
@@ -223,6 +226,13 @@ impl PasswordHasher {
     /// How many bcrypt computations are running right now.
     pub fn running(&self) -> usize {
         self.running.load(Ordering::SeqCst)
+    }
+
+    /// How many password checks and hashes are waiting for a turn right now.
+    pub fn queued(&self) -> usize {
+        self.places
+            .saturating_sub(self.admission.available_permits())
+            .saturating_sub(self.running())
     }
 }
 

@@ -100,7 +100,7 @@ impl Mailer {
     /// its setting.
     pub fn from_settings(settings: &Settings) -> Result<Self> {
         let from = Mailbox::from_str(&settings.mail_from).map_err(|err| {
-            Error::internal(format!(
+            Error::Config(format!(
                 "invalid SPACEID_MAIL_FROM {}: {err}; expected a mailbox such as \
                  'spaceid <no-reply@example.com>'",
                 quoted(&settings.mail_from)
@@ -145,14 +145,18 @@ impl Mailer {
     /// cannot be written is `Internal`.
     pub async fn send(&self, mail: &Mail) -> Result<()> {
         let message = mail.message(&self.from)?;
-        match &self.transport {
+        let sent = match &self.transport {
             Transport::Smtp(relay) => relay.send(message, self.timeout).await,
-            Transport::Outbox(outbox) => {
-                let path = outbox.deliver(message.formatted()).await?;
-                tracing::info!(path = %path.display(), "mail written to the outbox");
-                Ok(())
-            }
+            Transport::Outbox(outbox) => outbox
+                .deliver(message.formatted())
+                .await
+                .map(|path| tracing::info!(path = %path.display(), "mail written to the outbox")),
+        };
+        match &sent {
+            Ok(()) => metrics::counter!("spaceid_mail_sent_total").increment(1),
+            Err(_) => metrics::counter!("spaceid_mail_failed_total").increment(1),
         }
+        sent
     }
 }
 
@@ -164,8 +168,8 @@ mod tests {
     use crate::cli::Cli;
 
     fn settings(flags: &[&str]) -> Settings {
-        let args = ["spaceid"].iter().chain(flags).chain(&["serve"]);
-        let mut settings = Cli::try_parse_from(args).unwrap().settings;
+        let args = ["spaceid", "serve"].iter().chain(flags);
+        let mut settings = Cli::try_parse_from(args).unwrap().settings().unwrap();
         if !flags.contains(&"--smtp-url") {
             settings.smtp_url = None;
         }

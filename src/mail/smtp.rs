@@ -30,7 +30,7 @@ impl SmtpRelay {
     /// `smtps://[USER:PASSWORD@]HOST[:PORT]`. Errors never quote the URL, which may hold a
     /// password.
     pub(super) fn from_url(text: &str) -> Result<Self> {
-        let invalid = |reason: &str| Error::internal(format!("invalid SPACEID_SMTP_URL: {reason}"));
+        let invalid = |reason: &str| Error::Config(format!("invalid SPACEID_SMTP_URL: {reason}"));
         let url = url::Url::parse(text).map_err(|err| invalid(&err.to_string()))?;
         let mut tls = None;
         for (key, value) in url.query_pairs() {

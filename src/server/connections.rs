@@ -6,6 +6,10 @@
 //! idle, reconnects on its next call). With every connection busy, the new one is closed at
 //! once. Once the preface is in, HTTP/2 keep-alive pings watch the connection.
 //!
+//! With TLS, the handshake runs inside the connection (`Transport`) the first time it is
+//! read or written: a connection counts against the cap from the moment it is accepted,
+//! and its handshake deadline covers the TLS handshake and the preface after it.
+//!
 //! Each connection's state is the `ConnectInfo` tonic puts in every request's extensions, so
 //! the edge can count the calls in progress on it (`Connection::call_started`): a call is in
 //! progress from its start until its handler is done (sending the answer is not work a
@@ -31,6 +35,8 @@ use tokio::{
     time::Sleep,
 };
 use tonic::transport::server::Connected;
+
+use super::tls::Tls;
 
 /// The length of the HTTP/2 client connection preface (`PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n`).
 const PREFACE_LEN: usize = 24;
@@ -234,6 +240,7 @@ pub struct ConnectionInfo(pub Arc<Connection>);
 pub fn bounded(
     listener: TcpListener,
     limits: ConnectionLimits,
+    tls: Option<Tls>,
 ) -> (Connections, impl Stream<Item = io::Result<BoundedStream>>) {
     let registry = Arc::new(Registry {
         connections: Mutex::default(),
@@ -246,8 +253,8 @@ pub fn bounded(
         registry: registry.clone(),
     };
     let incoming = futures_util::stream::unfold(
-        (listener, registry),
-        move |(listener, registry)| async move {
+        (listener, registry, tls),
+        move |(listener, registry, tls)| async move {
             loop {
                 let (stream, peer) = match listener.accept().await {
                     Ok(accepted) => accepted,
@@ -266,15 +273,19 @@ pub fn bounded(
                     continue;
                 };
                 let _ = stream.set_nodelay(true);
+                let inner = match &tls {
+                    Some(tls) => Transport::Handshaking(Box::new(tls.acceptor().accept(stream))),
+                    None => Transport::Plain(stream),
+                };
                 let bounded = BoundedStream {
-                    inner: stream,
+                    inner,
                     connection,
                     handshake: Box::pin(tokio::time::sleep(limits.handshake_timeout)),
                     idle_timeout: limits.idle_timeout,
                     idle: None,
                     received: 0,
                 };
-                return Some((Ok(bounded), (listener, registry)));
+                return Some((Ok(bounded), (listener, registry, tls)));
             }
         },
     );
@@ -284,7 +295,7 @@ pub fn bounded(
 /// An accepted connection that counts against the cap while open, and is closed when it
 /// stays silent past its handshake deadline, goes idle for too long, or is told to close.
 pub struct BoundedStream {
-    inner: TcpStream,
+    inner: Transport,
     connection: Arc<Connection>,
     /// The handshake deadline; it matters until the whole preface has arrived.
     handshake: Pin<Box<Sleep>>,
@@ -293,6 +304,108 @@ pub struct BoundedStream {
     idle: Option<Pin<Box<Sleep>>>,
     /// Bytes read so far, counted up to `PREFACE_LEN`.
     received: usize,
+}
+
+/// A connection's bytes: plain TCP, or TLS (first its handshake, then the session).
+enum Transport {
+    Plain(TcpStream),
+    Handshaking(Box<tokio_rustls::Accept<TcpStream>>),
+    Tls(Box<tokio_rustls::server::TlsStream<TcpStream>>),
+    Failed,
+}
+
+impl Transport {
+    /// Drives the TLS handshake, if one is under way; `Ready(Ok)` once the connection can
+    /// carry bytes. A failed handshake (a plaintext client, a refused client certificate)
+    /// ends the connection.
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        if let Self::Handshaking(accept) = self {
+            match std::future::Future::poll(Pin::new(accept.as_mut()), cx) {
+                Poll::Pending => return Poll::Pending,
+                Poll::Ready(Ok(stream)) => *self = Self::Tls(Box::new(stream)),
+                Poll::Ready(Err(err)) => {
+                    tracing::debug!(error = %err, "TLS handshake failed");
+                    ::metrics::counter!("spaceid_tls_handshake_failures_total").increment(1);
+                    *self = Self::Failed;
+                    return Poll::Ready(Err(err));
+                }
+            }
+        }
+        match self {
+            Self::Failed => Poll::Ready(Err(io::Error::new(
+                io::ErrorKind::ConnectionAborted,
+                "the TLS handshake failed",
+            ))),
+            _ => Poll::Ready(Ok(())),
+        }
+    }
+}
+
+impl AsyncRead for Transport {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        std::task::ready!(self.poll_ready(cx))?;
+        match &mut *self {
+            Self::Plain(stream) => Pin::new(stream).poll_read(cx, buf),
+            Self::Tls(stream) => Pin::new(stream.as_mut()).poll_read(cx, buf),
+            Self::Handshaking(_) | Self::Failed => Poll::Ready(Ok(())),
+        }
+    }
+}
+
+impl AsyncWrite for Transport {
+    fn poll_write(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        std::task::ready!(self.poll_ready(cx))?;
+        match &mut *self {
+            Self::Plain(stream) => Pin::new(stream).poll_write(cx, buf),
+            Self::Tls(stream) => Pin::new(stream.as_mut()).poll_write(cx, buf),
+            Self::Handshaking(_) | Self::Failed => Poll::Ready(Ok(0)),
+        }
+    }
+
+    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        match &mut *self {
+            Self::Plain(stream) => Pin::new(stream).poll_flush(cx),
+            Self::Tls(stream) => Pin::new(stream.as_mut()).poll_flush(cx),
+            Self::Handshaking(_) | Self::Failed => Poll::Ready(Ok(())),
+        }
+    }
+
+    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        match &mut *self {
+            Self::Plain(stream) => Pin::new(stream).poll_shutdown(cx),
+            Self::Tls(stream) => Pin::new(stream.as_mut()).poll_shutdown(cx),
+            Self::Handshaking(_) | Self::Failed => Poll::Ready(Ok(())),
+        }
+    }
+
+    fn poll_write_vectored(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[io::IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        std::task::ready!(self.poll_ready(cx))?;
+        match &mut *self {
+            Self::Plain(stream) => Pin::new(stream).poll_write_vectored(cx, bufs),
+            Self::Tls(stream) => Pin::new(stream.as_mut()).poll_write_vectored(cx, bufs),
+            Self::Handshaking(_) | Self::Failed => Poll::Ready(Ok(0)),
+        }
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        match self {
+            Self::Plain(stream) => stream.is_write_vectored(),
+            Self::Tls(stream) => stream.is_write_vectored(),
+            Self::Handshaking(_) | Self::Failed => false,
+        }
+    }
 }
 
 impl Drop for BoundedStream {

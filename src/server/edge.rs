@@ -1,5 +1,10 @@
 //! The edge every call passes: admission (calls in progress, in all and per client
-//! address), status corrections and the call log.
+//! address), a request id, status corrections, the call log and the call metrics.
+//!
+//! The request id is the caller's `x-request-id` when it sent a sane one (1 to
+//! `MAX_REQUEST_ID` printable ASCII characters), else a new random one; it is returned in
+//! the response's `x-request-id` metadata, and every line logged while the call runs sits
+//! in a `call` span that carries it, the call's own log line included.
 
 use std::{
     collections::HashMap,
@@ -14,8 +19,10 @@ use std::{
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tonic::Status;
 use tower::{Layer, Service};
+use tracing::Instrument;
 
 use super::connections::{ConnectionInfo, ResponseInFlight};
+use super::prometheus::{CallMetrics, MethodMetrics};
 use crate::api::ClientAddress;
 use crate::error::Error;
 
@@ -140,12 +147,14 @@ fn exempt(path: &str) -> bool {
 #[derive(Clone)]
 pub struct EdgeLayer {
     admission: Arc<Admission>,
+    metrics: Option<&'static CallMetrics>,
 }
 
 impl EdgeLayer {
-    /// The edge, with these limits on calls in progress.
-    pub fn new(admission: Arc<Admission>) -> Self {
-        Self { admission }
+    /// The edge, with these limits on calls in progress, counting calls in `metrics` if
+    /// metrics are on.
+    pub fn new(admission: Arc<Admission>, metrics: Option<&'static CallMetrics>) -> Self {
+        Self { admission, metrics }
     }
 }
 
@@ -156,6 +165,7 @@ impl<S> Layer<S> for EdgeLayer {
         Edge {
             inner,
             admission: self.admission.clone(),
+            metrics: self.metrics,
         }
     }
 }
@@ -165,6 +175,30 @@ impl<S> Layer<S> for EdgeLayer {
 pub struct Edge<S> {
     inner: S,
     admission: Arc<Admission>,
+    metrics: Option<&'static CallMetrics>,
+}
+
+/// The metadata key of the request id, in requests and responses.
+pub const REQUEST_ID: &str = "x-request-id";
+
+/// The longest request id taken from a caller.
+pub const MAX_REQUEST_ID: usize = 128;
+
+/// The caller's request id if it is sane, else a new one.
+fn request_id(headers: &http::HeaderMap) -> http::HeaderValue {
+    headers
+        .get(REQUEST_ID)
+        .filter(|value| {
+            let bytes = value.as_bytes();
+            !bytes.is_empty()
+                && bytes.len() <= MAX_REQUEST_ID
+                && bytes.iter().all(|b| b.is_ascii_graphic())
+        })
+        .cloned()
+        .unwrap_or_else(|| {
+            let id = format!("{:032x}", rand::random::<u128>());
+            http::HeaderValue::from_str(&id).unwrap_or(http::HeaderValue::from_static("-"))
+        })
 }
 
 impl<S, B, R> Service<http::Request<B>> for Edge<S>
@@ -198,11 +232,19 @@ where
         if let Some(client) = client {
             request.extensions_mut().insert(ClientAddress(client));
         }
+        let request_id = request_id(request.headers());
+        let span = tracing::info_span!(
+            "call",
+            request_id = %request_id.to_str().unwrap_or_default()
+        );
+        let method = request.uri().path().to_owned();
         let mut record = CallRecord {
-            method: request.uri().path().to_owned(),
+            metrics: self.metrics.map(|metrics| metrics.method(&method)),
+            method,
             started: Instant::now(),
             in_headers: None,
             logged: false,
+            span: span.clone(),
             _responding: connection
                 .as_ref()
                 .map(|connection| connection.response_started()),
@@ -220,35 +262,43 @@ where
                     // Counted in the refusal log instead: a flood of refused calls must not
                     // flood the log.
                     record.logged = true;
-                    let response = status.into_http::<R>().map(|inner| LoggedBody {
+                    if let Some(metrics) = record.metrics {
+                        metrics.record(status.code(), record.started.elapsed());
+                    }
+                    let mut response = status.into_http::<R>().map(|inner| LoggedBody {
                         inner,
                         record: Some(record),
                     });
+                    response.headers_mut().insert(REQUEST_ID, request_id);
                     return Box::pin(std::future::ready(Ok(response)));
                 }
             }
         };
-        let call = self.inner.call(request);
-        Box::pin(async move {
-            let result = call.await;
-            // The handler is done: what is left is sending its answer, which a client that
-            // stops reading can hold up forever; that is not work in progress.
-            drop((admitted, in_progress));
-            match result {
-                Ok(mut response) => {
-                    record.in_headers = correct_status(response.headers_mut());
-                    Ok(response.map(|inner| LoggedBody {
-                        inner,
-                        record: Some(record),
-                    }))
-                }
-                Err(error) => {
-                    tracing::warn!(method = record.method, %error, "call failed");
-                    record.log(tonic::Code::Internal);
-                    Err(error)
+        let call = span.in_scope(|| self.inner.call(request));
+        Box::pin(
+            async move {
+                let result = call.await;
+                // The handler is done: what is left is sending its answer, which a client
+                // that stops reading can hold up forever; that is not work in progress.
+                drop((admitted, in_progress));
+                match result {
+                    Ok(mut response) => {
+                        record.in_headers = correct_status(response.headers_mut());
+                        response.headers_mut().insert(REQUEST_ID, request_id);
+                        Ok(response.map(|inner| LoggedBody {
+                            inner,
+                            record: Some(record),
+                        }))
+                    }
+                    Err(error) => {
+                        tracing::warn!(method = record.method, %error, "call failed");
+                        record.log(tonic::Code::Internal);
+                        Err(error)
+                    }
                 }
             }
-        })
+            .instrument(span),
+        )
     }
 }
 
@@ -335,15 +385,24 @@ fn bounded(message: &str) -> String {
 /// with the code its headers already carried.
 struct CallRecord {
     method: String,
+    metrics: Option<&'static MethodMetrics>,
     started: Instant,
     in_headers: Option<tonic::Code>,
     logged: bool,
+    span: tracing::Span,
     _responding: Option<ResponseInFlight>,
 }
 
 impl CallRecord {
+    /// Writes the call's log line (in its span, so with its request id), latency in whole
+    /// milliseconds, and counts it.
     fn log(&mut self, code: tonic::Code) {
-        let latency_ms = self.started.elapsed().as_secs_f64() * 1000.0;
+        let elapsed = self.started.elapsed();
+        if let Some(metrics) = self.metrics {
+            metrics.record(code, elapsed);
+        }
+        let latency_ms = u64::try_from((elapsed.as_micros() + 500) / 1000).unwrap_or(u64::MAX);
+        let _in_call = self.span.enter();
         tracing::info!(method = self.method, code = ?code, latency_ms, "call");
         self.logged = true;
     }

@@ -135,12 +135,16 @@ pub async fn issue(ctx: &Context, sign_in: SignIn) -> Result<IssuedTokens> {
         other => other?,
     };
     let user = match user {
-        Some(user) if matched => user,
-        _ => return Err(Error::authentication("wrong user_id or password")),
+        Some(user) if matched && user.state != UserState::Disabled => user,
+        Some(_) if matched => {
+            metrics::counter!("spaceid_sign_in_failures_total").increment(1);
+            return Err(Error::authentication("the user is disabled"));
+        }
+        _ => {
+            metrics::counter!("spaceid_sign_in_failures_total").increment(1);
+            return Err(Error::authentication("wrong user_id or password"));
+        }
     };
-    if user.state == UserState::Disabled {
-        return Err(Error::authentication("the user is disabled"));
-    }
     second_factor(ctx, &user, verify_code, &mut attempt).await?;
     // The password was checked against the copy read above. The sign-in counts only if that
     // copy is still current: a password change, reset, disable or delete that committed
@@ -352,6 +356,7 @@ impl Attempt {
 
 /// The refusal of an attempt that must wait `wait` (at least a second, rounded up).
 fn throttled(wait: TimeDelta) -> Error {
+    metrics::counter!("spaceid_sign_in_throttled_total").increment(1);
     let wait = wait.max(TimeDelta::seconds(1));
     Error::Throttled {
         what: "too many failed sign-ins for this user",

@@ -1,6 +1,6 @@
 //! Domains.
 
-use sea_orm::{ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter};
+use sea_orm::{ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter, QuerySelect};
 use tracing::instrument;
 
 use super::{Executor, conn, entities::domain, on_unique};
@@ -39,6 +39,13 @@ pub async fn by_name(db: &impl Executor, name: &str) -> Result<Option<Domain>> {
         .one(conn(db))
         .await?;
     Ok(row.map(from_row))
+}
+
+/// Whether the database holds any domain at all.
+#[instrument(skip(db))]
+pub async fn any(db: &impl Executor) -> Result<bool> {
+    let row = domain::Entity::find().limit(1).one(conn(db)).await?;
+    Ok(row.is_some())
 }
 
 fn from_row(row: domain::Model) -> Domain {

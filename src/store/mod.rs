@@ -170,11 +170,15 @@ impl Store {
                     .pragma("cache_size", "-512")
                     .statement_cache_capacity(24)
             });
-        if let Some(path) = sqlite_file(url) {
-            create_private_file(path)?;
+        check_url(url)?;
+        if let Some((path, creates)) = sqlite_file(url) {
+            prepare_sqlite_file(path, creates)?;
+        }
+        if url.starts_with("postgres") {
+            reach_postgres(url).await?;
         }
         let db = Database::connect(options).await.map_err(|err| {
-            Error::internal(format!(
+            Error::Config(format!(
                 "cannot open the database: {}",
                 redact_url(&err.to_string(), url)
             ))
@@ -200,9 +204,129 @@ impl Store {
         })
     }
 
+    /// Writes the heartbeat row in a transaction of its own and commits it: `Ok` when the
+    /// database takes writes now. It fails on a read-only SQLite file, a PostgreSQL standby
+    /// or `default_transaction_read_only`, a full disk, or a write lock held elsewhere for
+    /// longer than the busy timeout.
+    #[tracing::instrument(skip(self))]
+    pub async fn heartbeat(&self) -> Result<()> {
+        use sea_orm::ConnectionTrait;
+        let tx = self.db.begin().await?;
+        tx.execute_unprepared("UPDATE heartbeat SET beats = beats + 1 WHERE id = 1")
+            .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// The pool's connections: open, and of those idle; and the most it may open.
+    pub fn pool_usage(&self) -> PoolUsage {
+        use sea_orm::ConnectionTrait;
+        let (open, idle) = match self.db.get_database_backend() {
+            sea_orm::DatabaseBackend::Postgres => {
+                let pool = self.db.get_postgres_connection_pool();
+                (pool.size(), pool.num_idle())
+            }
+            sea_orm::DatabaseBackend::Sqlite => {
+                let pool = self.db.get_sqlite_connection_pool();
+                (pool.size(), pool.num_idle())
+            }
+            sea_orm::DatabaseBackend::MySql => (0, 0),
+        };
+        PoolUsage {
+            open,
+            idle: u32::try_from(idle).unwrap_or(u32::MAX),
+        }
+    }
+
     /// Closes the pool, waiting for connections to return.
     pub async fn close(self) -> Result<()> {
         Ok(self.db.close().await?)
+    }
+}
+
+/// How many pooled database connections there are (`Store::pool_usage`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PoolUsage {
+    /// Connections open.
+    pub open: u32,
+    /// Open connections that no call is using.
+    pub idle: u32,
+}
+
+/// How long the first connection to PostgreSQL may take before start-up gives up and
+/// says why: far less than the pool's own timeout, which retries a refused connection
+/// until it runs out.
+const POSTGRES_CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// Refuses, with a line that says what to write instead, a database URL that is not one
+/// of `sqlite:` or `postgres:` (a plain path, another scheme).
+fn check_url(url: &str) -> Result<()> {
+    const FORMS: &str = "sqlite://PATH?mode=rwc or postgres://USER:PASSWORD@HOST[:PORT]/DB";
+    if url.starts_with("sqlite:")
+        || url.starts_with("postgres://")
+        || url.starts_with("postgresql://")
+    {
+        return Ok(());
+    }
+    match url.split_once("://") {
+        Some((scheme, _)) if !scheme.is_empty() && !scheme.contains(['/', '@']) => {
+            Err(Error::Config(format!(
+                "DATABASE_URL has the scheme {}, which spaceid does not speak; give {FORMS}",
+                crate::domain::quoted(&format!("{scheme}:"))
+            )))
+        }
+        _ if url.is_empty() => Err(Error::Config(format!(
+            "DATABASE_URL is empty; give {FORMS}"
+        ))),
+        _ if url.contains('@') => Err(Error::Config(format!(
+            "DATABASE_URL is not a URL; give {FORMS}"
+        ))),
+        _ => Err(Error::Config(format!(
+            "DATABASE_URL {} is a path, not a URL; give sqlite://{url}?mode=rwc \
+             (mode=rwc creates the file if it is missing) or postgres://USER:PASSWORD@HOST/DB",
+            crate::domain::quoted(url)
+        ))),
+    }
+}
+
+/// Opens one connection to PostgreSQL and closes it, so an unreachable server or a
+/// refused login is one clear line within `POSTGRES_CONNECT_TIMEOUT`.
+async fn reach_postgres(url: &str) -> Result<()> {
+    use sea_orm::sqlx::{self, ConnectOptions as _, Connection as _, postgres::PgConnectOptions};
+    let options: PgConnectOptions = url.parse().map_err(|err: sqlx::Error| {
+        Error::Config(format!(
+            "DATABASE_URL is not a PostgreSQL URL that can be read: {}",
+            redact_url(&err.to_string(), url)
+        ))
+    })?;
+    let server = format!("{}:{}", options.get_host(), options.get_port());
+    let cannot =
+        |why: String| Error::Config(format!("cannot connect to PostgreSQL at {server}: {why}"));
+    match tokio::time::timeout(POSTGRES_CONNECT_TIMEOUT, options.connect()).await {
+        Ok(Ok(connection)) => {
+            let _ = connection.close().await;
+            Ok(())
+        }
+        Ok(Err(sqlx::Error::Io(err))) if err.kind() == std::io::ErrorKind::ConnectionRefused => {
+            Err(cannot(
+                "connection refused; is PostgreSQL running there, and are DATABASE_URL's host \
+                 and port right?"
+                    .into(),
+            ))
+        }
+        Ok(Err(sqlx::Error::Io(err))) => {
+            Err(cannot(format!("{err}; check DATABASE_URL's host and port")))
+        }
+        Ok(Err(sqlx::Error::Database(err))) => Err(cannot(format!(
+            "{}; check DATABASE_URL's user, password and database",
+            redact_url(err.message(), url)
+        ))),
+        Ok(Err(err)) => Err(cannot(redact_url(&err.to_string(), url))),
+        Err(_) => Err(cannot(format!(
+            "no answer within {} s; check DATABASE_URL's host and port, and that no firewall \
+             drops the connection",
+            POSTGRES_CONNECT_TIMEOUT.as_secs()
+        ))),
     }
 }
 
@@ -254,15 +378,35 @@ fn on_unique(err: DbErr, key: impl Into<Label>, value: &str) -> Error {
     }
 }
 
-/// The file a `sqlite://PATH?mode=rwc` URL may create (none for other URLs, which open
-/// only a file that exists, or an in-memory database).
-fn sqlite_file(url: &str) -> Option<&std::path::Path> {
+/// The file a `sqlite:` URL names, and whether the URL asks for it to be created
+/// (`mode=rwc`); none for an in-memory database or another URL.
+fn sqlite_file(url: &str) -> Option<(&std::path::Path, bool)> {
     let rest = url
         .strip_prefix("sqlite://")
         .or_else(|| url.strip_prefix("sqlite:"))?;
-    let (path, query) = rest.split_once('?')?;
-    let creates = query.split('&').any(|pair| pair == "mode=rwc");
-    (creates && !path.is_empty() && path != ":memory:").then(|| std::path::Path::new(path))
+    let (path, query) = rest.split_once('?').unwrap_or((rest, ""));
+    let mut modes = query
+        .split('&')
+        .filter_map(|pair| pair.strip_prefix("mode="));
+    let mode = modes.next_back();
+    let file = !path.is_empty() && path != ":memory:" && mode != Some("memory");
+    file.then(|| (std::path::Path::new(path), mode == Some("rwc")))
+}
+
+/// Checks that the SQLite file can be opened: created (owner-only, see
+/// `create_private_file`) when the URL says `mode=rwc`, else already there.
+fn prepare_sqlite_file(path: &std::path::Path, creates: bool) -> Result<()> {
+    if creates {
+        create_private_file(path)
+    } else if path.exists() {
+        Ok(())
+    } else {
+        Err(Error::Config(format!(
+            "the SQLite file {} does not exist; add ?mode=rwc to DATABASE_URL to have it \
+             created (mode=rwc opens the file to read and write, and creates it if missing)",
+            path.display()
+        )))
+    }
 }
 
 /// Creates the SQLite file, if it does not exist yet, readable and writable by its owner
@@ -273,14 +417,27 @@ fn create_private_file(path: &std::path::Path) -> Result<()> {
     options.write(true).create_new(true);
     #[cfg(unix)]
     std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-    match options.open(path) {
-        Ok(_) => Ok(()),
-        Err(err) if err.kind() == std::io::ErrorKind::AlreadyExists => Ok(()),
-        Err(err) => Err(Error::internal(format!(
-            "cannot create the database file {}: {err}",
-            path.display()
-        ))),
-    }
+    let folder = match path.parent() {
+        Some(dir) if !dir.as_os_str().is_empty() => dir.display().to_string(),
+        _ => ".".to_owned(),
+    };
+    let why = match options.open(path) {
+        Ok(_) => return Ok(()),
+        Err(err) if err.kind() == std::io::ErrorKind::AlreadyExists => return Ok(()),
+        Err(err) if err.kind() == std::io::ErrorKind::NotFound => {
+            format!("its folder {folder} does not exist; create the folder first")
+        }
+        Err(err) if err.kind() == std::io::ErrorKind::PermissionDenied => format!(
+            "this user may not write in {folder}; choose a folder it may write, or change the \
+             folder's permissions"
+        ),
+        Err(err) => format!("{err}"),
+    };
+    Err(Error::Config(format!(
+        "cannot create the SQLite file {}: {why} (mode=rwc in DATABASE_URL creates the file, \
+         not its folder)",
+        path.display()
+    )))
 }
 
 fn redact_url(message: &str, url: &str) -> String {

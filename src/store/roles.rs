@@ -1,6 +1,6 @@
 //! Roles.
 
-use sea_orm::{ActiveValue::Set, EntityTrait};
+use sea_orm::{ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter, QueryOrder};
 use tracing::instrument;
 
 use super::{Executor, conn, entities::role, on_unique, stored};
@@ -32,6 +32,17 @@ pub async fn get(db: &impl Executor, domain_id: &str, role_id: &str) -> Result<O
         .one(conn(db))
         .await?;
     row.map(from_row).transpose()
+}
+
+/// The ids of the domain's roles, in order.
+#[instrument(skip(db))]
+pub async fn ids(db: &impl Executor, domain_id: &str) -> Result<Vec<String>> {
+    let rows = role::Entity::find()
+        .filter(role::Column::DomainId.eq(domain_id))
+        .order_by_asc(role::Column::RoleId)
+        .all(conn(db))
+        .await?;
+    Ok(rows.into_iter().map(|row| row.role_id).collect())
 }
 
 pub(super) fn from_row(row: role::Model) -> Result<Role> {

@@ -31,11 +31,12 @@ async fn bench_runs_every_scenario_without_errors_and_reports_json() {
         "--json",
     ])
     .expect("bench flags");
+    let settings = cli.settings().expect("bench settings");
     let Command::Bench(args) = cli.command else {
         panic!("not the bench command");
     };
     let options = args.options().expect("bench options");
-    let report = spaceid::bench::run(app.ctx.clone(), &cli.settings, &options)
+    let report = spaceid::bench::run(app.ctx.clone(), &settings, &options)
         .await
         .expect("bench run");
     let json = report.to_json();
@@ -139,7 +140,7 @@ async fn bench_runs_every_scenario_without_errors_and_reports_json() {
         scenarios: spaceid::bench::Scenario::parse_list(Some("list-large")).unwrap(),
         ..options
     };
-    let again = spaceid::bench::run(app.ctx.clone(), &cli.settings, &options)
+    let again = spaceid::bench::run(app.ctx.clone(), &settings, &options)
         .await
         .expect("second bench run")
         .to_json();

@@ -376,6 +376,7 @@ pub async fn disable(app: &TestApp, domain_id: &str, user_id: &str) {
 pub fn test_settings(database_url: &str, flags: &[&str]) -> Settings {
     let base = [
         "spaceid",
+        "serve",
         "--database-url",
         database_url,
         "--bcrypt-cost",
@@ -383,8 +384,11 @@ pub fn test_settings(database_url: &str, flags: &[&str]) -> Settings {
         "--shutdown-grace",
         "5",
     ];
-    let args = base.iter().chain(flags).chain(&["serve"]);
-    Cli::try_parse_from(args).expect("test settings").settings
+    let args = base.iter().chain(flags);
+    Cli::try_parse_from(args)
+        .expect("test settings")
+        .settings()
+        .expect("test settings")
 }
 
 /// A LOCAL user to create (EXTERNAL when `password` is None).

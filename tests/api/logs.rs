@@ -115,7 +115,8 @@ fn serve(app: &TestApp, flags: &[&str]) -> (std::process::Child, String) {
 
 async fn connect(address: &str) -> tonic::transport::Channel {
     let endpoint = tonic::transport::Channel::from_shared(format!("http://{address}")).unwrap();
-    for _ in 0..100 {
+    // Up to 30 s: the whole suite shares two cores with this process.
+    for _ in 0..600 {
         if let Ok(channel) = endpoint.connect().await {
             return channel;
         }

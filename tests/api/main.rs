@@ -13,6 +13,7 @@ mod input_limits;
 mod logs;
 mod mail;
 mod malformed;
+mod production;
 mod query;
 mod reset;
 mod revocation;

@@ -9,6 +9,7 @@ mod m20261125_000004_familiar_addresses;
 mod m20261126_000005_codes_and_secrets;
 mod m20261127_000006_workspace_members;
 mod m20261128_000007_system_tokens;
+mod m20261129_000008_heartbeat;
 
 /// All migrations of the service, oldest first.
 pub struct Migrator;
@@ -24,6 +25,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261126_000005_codes_and_secrets::Migration),
             Box::new(m20261127_000006_workspace_members::Migration),
             Box::new(m20261128_000007_system_tokens::Migration),
+            Box::new(m20261129_000008_heartbeat::Migration),
         ]
     }
 }
