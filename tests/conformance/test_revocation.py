@@ -6,6 +6,7 @@ CLI, while the session's server is running, so no other test sees the change.
 """
 
 import re
+import time
 import uuid
 
 import grpc
@@ -54,6 +55,26 @@ def assert_refused(world, tokens):
     assert_unauthenticated(rpc_error(get, world.channel, tokens.access_token))
     assert_unauthenticated(rpc_error(grant, world.channel, tokens.refresh_token, "USER",
                                      world.domain_id))
+
+
+# How long the server may serve a user record it read before a change made by another
+# process, such as the admin CLI (README "What verification keeps in memory"), with slack.
+CACHE_BOUND_SECONDS = 1.0 + 0.5
+
+
+def assert_refused_within_the_bound(world, tokens):
+    """After a change made through the admin CLI, the tokens are refused within the bound,
+    and then for good."""
+    changed = time.monotonic()
+    while True:
+        try:
+            get(world.channel, tokens.access_token)
+        except grpc.RpcError:
+            break
+        waited = time.monotonic() - changed
+        assert waited < CACHE_BOUND_SECONDS, f"still served {waited:.2f} s after the change"
+        time.sleep(0.02)
+    assert_refused(world, tokens)
 
 
 def assert_working(world, tokens, user_id):
@@ -144,7 +165,7 @@ def test_grant_refuses_bad_permissions(world, narrowed, permissions):
 # --- disable, enable, delete from the admin CLI -------------------------------------------
 
 
-def test_disable_ends_tokens_at_once(spaceid, world):
+def test_disable_ends_tokens_within_a_second(spaceid, world):
     user_id = new_user(spaceid, world, "disable")
     tokens = issue(world.channel, world.domain_id, user_id)
     granted = grant(world.channel, tokens.refresh_token, "USER", world.domain_id).access_token
@@ -152,7 +173,7 @@ def test_disable_ends_tokens_at_once(spaceid, world):
 
     admin(spaceid, world, "disable", user_id)
 
-    assert_refused(world, tokens)
+    assert_refused_within_the_bound(world, tokens)
     assert_unauthenticated(rpc_error(get, world.channel, granted))
     # The right password does not get a disabled user in.
     assert_unauthenticated(rpc_error(issue, world.channel, world.domain_id, user_id))
@@ -164,7 +185,7 @@ def test_enable_does_not_revive_old_tokens(spaceid, world):
     admin(spaceid, world, "disable", user_id)
     admin(spaceid, world, "enable", user_id)
 
-    assert_refused(world, old)
+    assert_refused_within_the_bound(world, old)
     fresh = issue(world.channel, world.domain_id, user_id)
     assert_working(world, fresh, user_id)
     assert claims(fresh.access_token)["acc"] == claims(old.access_token)["acc"]
@@ -179,7 +200,7 @@ def test_delete_and_recreate_refuses_old_tokens(spaceid, world):
     assert_working(world, old, user_id)
 
     admin(spaceid, world, "delete", user_id)
-    assert_refused(world, old)
+    assert_refused_within_the_bound(world, old)
 
     create_user(spaceid, world, user_id)
     assert_refused(world, old)
