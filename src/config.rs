@@ -128,6 +128,16 @@ pub struct Settings {
     /// Longest time one call may take, in seconds.
     #[arg(long, env = "SPACEID_REQUEST_TIMEOUT", default_value_t = 30)]
     pub request_timeout: u64,
+    /// Longest time one database statement may run, in milliseconds; the database stops it
+    /// then and the call is answered UNAVAILABLE. Kept below the request timeout (at most
+    /// 80% of it), so a call never ends while its statement runs on.
+    #[arg(
+        long,
+        env = "SPACEID_STATEMENT_TIMEOUT_MS",
+        default_value_t = 5000,
+        value_parser = clap::value_parser!(u64).range(1..)
+    )]
+    pub statement_timeout_ms: u64,
     /// Most calls in progress at once; more are answered at once with UNAVAILABLE.
     #[arg(long, env = "SPACEID_CONCURRENCY_LIMIT", default_value_t = 1024)]
     pub concurrency_limit: usize,
@@ -282,6 +292,12 @@ impl Settings {
     /// The per-call timeout.
     pub fn request_timeout(&self) -> Duration {
         Duration::from_secs(self.request_timeout.max(1))
+    }
+
+    /// The statement timeout: as set, but at most 80% of the request timeout.
+    pub fn statement_timeout(&self) -> Duration {
+        Duration::from_millis(self.statement_timeout_ms.max(1))
+            .min(self.request_timeout().mul_f64(0.8))
     }
 
     /// How long the signing key list is used before it is read again (at least 1 s).

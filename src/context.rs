@@ -8,8 +8,8 @@ use chrono::TimeDelta;
 use crate::auth::{Authenticator, Keyring, SystemAuthenticator, TokenSettings};
 use crate::clock::{Clock, SystemClock};
 use crate::config::{PasswordReset, Settings};
-use crate::domain::PasswordHasher;
 use crate::domain::{CodeKey, ids::random_hex};
+use crate::domain::{PasswordHasher, QueryGate};
 use crate::error::{Error, Result};
 use crate::mail::Mailer;
 use crate::store;
@@ -35,6 +35,8 @@ pub struct Context {
     pub mailer: Mailer,
     /// How one-time codes are hashed and how long they live.
     pub codes: CodeSettings,
+    /// Shares of the database pool for member queries.
+    pub queries: QueryGate,
 }
 
 /// How one-time codes are hashed and how long they live.
@@ -67,7 +69,7 @@ impl Context {
         let store = Store::connect(
             &settings.database_url,
             settings.db_max_connections(),
-            settings.request_timeout(),
+            settings.statement_timeout(),
         )
         .await?;
         store.migrate().await?;
@@ -113,6 +115,7 @@ impl Context {
             keys,
             store,
             mailer,
+            queries: QueryGate::new(settings.db_max_connections()),
         }))
     }
 }

@@ -40,7 +40,10 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    match runtime.block_on(run(settings, cli.command)) {
+    let result = runtime.block_on(run(settings, cli.command));
+    // Whatever a cut-short call left running is dropped with the runtime, not waited for.
+    runtime.shutdown_timeout(RUNTIME_STOP);
+    match result {
         Ok(true) => ExitCode::SUCCESS,
         Ok(false) => ExitCode::FAILURE,
         Err(err) => {
@@ -65,7 +68,7 @@ async fn run(settings: Settings, command: Command) -> Result<bool> {
         let listener = server::bind(settings.listen, "--listen (SPACEID_LISTEN)").await?;
         let ctx = Context::open(&settings).await?;
         server::serve(ctx.clone(), &settings, listener, shutdown).await?;
-        ctx.store.clone().close().await?;
+        close_store(&ctx).await?;
         tracing::info!("server stopped");
         return Ok(true);
     }
@@ -77,8 +80,27 @@ async fn run(settings: Settings, command: Command) -> Result<bool> {
             println!("{output}");
         }
     }
-    ctx.store.clone().close().await?;
+    close_store(&ctx).await?;
     Ok(true)
+}
+
+/// How long the database pool may take to close at the end; connections still in use then
+/// (their calls were cut short) are closed with the process.
+const POOL_CLOSE: std::time::Duration = std::time::Duration::from_secs(2);
+
+/// How long the runtime may take to stop once the command is done.
+const RUNTIME_STOP: std::time::Duration = std::time::Duration::from_secs(1);
+
+async fn close_store(ctx: &Context) -> Result<()> {
+    let busy = ctx.store.clone().close(POOL_CLOSE).await?;
+    if busy > 0 {
+        tracing::warn!(
+            connections = busy,
+            "database connections still in use when the pool closed; their statements are \
+             cancelled as the process ends"
+        );
+    }
+    Ok(())
 }
 
 fn init_tracing(settings: &Settings) {

@@ -157,6 +157,7 @@ pub async fn serve_with_tls(
             let _ = stop_rx.wait_for(|stopped| *stopped).await;
         }
     };
+    let admission = Admission::new(settings.concurrency_limit, settings.max_calls_per_client);
     let router = Server::builder()
         .timeout(settings.request_timeout())
         .http2_keepalive_interval(Some(Duration::from_secs(
@@ -165,7 +166,7 @@ pub async fn serve_with_tls(
         .http2_keepalive_timeout(Some(Duration::from_secs(settings.keepalive_timeout.max(1))))
         .max_concurrent_streams(settings.max_streams_per_connection.max(1))
         .layer(EdgeLayer::new(
-            Admission::new(settings.concurrency_limit, settings.max_calls_per_client),
+            admission.clone(),
             metrics.as_ref().and(prometheus::call_metrics()),
         ))
         .add_service(health_service)
@@ -249,7 +250,9 @@ pub async fn serve_with_tls(
         Err(_) => {
             tracing::warn!(
                 open_connections = connections.open(),
-                "connections still busy after the grace period; stopping anyway"
+                calls_cut_short = admission.in_progress(),
+                "calls still in progress after the grace period; stopping anyway (their \
+                 statements are cancelled)"
             );
             server.abort();
             Ok(())

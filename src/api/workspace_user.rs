@@ -114,7 +114,11 @@ impl WorkspaceUser for WorkspaceUserApi {
         &self,
         request: Request<WorkspaceUserFindRequest>,
     ) -> Result<Response<UsersSummaryInfo>, Status> {
-        let caller = self.caller(&request, Permission::WorkspaceUserRead).await?;
+        // As the reference: find lists users outside the workspace, so it takes `.write`.
+        let caller = self
+            .caller(&request, Permission::WorkspaceUserWrite)
+            .await?;
+        let client = client_of(&request);
         let WorkspaceUserFindRequest {
             keyword,
             state,
@@ -133,6 +137,7 @@ impl WorkspaceUser for WorkspaceUserApi {
         let found = workspace_users::find(
             &self.ctx,
             &caller,
+            client,
             workspace_id.as_deref(),
             given(keyword),
             state,
@@ -150,6 +155,7 @@ impl WorkspaceUser for WorkspaceUserApi {
         request: Request<WorkspaceUserSearchQuery>,
     ) -> Result<Response<WorkspaceUsersInfo>, Status> {
         let caller = self.caller(&request, Permission::WorkspaceUserRead).await?;
+        let client = client_of(&request);
         let WorkspaceUserSearchQuery {
             query,
             user_id,
@@ -200,9 +206,15 @@ impl WorkspaceUser for WorkspaceUserApi {
         };
         let search = query::search(query)?;
         let workspace_id = given(workspace_id);
-        let (listing, only) =
-            workspace_users::list(&self.ctx, &caller, workspace_id.as_deref(), filter, search)
-                .await?;
+        let (listing, only) = workspace_users::list(
+            &self.ctx,
+            &caller,
+            client,
+            workspace_id.as_deref(),
+            filter,
+            search,
+        )
+        .await?;
         Ok(Response::new(WorkspaceUsersInfo {
             results: listing
                 .results
@@ -218,6 +230,7 @@ impl WorkspaceUser for WorkspaceUserApi {
         request: Request<WorkspaceUserStatQuery>,
     ) -> Result<Response<prost_types::Struct>, Status> {
         let caller = self.caller(&request, Permission::WorkspaceUserRead).await?;
+        let client = client_of(&request);
         let WorkspaceUserStatQuery {
             query,
             workspace_id,
@@ -225,7 +238,8 @@ impl WorkspaceUser for WorkspaceUserApi {
         let stat = query::stat(query)?;
         let workspace_id = given(workspace_id);
         let (results, total_count) =
-            workspace_users::stat(&self.ctx, &caller, workspace_id.as_deref(), stat).await?;
+            workspace_users::stat(&self.ctx, &caller, client, workspace_id.as_deref(), stat)
+                .await?;
         let mut answer = serde_json::Map::new();
         answer.insert("results".into(), serde_json::Value::Array(results));
         if let Some(total_count) = total_count {
@@ -233,6 +247,14 @@ impl WorkspaceUser for WorkspaceUserApi {
         }
         Ok(Response::new(struct_from_json(&answer)))
     }
+}
+
+/// The address the call came from, as the server's edge recorded it.
+fn client_of<T>(request: &Request<T>) -> Option<std::net::IpAddr> {
+    request
+        .extensions()
+        .get::<super::ClientAddress>()
+        .map(|client| client.0)
 }
 
 /// A count as the wire's `int32`, saturating.

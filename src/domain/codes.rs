@@ -20,8 +20,12 @@ pub enum CodePurpose {
     EnableMfa,
     /// Turning MFA off (`disable_mfa`, `confirm_mfa`).
     DisableMfa,
-    /// The second step of a sign-in (`Token.issue` with `verify_code`).
+    /// The second step of a sign-in (`Token.issue` with `verify_code`) from an address the
+    /// user has signed in from lately (`domain::throttle::FAMILIAR_FOR`).
     SignIn,
+    /// The same from any other address: its codes, tries and mails are counted apart, so
+    /// someone who knows the password cannot use them up for the owner at a familiar address.
+    SignInFromNewAddress,
 }
 
 impl CodePurpose {
@@ -32,6 +36,7 @@ impl CodePurpose {
             Self::EnableMfa => "ENABLE_MFA",
             Self::DisableMfa => "DISABLE_MFA",
             Self::SignIn => "MFA_SIGN_IN",
+            Self::SignInFromNewAddress => "MFA_SIGN_IN_NEW_ADDRESS",
         }
     }
 }

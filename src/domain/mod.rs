@@ -2,6 +2,7 @@
 
 pub mod codes;
 pub mod fields;
+pub mod gate;
 pub mod ids;
 pub mod otp;
 pub mod password;
@@ -12,6 +13,7 @@ pub mod throttle;
 
 pub use codes::{Code, CodeKey, CodePurpose, MAX_CODE_ATTEMPTS};
 pub use fields::{Email, Language, Name, Tags, Timezone, UserId, account_key, normalized, quoted};
+pub use gate::{QueryGate, QuerySlot};
 pub use otp::OtpSecret;
 pub use password::{Password, PasswordHasher};
 pub use records::{

@@ -80,9 +80,11 @@ pub(super) fn compile(
 }
 
 /// The work a whole query may ask for, whatever its shape: at most `MAX_QUERY_VALUES` list
-/// values and `MAX_REGEX_PATTERNS` regular expressions across all its conditions.
+/// values, and `MAX_REGEX_PATTERNS` regular expressions costing at most
+/// `regex::MAX_QUERY_REGEX_COST` together, across all its conditions. (A pattern the
+/// grammar refuses costs nothing here; its condition is refused by name when compiled.)
 fn check_budget<'c>(conditions: impl Iterator<Item = &'c Condition>) -> Result<()> {
-    let (mut values, mut patterns) = (0usize, 0usize);
+    let (mut values, mut patterns, mut cost) = (0usize, 0usize, 0u64);
     for condition in conditions {
         let count = match &condition.value {
             Value::Array(items) => items.len(),
@@ -91,7 +93,28 @@ fn check_budget<'c>(conditions: impl Iterator<Item = &'c Condition>) -> Result<(
         values += count;
         if condition.operator.starts_with("regex") {
             patterns += count;
+            let texts: Vec<&Value> = match &condition.value {
+                Value::Array(items) => items.iter().collect(),
+                single => vec![single],
+            };
+            for text in texts {
+                if let Value::String(text) = text
+                    && let Ok(pattern) = regex::parse(text)
+                {
+                    cost = cost.saturating_add(pattern.cost());
+                }
+            }
         }
+    }
+    if cost > regex::MAX_QUERY_REGEX_COST {
+        return Err(Error::invalid(
+            "query.filter",
+            format!(
+                "the regular expressions of operators regex and regex_in cost {cost} together, \
+                 more than {} (each repeat counts its largest count times what it repeats)",
+                regex::MAX_QUERY_REGEX_COST
+            ),
+        ));
     }
     if values > MAX_QUERY_VALUES {
         return Err(Error::invalid(
@@ -461,9 +484,12 @@ fn regex_expr(
             );
             Ok(custom(engine, "({} ~ {})", vec![column, bind(source)]))
         }
-        (Engine::Postgres, Pattern::General(source)) => {
-            Ok(custom(engine, "({} ~ {})", vec![column, bind(source)]))
-        }
+        (
+            Engine::Postgres,
+            Pattern::General {
+                pattern: source, ..
+            },
+        ) => Ok(custom(engine, "({} ~ {})", vec![column, bind(source)])),
         (Engine::Sqlite, Pattern::Literal { start, end, text }) => Ok(match (start, end) {
             (true, true) => column.eq(text),
             (true, false) => custom(engine, "(instr({}, {}) = 1)", vec![column, bind(text)]),
@@ -481,7 +507,7 @@ fn regex_expr(
             }
             (false, false) => custom(engine, "(instr({}, {}) > 0)", vec![column, bind(text)]),
         }),
-        (Engine::Sqlite, Pattern::General(_)) => Err(check.refuse(
+        (Engine::Sqlite, Pattern::General { .. }) => Err(check.refuse(
             "on this server's database a regular expression may only be literal text, \
              optionally anchored with ^ and $ (escape . * + ? ( ) [ ] { } | ^ $ \\ with \\)",
         )),

@@ -1,18 +1,34 @@
 //! The regular expressions `regex` and `regex_in` accept.
 //!
 //! PostgreSQL runs them with `~` (case-sensitive), but only after they pass a strict
-//! grammar: literals and escaped metacharacters, `.`, bracket classes, `\d \w \s` (and
-//! their negations), groups `( )` and `(?: )`, `|`, anchors, and the greedy quantifiers
-//! `* + ? {n} {n,} {n,m}` (bounds up to 255). Back-references, look-arounds, embedded
-//! options and a quantified group that itself holds a quantifier (`(a+)+`, the shape
-//! of catastrophic backtracking) are refused, so a pattern either runs in bounded time or
-//! is INVALID_ARGUMENT, never a database error.
+//! grammar whose worst case is bounded before anything runs: literals and escaped
+//! metacharacters, `.`, bracket classes, `\d \w \s` (and their negations), groups `( )` and
+//! `(?: )`, `|`, anchors, and the greedy quantifiers `* + ? {n} {n,} {n,m}`. Back-references,
+//! look-arounds, embedded options and a quantified group that itself holds a quantifier
+//! (`(a+)+`, the shape of catastrophic backtracking) are refused, and so is a pattern whose
+//! *cost* is over `MAX_REGEX_COST`: PostgreSQL's engine expands every counted repeat into
+//! copies of what it repeats, and its time grows with the size of that expansion, so
+//! `a{255}` × 27 ran 15 s against one 16 KB value. The cost is that size: an atom costs 1, a
+//! group the sum of its branches, a repeat its atom's cost times its largest count (2 for
+//! `*` and `+`), and a sequence the sum of its pieces. Counts above `MAX_REPEAT` and more than
+//! `MAX_ALTERNATIVES` branches are refused by name as well, and a whole query may spend at
+//! most `MAX_QUERY_REGEX_COST`. At these limits the worst pattern found costs PostgreSQL
+//! about 3.5 ms against a 16 KB value (BENCHMARKS.md).
 //!
 //! SQLite has no regular expressions, so there only the *literal* subset is accepted:
 //! text with escaped metacharacters, optionally anchored by `^` and `$`. It is matched as
 //! equality, prefix, suffix or substring, which is exactly what `~` does with it.
 
 use super::MAX_REGEX_CHARS;
+
+/// The largest count a `{n}`, `{n,}` or `{n,m}` repeat may give.
+pub const MAX_REPEAT: u32 = 32;
+/// The most `|` branches a pattern may hold, over all its groups.
+pub const MAX_ALTERNATIVES: usize = 16;
+/// The largest cost (the size of the expanded pattern) one pattern may have.
+pub const MAX_REGEX_COST: u64 = 128;
+/// The largest cost all the patterns of one query may have together.
+pub const MAX_QUERY_REGEX_COST: u64 = 256;
 
 /// A pattern that passed the grammar.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -27,7 +43,22 @@ pub(super) enum Pattern {
         text: String,
     },
     /// Anything else the grammar allows.
-    General(String),
+    General {
+        /// The pattern as given.
+        pattern: String,
+        /// What it costs to run (see the module's description).
+        cost: u64,
+    },
+}
+
+impl Pattern {
+    /// What the pattern costs to run (a literal: 1, a plain substring search).
+    pub fn cost(&self) -> u64 {
+        match self {
+            Self::Literal { .. } => 1,
+            Self::General { cost, .. } => *cost,
+        }
+    }
 }
 
 const METACHARACTERS: &str = ".^$|?*+()[]{}\\/-";
@@ -46,12 +77,23 @@ pub(super) fn parse(pattern: &str) -> Result<Pattern, String> {
     let mut parser = Parser {
         chars: &chars,
         at: 0,
+        alternatives: 0,
     };
-    parser.alternation(0)?;
+    let shape = parser.alternation(0)?;
     if parser.at != chars.len() {
         return Err("unbalanced ')' in a regular expression".into());
     }
-    Ok(Pattern::General(pattern.to_owned()))
+    if shape.cost > MAX_REGEX_COST {
+        return Err(format!(
+            "a regular expression is too costly to run ({} > {MAX_REGEX_COST}: each repeat \
+             counts its largest count times what it repeats); use fewer or smaller repeats",
+            shape.cost
+        ));
+    }
+    Ok(Pattern::General {
+        pattern: pattern.to_owned(),
+        cost: shape.cost,
+    })
 }
 
 fn literal(pattern: &str) -> Option<Pattern> {
@@ -88,12 +130,23 @@ fn literal(pattern: &str) -> Option<Pattern> {
 struct Parser<'a> {
     chars: &'a [char],
     at: usize,
+    /// The `|` branches seen so far.
+    alternatives: usize,
 }
 
-/// What a parsed piece holds, for the nested-quantifier rule.
+/// What a parsed piece holds: a quantifier (for the nested-quantifier rule), and its cost.
 #[derive(Default, Clone, Copy)]
 struct Shape {
     quantified: bool,
+    cost: u64,
+}
+
+impl Shape {
+    /// One character, class or escape.
+    const ATOM: Self = Self {
+        quantified: false,
+        cost: 1,
+    };
 }
 
 impl Parser<'_> {
@@ -108,7 +161,15 @@ impl Parser<'_> {
         let mut shape = self.sequence(depth)?;
         while self.peek() == Some('|') {
             self.at += 1;
-            shape.quantified |= self.sequence(depth)?.quantified;
+            self.alternatives += 1;
+            if self.alternatives >= MAX_ALTERNATIVES {
+                return Err(format!(
+                    "a regular expression has more than {MAX_ALTERNATIVES} alternatives"
+                ));
+            }
+            let branch = self.sequence(depth)?;
+            shape.quantified |= branch.quantified;
+            shape.cost = shape.cost.saturating_add(branch.cost);
         }
         Ok(shape)
     }
@@ -120,7 +181,7 @@ impl Parser<'_> {
                 break;
             }
             let atom = self.atom(depth)?;
-            if self.quantifier()? {
+            if let Some(times) = self.quantifier()? {
                 match atom {
                     None => return Err("a quantifier follows nothing it can repeat".into()),
                     Some(inner) if inner.quantified => {
@@ -129,10 +190,16 @@ impl Parser<'_> {
                                 .into(),
                         );
                     }
-                    Some(_) => shape.quantified = true,
+                    Some(inner) => {
+                        shape.quantified = true;
+                        shape.cost = shape
+                            .cost
+                            .saturating_add(inner.cost.saturating_mul(u64::from(times)));
+                    }
                 }
             } else if let Some(inner) = atom {
                 shape.quantified |= inner.quantified;
+                shape.cost = shape.cost.saturating_add(inner.cost);
             }
         }
         Ok(shape)
@@ -163,13 +230,13 @@ impl Parser<'_> {
             }
             '[' => {
                 self.class()?;
-                Ok(Some(Shape::default()))
+                Ok(Some(Shape::ATOM))
             }
             '\\' => {
                 let escaped = self.peek().ok_or("a regular expression ends with '\\'")?;
                 self.at += 1;
                 if METACHARACTERS.contains(escaped) || "dDwWsS".contains(escaped) {
-                    Ok(Some(Shape::default()))
+                    Ok(Some(Shape::ATOM))
                 } else {
                     Err(format!(
                         "the escape \\{escaped} is not allowed in a regular expression"
@@ -178,7 +245,7 @@ impl Parser<'_> {
             }
             '*' | '+' | '?' | '{' => Err("a quantifier follows nothing it can repeat".into()),
             ')' => Err("unbalanced ')' in a regular expression".into()),
-            _ => Ok(Some(Shape::default())),
+            _ => Ok(Some(Shape::ATOM)),
         }
     }
 
@@ -210,10 +277,18 @@ impl Parser<'_> {
         }
     }
 
-    /// Consumes a quantifier if one follows; lazy and possessive forms are refused.
-    fn quantifier(&mut self) -> Result<bool, String> {
-        match self.peek() {
-            Some('*' | '+' | '?') => self.at += 1,
+    /// Consumes a quantifier if one follows, and returns the most times it repeats for the
+    /// cost (2 for `*` and `+`: one loop); lazy and possessive forms are refused.
+    fn quantifier(&mut self) -> Result<Option<u32>, String> {
+        let times = match self.peek() {
+            Some('*' | '+') => {
+                self.at += 1;
+                2
+            }
+            Some('?') => {
+                self.at += 1;
+                1
+            }
             Some('{') => {
                 self.at += 1;
                 let low = self.number()?.ok_or("a '{' repetition needs a count")?;
@@ -229,13 +304,15 @@ impl Parser<'_> {
                 if high.is_some_and(|high| high < low) {
                     return Err("a '{n,m}' repetition has m < n".into());
                 }
+                // `{n,}` is `n` copies and a loop.
+                high.unwrap_or(low + 2).max(1)
             }
-            _ => return Ok(false),
-        }
+            _ => return Ok(None),
+        };
         if matches!(self.peek(), Some('?' | '+' | '*' | '{')) {
             return Err("a quantifier may not follow a quantifier".into());
         }
-        Ok(true)
+        Ok(Some(times))
     }
 
     fn number(&mut self) -> Result<Option<u32>, String> {
@@ -248,8 +325,8 @@ impl Parser<'_> {
         }
         let digits: String = self.chars[begin..self.at].iter().collect();
         match digits.parse::<u32>() {
-            Ok(n) if n <= 255 => Ok(Some(n)),
-            _ => Err("a repetition count is above 255".into()),
+            Ok(n) if n <= MAX_REPEAT => Ok(Some(n)),
+            _ => Err(format!("a repetition count is above {MAX_REPEAT}")),
         }
     }
 }
@@ -287,7 +364,7 @@ mod tests {
             "(?:x|y)?z",
             "[]a]",
         ] {
-            assert!(matches!(parse(good), Ok(Pattern::General(_))), "{good}");
+            assert!(matches!(parse(good), Ok(Pattern::General { .. })), "{good}");
         }
         for bad in [
             "(a+)+",
@@ -309,5 +386,50 @@ mod tests {
             assert!(parse(bad).is_err(), "{bad}");
         }
         assert!(parse(&"a".repeat(MAX_REGEX_CHARS + 1)).is_err());
+    }
+
+    #[test]
+    fn ordinary_patterns_pass_the_cost_bound() {
+        for good in [
+            "^user\\d+@",
+            "(admin|owner)",
+            "[a-z]{2,8}",
+            "^[A-Z][a-z]+ [A-Z][a-z]+$",
+            "\\d{4}-\\d{2}-\\d{2}",
+            "(?:dev|stg|prd)-[a-z0-9]{1,16}",
+            ".{32}",
+        ] {
+            let parsed = parse(good).unwrap_or_else(|why| panic!("{good}: {why}"));
+            assert!(parsed.cost() <= MAX_REGEX_COST, "{good}");
+        }
+    }
+
+    #[test]
+    fn costly_patterns_are_refused_by_name() {
+        let chained = format!("{}x", "a{255}".repeat(27));
+        let classes = format!("{}c", "[^b]{255}".repeat(18));
+        let many_repeats = format!("{}c", ".{1,32}".repeat(5));
+        let alternatives = (0..17)
+            .map(|i| format!("a{i}"))
+            .collect::<Vec<_>>()
+            .join("|");
+        let wide_group = format!("(?:{}){{32}}", "abcde");
+        for (bad, says) in [
+            (chained.as_str(), "above 32"),
+            (classes.as_str(), "above 32"),
+            (many_repeats.as_str(), "too costly"),
+            ("a{33}", "above 32"),
+            (alternatives.as_str(), "alternatives"),
+            (wide_group.as_str(), "too costly"),
+        ] {
+            let why = parse(bad).expect_err(bad);
+            assert!(why.contains(says), "{bad}: {why}");
+        }
+        assert_eq!(
+            parse(".{1,32}.{1,32}.{1,32}.{1,32}").map(|p| p.cost()),
+            Ok(128)
+        );
+        assert_eq!(parse("a*b+c?").map(|p| p.cost()), Ok(5));
+        assert_eq!(parse("(ab|cd){3,}").map(|p| p.cost()), Ok(20));
     }
 }

@@ -87,6 +87,13 @@ impl Admission {
         Ok(admitted)
     }
 
+    /// Calls in progress now.
+    pub fn in_progress(&self) -> usize {
+        self.total
+            .max(1)
+            .saturating_sub(self.permits.available_permits())
+    }
+
     fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<IpAddr, usize>> {
         self.clients
             .lock()

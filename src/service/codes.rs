@@ -25,7 +25,10 @@ pub async fn send(ctx: &Context, user: &User, purpose: CodePurpose, address: &Em
     let now = ctx.clock.now();
     let ttl = match purpose {
         CodePurpose::VerifyEmail => ctx.codes.email_ttl,
-        CodePurpose::EnableMfa | CodePurpose::DisableMfa | CodePurpose::SignIn => ctx.codes.mfa_ttl,
+        CodePurpose::EnableMfa
+        | CodePurpose::DisableMfa
+        | CodePurpose::SignIn
+        | CodePurpose::SignInFromNewAddress => ctx.codes.mfa_ttl,
     };
     // The code before, if it is live, or was voided (its mail failed) within a code's
     // lifetime: its tries carry over, so neither a resend nor a failing mail buys guesses.
@@ -90,9 +93,10 @@ pub async fn send(ctx: &Context, user: &User, purpose: CodePurpose, address: &Em
     let code = code.expose().to_owned();
     let template = match purpose {
         CodePurpose::VerifyEmail => Template::VerifyEmailCode { code, minutes },
-        CodePurpose::EnableMfa | CodePurpose::DisableMfa | CodePurpose::SignIn => {
-            Template::MfaCode { code, minutes }
-        }
+        CodePurpose::EnableMfa
+        | CodePurpose::DisableMfa
+        | CodePurpose::SignIn
+        | CodePurpose::SignInFromNewAddress => Template::MfaCode { code, minutes },
     };
     let mail = Mail {
         to: address.clone(),

@@ -8,7 +8,10 @@ use crate::domain::{
     Password, Tags, Timezone, User,
 };
 use crate::error::{Error, Result};
-use crate::store::{self, users::UserChanges};
+use crate::store::{
+    self,
+    users::{Sessions, UserChanges},
+};
 
 /// A profile update: only the fields that are set change.
 #[derive(Debug, Default)]
@@ -278,6 +281,7 @@ pub async fn enable_mfa(
         &user.user_id,
         &user.stamp,
         &pending,
+        Sessions::Keep,
     )
     .await?
     {
@@ -342,6 +346,8 @@ pub async fn confirm_mfa(ctx: &Context, caller: &Principal, code: Code) -> Resul
         &user.user_id,
         &user.stamp,
         &changed,
+        // A session from before MFA was turned on (or off) must not outlive the change.
+        Sessions::End,
     )
     .await?
     {
@@ -361,7 +367,11 @@ pub async fn check_second_factor(
 ) -> Result<()> {
     let wrong = || Error::authentication("wrong, used or expired verify_code");
     if uses_otp(user) {
-        return check_otp(ctx, user, code)
+        let tries = match purpose {
+            CodePurpose::SignInFromNewAddress => OTP_TRIES_COUNT_NEW_ADDRESS,
+            _ => OTP_TRIES_COUNT,
+        };
+        return check_otp(ctx, user, code, tries)
             .await
             .and_then(|ok| if ok { Ok(()) } else { Err(wrong()) });
     }
@@ -389,18 +399,20 @@ pub async fn check_second_factor(
 const OTP_TRIES: i32 = 5;
 /// Where tries of TOTP codes are counted (`store::codes`).
 const OTP_TRIES_COUNT: &str = "OTP_TRIES";
+/// Where tries of TOTP codes at sign-ins from unfamiliar addresses are counted.
+const OTP_TRIES_COUNT_NEW_ADDRESS: &str = "OTP_TRIES_NEW_ADDRESS";
 /// The window `OTP_TRIES` counts in.
 const OTP_TRY_WINDOW: chrono::TimeDelta = chrono::TimeDelta::minutes(5);
 
 /// Whether `code` is a current TOTP code of the user's secret not used before. Tries are
 /// counted before the comparison, `OTP_TRIES` per `OTP_TRY_WINDOW`; a success ends the run.
-async fn check_otp(ctx: &Context, user: &User, code: &Code) -> Result<bool> {
+async fn check_otp(ctx: &Context, user: &User, code: &Code, tries: &str) -> Result<bool> {
     let now = ctx.clock.now();
     if !store::codes::count_mail(
         &ctx.store,
         &user.domain_id,
         &user.user_id,
-        OTP_TRIES_COUNT,
+        tries,
         now,
         OTP_TRY_WINDOW,
         OTP_TRIES,
@@ -429,7 +441,7 @@ async fn check_otp(ctx: &Context, user: &User, code: &Code) -> Result<bool> {
         store::codes::use_otp_step(&ctx.store, &user.domain_id, &user.user_id, step, now).await?;
     if fresh {
         // A success ends the run of tries.
-        store::codes::forget(&ctx.store, &user.domain_id, &user.user_id, OTP_TRIES_COUNT).await?;
+        store::codes::forget(&ctx.store, &user.domain_id, &user.user_id, tries).await?;
     }
     Ok(fresh)
 }

@@ -196,14 +196,21 @@ async fn second_factor(
             None => Ok(()),
         };
     }
+    // Codes for sign-ins from an unfamiliar address are kept and counted apart, so someone
+    // who knows the password cannot use up the owner's codes and tries.
+    let purpose = if attempt.familiar {
+        CodePurpose::SignIn
+    } else {
+        CodePurpose::SignInFromNewAddress
+    };
     let Some(code) = verify_code else {
         attempt.clear(ctx).await?;
         if !profile::uses_otp(user) {
-            codes::send(ctx, user, CodePurpose::SignIn, &profile::mfa_address(user)?).await?;
+            codes::send(ctx, user, purpose, &profile::mfa_address(user)?).await?;
         }
         return Err(Error::MfaRequired);
     };
-    profile::check_second_factor(ctx, user, CodePurpose::SignIn, &code).await
+    profile::check_second_factor(ctx, user, purpose, &code).await
 }
 
 /// Replaces the password hash of a user who has just signed in if it was made at another
@@ -245,6 +252,8 @@ struct Attempt {
     address: String,
     /// Each counter the attempt moved: its key, and its state before and after.
     counted: Vec<(String, Option<SignInThrottle>, SignInThrottle)>,
+    /// The account signed in from this address within `throttle::FAMILIAR_FOR`.
+    familiar: bool,
 }
 
 impl Attempt {
@@ -268,6 +277,7 @@ impl Attempt {
             account: throttle::throttle_key(account_key),
             address: throttle::address_key(account_key, client),
             counted: Vec::with_capacity(2),
+            familiar: false,
         };
         let familiar = store::throttles::is_familiar(
             &ctx.store,
@@ -276,6 +286,7 @@ impl Attempt {
             now - throttle::FAMILIAR_FOR,
         )
         .await?;
+        attempt.familiar = familiar;
         let address = attempt.address.clone();
         if !attempt.count(ctx, &address, Counter::Address, 1).await? {
             return Err(throttled(TimeDelta::seconds(1)));

@@ -2,11 +2,13 @@
 //! caller's token *and* its bindings as they are now: a token granted before a binding was
 //! removed or lowered acts with what is left.
 
+use std::net::IpAddr;
+
 use crate::auth::Principal;
 use crate::context::Context;
 use crate::domain::{
-    AuthType, Listing, Member, NewUser, Password, ResourceGroup, RoleBinding, RoleType, TokenRole,
-    User, UserId, UserState, UserSummary, WorkspaceState, ids,
+    AuthType, Listing, Member, NewUser, Password, QuerySlot, ResourceGroup, RoleBinding, RoleType,
+    TokenRole, User, UserId, UserState, UserSummary, WorkspaceState, ids,
 };
 use crate::error::{Error, Result};
 use crate::query::{self, Search, Stat};
@@ -125,11 +127,13 @@ pub async fn get(
 pub async fn list(
     ctx: &Context,
     caller: &Principal,
+    client: Option<IpAddr>,
     workspace_id: Option<&str>,
     filter: MemberFilter,
     search: Search,
 ) -> Result<(Listing<Member>, Option<Vec<String>>)> {
     let workspace_id = workspace_for(ctx, caller, workspace_id, Access::Read).await?;
+    let _turn = query_turn(ctx, caller, client).await?;
     store::members::list(
         &ctx.store,
         caller.domain_id(),
@@ -145,6 +149,7 @@ pub async fn list(
 pub async fn find(
     ctx: &Context,
     caller: &Principal,
+    client: Option<IpAddr>,
     workspace_id: Option<&str>,
     keyword: Option<String>,
     state: Option<UserState>,
@@ -166,6 +171,7 @@ pub async fn find(
         }
     }
     let window = window(page)?;
+    let _turn = query_turn(ctx, caller, client).await?;
     store::members::find_outside(
         &ctx.store,
         caller.domain_id(),
@@ -181,11 +187,24 @@ pub async fn find(
 pub async fn stat(
     ctx: &Context,
     caller: &Principal,
+    client: Option<IpAddr>,
     workspace_id: Option<&str>,
     stat: Stat,
 ) -> Result<(Vec<serde_json::Value>, Option<u64>)> {
     let workspace_id = workspace_for(ctx, caller, workspace_id, Access::Read).await?;
+    let _turn = query_turn(ctx, caller, client).await?;
     store::members::stat(&ctx.store, caller.domain_id(), &workspace_id, &stat).await
+}
+
+/// The caller's turn to run a member query from `client` (see `domain::gate`).
+async fn query_turn<'c>(
+    ctx: &'c Context,
+    caller: &Principal,
+    client: Option<IpAddr>,
+) -> Result<QuerySlot<'c>> {
+    ctx.queries
+        .admit((caller.domain_id(), caller.user_id()), client)
+        .await
 }
 
 /// The workspace a call acts in, once the caller is known to hold what `access` needs

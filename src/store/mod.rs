@@ -14,6 +14,7 @@ mod entities;
 pub mod keys;
 pub mod members;
 mod migration;
+mod pool;
 pub mod role_bindings;
 pub mod roles;
 pub mod secrets;
@@ -28,10 +29,7 @@ use std::time::Duration;
 
 use cache::UserCache;
 
-use sea_orm::{
-    ConnectOptions, Database, DatabaseConnection, DatabaseTransaction, DbErr, SqlErr,
-    TransactionTrait,
-};
+use sea_orm::{DatabaseConnection, DatabaseTransaction, DbErr, SqlErr, TransactionTrait};
 use sea_orm_migration::MigratorTrait;
 
 use crate::error::{Error, Label, Result};
@@ -137,52 +135,39 @@ pub struct Store {
 }
 
 impl Store {
-    /// Connects to `url` (`sqlite://...` or `postgres://...`) with at most `max_connections`.
-    /// SQLite runs in WAL mode with foreign keys on, a 5 s busy timeout, and a 512 KiB page
-    /// cache and 24 prepared statements per connection. On PostgreSQL no statement runs
-    /// longer than `statement_timeout` (the request timeout): a call that ended cannot
-    /// leave its query working on.
+    /// Connects to `url` (`sqlite://...` or `postgres://...`) with at most `max_connections`,
+    /// every statement cut off by the database after `statement_timeout` (see `pool`).
     pub async fn connect(
         url: &str,
         max_connections: u32,
         statement_timeout: Duration,
     ) -> Result<Self> {
-        let statement_timeout_ms = statement_timeout.as_millis().max(1).to_string();
-        let mut options = ConnectOptions::new(url.to_owned());
-        options
-            .max_connections(max_connections.max(1))
-            .min_connections(1)
-            .connect_timeout(Duration::from_secs(10))
-            .acquire_timeout(Duration::from_secs(10))
-            .sqlx_logging(false)
-            .map_sqlx_postgres_opts(move |opts| {
-                opts.options([("statement_timeout", statement_timeout_ms.as_str())])
-            })
-            .map_sqlx_sqlite_opts(|opts| {
-                use sea_orm::sqlx::sqlite::{SqliteJournalMode, SqliteSynchronous};
-                opts.journal_mode(SqliteJournalMode::Wal)
-                    .synchronous(SqliteSynchronous::Normal)
-                    .busy_timeout(Duration::from_secs(5))
-                    .foreign_keys(true)
-                    // 512 KiB of page cache per connection (SQLite's default is 2 MiB) and
-                    // 24 prepared statements (sqlx's default is 100): the operating system
-                    // caches the file too, and the server's memory stays small under scans.
-                    .pragma("cache_size", "-512")
-                    .statement_cache_capacity(24)
-            });
+        use sea_orm::sqlx::{postgres::PgConnectOptions, sqlite::SqliteConnectOptions};
         check_url(url)?;
         if let Some((path, creates)) = sqlite_file(url) {
             prepare_sqlite_file(path, creates)?;
         }
-        if url.starts_with("postgres") {
-            reach_postgres(url).await?;
-        }
-        let db = Database::connect(options).await.map_err(|err| {
+        let settings = pool::PoolSettings {
+            max_connections,
+            statement_timeout,
+        };
+        let cannot_open = |err: sea_orm::sqlx::Error| {
             Error::Config(format!(
                 "cannot open the database: {}",
                 redact_url(&err.to_string(), url)
             ))
-        })?;
+        };
+        let db = if url.starts_with("postgres") {
+            reach_postgres(url).await?;
+            let options: PgConnectOptions = url.parse().map_err(cannot_open)?;
+            let tls_asked = url.contains("sslmode=") || url.contains("ssl-mode=");
+            pool::postgres(options, tls_asked, settings)
+                .await
+                .map_err(cannot_open)?
+        } else {
+            let options: SqliteConnectOptions = url.parse().map_err(cannot_open)?;
+            pool::sqlite(options, settings).await.map_err(cannot_open)?
+        };
         Ok(Self {
             db,
             users: Arc::new(UserCache::default()),
@@ -238,9 +223,20 @@ impl Store {
         }
     }
 
-    /// Closes the pool, waiting for connections to return.
-    pub async fn close(self) -> Result<()> {
-        Ok(self.db.close().await?)
+    /// Closes the pool: waits at most `within` for connections in use to come back, then
+    /// leaves them to be closed with the process. Returns how many were still in use then.
+    pub async fn close(self, within: Duration) -> Result<u32> {
+        let db = self.db.clone();
+        match tokio::time::timeout(within, db.close()).await {
+            Ok(closed) => {
+                closed?;
+                Ok(0)
+            }
+            Err(_) => {
+                let usage = self.pool_usage();
+                Ok(usage.open.saturating_sub(usage.idle))
+            }
+        }
     }
 }
 
@@ -334,10 +330,20 @@ impl From<DbErr> for Error {
     /// A database error is a fault, unless the caller's own input made it: PostgreSQL refuses
     /// NUL characters (SQLSTATE 22021) and text it cannot encode (22P05) that SQLite stores,
     /// a regular expression its engine cannot compile (2201B), a date outside its range
-    /// (22008); a query it cancels at the statement timeout (57014) is UNAVAILABLE, like any
-    /// other call the server had no time for.
+    /// (22008). A statement cut off at the statement timeout, and a call that found no free
+    /// connection within `pool::POOL_WAIT`, are UNAVAILABLE, like any other call the server
+    /// had no time for.
     fn from(err: DbErr) -> Self {
-        use sea_orm::{RuntimeErr, sqlx};
+        use sea_orm::{ConnAcquireErr, RuntimeErr, sqlx};
+        match &err {
+            DbErr::ConnectionAcquire(ConnAcquireErr::Timeout) => {
+                return Error::Busy("no database connection was free in time");
+            }
+            DbErr::ConnectionAcquire(ConnAcquireErr::ConnectionClosed) => {
+                return Error::Busy("the server is stopping");
+            }
+            _ => {}
+        }
         if let DbErr::Exec(RuntimeErr::SqlxError(sqlx::Error::Database(cause)))
         | DbErr::Query(RuntimeErr::SqlxError(sqlx::Error::Database(cause))) = &err
         {
@@ -354,8 +360,10 @@ impl From<DbErr> for Error {
                 Some("22008") => {
                     return Error::invalid("query", "a date is out of the supported range");
                 }
-                Some("57014") => {
-                    return Error::Busy("the query took longer than the request timeout");
+                // PostgreSQL's query_canceled, SQLite's SQLITE_INTERRUPT: the statement
+                // timeout (`pool`) cut the statement off.
+                Some("57014" | "9") => {
+                    return Error::Busy("the query took longer than the statement timeout");
                 }
                 _ => {}
             }

@@ -308,6 +308,15 @@ pub async fn mark_email_verified(
     Ok(result.rows_affected == 1)
 }
 
+/// What a change of MFA settings does to the user's tokens.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Sessions {
+    /// They stay (settings recorded, not yet in force).
+    Keep,
+    /// They end: the credential version moves in the same statement (MFA turned on or off).
+    End,
+}
+
 /// Sets a user's MFA settings if it still has the credentials of `expected`. Returns false
 /// otherwise.
 #[instrument(skip(db))]
@@ -317,9 +326,17 @@ pub async fn set_mfa(
     user_id: &str,
     expected: &CredentialStamp,
     mfa: &Mfa,
+    sessions: Sessions,
 ) -> Result<bool> {
-    let result = user::Entity::update_many()
-        .col_expr(user::Column::Mfa, Expr::value(mfa_json(mfa)))
+    let mut statement =
+        user::Entity::update_many().col_expr(user::Column::Mfa, Expr::value(mfa_json(mfa)));
+    if sessions == Sessions::End {
+        statement = statement.col_expr(
+            user::Column::CredentialVersion,
+            Expr::col(user::Column::CredentialVersion).add(1),
+        );
+    }
+    let result = statement
         .filter(still_at(domain_id, user_id, expected))
         .exec(conn(db))
         .await?;

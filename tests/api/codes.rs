@@ -63,7 +63,7 @@ fn code_in(text: &str) -> String {
 }
 
 /// Waits for the next mail; returns its recipient and code.
-async fn next_code(sink: &SmtpSink) -> (String, String) {
+pub(crate) async fn next_code(sink: &SmtpSink) -> (String, String) {
     let mail = sink.next_mail().await.parsed();
     (mail.to.clone(), code_in(&mail.text))
 }
@@ -405,11 +405,12 @@ async fn mfa_by_email_round_trip_and_sign_in_in_two_steps() {
     assert_eq!(pending.mfa.unwrap().state(), MfaState::Disabled);
     let user = confirm_mfa(&f, &f.token, &code).await.expect("confirm");
     assert_eq!(user.mfa.as_ref().unwrap().state(), MfaState::Enabled);
+    // Turning MFA on ends every session from before, the caller's too.
     assert_status(
         enable_mfa(&f, "bob-mfa@mail.test").await,
-        Code::FailedPrecondition,
-        "ERROR_INVALID_STATE",
-        &["already enabled"],
+        Code::Unauthenticated,
+        "ERROR_AUTHENTICATE_FAILURE",
+        &[],
     );
 
     // Step one: the right password mails a code and fails with ERROR_MFA_REQUIRED.
@@ -455,8 +456,23 @@ async fn mfa_by_email_round_trip_and_sign_in_in_two_steps() {
         .unwrap_err();
     assert_eq!(status.code(), Code::Unauthenticated, "a code is used once");
 
-    // Turning MFA off takes a code too.
     let fresh = issued.access_token;
+    let status = f
+        .app
+        .user_profile()
+        .await
+        .enable_mfa(authed(
+            EnableMfaRequest {
+                mfa_type: "EMAIL".into(),
+                options: Some(to_struct(&serde_json::json!({ "email": "x@mail.test" }))),
+            },
+            &fresh,
+        ))
+        .await
+        .unwrap_err();
+    assert_eq!(status.code(), Code::FailedPrecondition, "already enabled");
+
+    // Turning MFA off takes a code too.
     f.app
         .user_profile()
         .await
@@ -466,10 +482,12 @@ async fn mfa_by_email_round_trip_and_sign_in_in_two_steps() {
     let (_, code) = next_code(&f.sink).await;
     let user = confirm_mfa(&f, &fresh, &code).await.expect("confirm off");
     assert_eq!(user.mfa.unwrap().state(), MfaState::Disabled);
-    token
+    let fresh = token
         .issue(issue_request(&f.domain_id, "bob@acme.test", PASSWORD))
         .await
-        .expect("one step again");
+        .expect("one step again")
+        .into_inner()
+        .access_token;
     let status = f
         .app
         .user_profile()
@@ -483,6 +501,9 @@ async fn mfa_by_email_round_trip_and_sign_in_in_two_steps() {
 #[tokio::test]
 async fn no_path_skips_the_second_factor() {
     let f = fixture().await;
+    // A code of another purpose, mailed before MFA is on (which ends this session).
+    verify_email(&f, "").await.unwrap();
+    let (_, email_code) = next_code(&f.sink).await;
     enable_mfa(&f, "bob-mfa@mail.test").await.unwrap();
     let (_, code) = next_code(&f.sink).await;
     confirm_mfa(&f, &f.token, &code).await.unwrap();
@@ -517,8 +538,6 @@ async fn no_path_skips_the_second_factor() {
         .unwrap_err();
     assert_eq!(status.code(), Code::Unauthenticated);
     // A code of another purpose (e-mail verification) does not sign in.
-    verify_email(&f, "").await.unwrap();
-    let (_, email_code) = next_code(&f.sink).await;
     let status = token
         .issue(mfa_sign_in(&f.domain_id, &email_code))
         .await

@@ -76,6 +76,17 @@ impl TestApp {
         Self::spawn_on(database_url, dir, flags).await
     }
 
+    /// Starts the server on a fresh PostgreSQL database whose URL ends with `query` (such as
+    /// `?sslmode=require`); None when no PostgreSQL server is given to the tests.
+    pub async fn spawn_on_postgres_with(query: &str, flags: &[&str]) -> Option<Self> {
+        let server_url = std::env::var("SPACEID_TEST_POSTGRES_URL")
+            .ok()
+            .filter(|url| !url.is_empty())?;
+        let database_url = fresh_postgres_database(&server_url).await + query;
+        let dir = tempfile::tempdir().expect("temp dir");
+        Some(Self::spawn_on(database_url, dir, flags).await)
+    }
+
     /// Starts a second server, a replica, on this server's database.
     pub async fn replica(&self) -> Self {
         let dir = tempfile::tempdir().expect("temp dir");
@@ -381,10 +392,14 @@ pub fn test_settings(database_url: &str, flags: &[&str]) -> Settings {
         database_url,
         "--bcrypt-cost",
         "4",
-        "--shutdown-grace",
-        "5",
     ];
-    let args = base.iter().chain(flags);
+    // A grace period of 5 s unless the test gives its own.
+    let grace: &[&str] = if flags.contains(&"--shutdown-grace") {
+        &[]
+    } else {
+        &["--shutdown-grace", "5"]
+    };
+    let args = base.iter().chain(grace).chain(flags);
     Cli::try_parse_from(args)
         .expect("test settings")
         .settings()

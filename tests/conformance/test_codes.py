@@ -124,7 +124,7 @@ def mfa_options(info) -> dict:
 
 def with_mfa_on(spaceid, world, smtp_sink, label: str) -> tuple[str, str, str]:
     """A new user with MFA by e-mail turned on: its user_id, an access token from before MFA
-    was on, and the MFA address."""
+    was on (refused now: turning MFA on ends every session), and the MFA address."""
     user_id = new_user(spaceid, world, label)
     token = sign_in(world, user_id)
     address = other_address(label)
@@ -133,6 +133,14 @@ def with_mfa_on(spaceid, world, smtp_sink, label: str) -> tuple[str, str, str]:
     info = confirm_mfa(world.channel, token, code_in(inbox.next()))
     assert info.mfa.state == MfaState.ENABLED, info
     return user_id, token, address
+
+
+def sign_in_with_mfa(world, inbox, user_id: str) -> str:
+    """Both steps of a sign-in with MFA by e-mail on, the code read from `inbox`; the access
+    token."""
+    assert_mfa_required(rpc_error(issue, world.channel, world.domain_id, user_id))
+    code = code_in(inbox.next())
+    return issue_mfa(world.channel, world.domain_id, user_id, code).access_token
 
 
 def mfa_code_for_sign_in(world, smtp_sink, user_id: str, address: str) -> str:
@@ -432,12 +440,17 @@ def test_enable_mfa_mails_a_code_to_the_mfa_address_and_confirm_turns_it_on(spac
     assert enabled.mfa.state == MfaState.ENABLED, enabled.mfa
     assert enabled.mfa.mfa_type == "EMAIL"
     assert mfa_options(enabled).get("email") == address
-    assert get(world.channel, token).mfa.state == MfaState.ENABLED
+    # Turning MFA on ends every session from before, the caller's too.
+    error = rpc_error(get, world.channel, token)
+    assert_error(error, grpc.StatusCode.UNAUTHENTICATED, "ERROR_AUTHENTICATE_FAILURE")
+    fresh = sign_in_with_mfa(world, mfa_inbox, user_id)
+    assert get(world.channel, fresh).mfa.state == MfaState.ENABLED
 
 
 def test_enable_mfa_when_it_is_on_is_refused(spaceid, world, smtp_sink):
-    user_id, token, address = with_mfa_on(spaceid, world, smtp_sink, "again")
+    user_id, _, address = with_mfa_on(spaceid, world, smtp_sink, "again")
     inbox = smtp_sink.inbox(address)
+    token = sign_in_with_mfa(world, inbox, user_id)
     another = other_address("again")
     another_inbox = smtp_sink.inbox(another)
     error = rpc_error(enable_mfa, world.channel, token, options={"email": another})
@@ -518,8 +531,9 @@ def test_mfa_sign_in_for_a_user_without_mfa_is_refused(spaceid, world):
 
 
 def test_disable_mfa_mails_a_code_and_confirm_turns_it_off(spaceid, world, smtp_sink):
-    user_id, token, address = with_mfa_on(spaceid, world, smtp_sink, "disable")
+    user_id, _, address = with_mfa_on(spaceid, world, smtp_sink, "disable")
     inbox, user_inbox = smtp_sink.inbox(address), smtp_sink.inbox(user_id)
+    token = sign_in_with_mfa(world, inbox, user_id)
 
     requested = disable_mfa(world.channel, token)
     assert requested.mfa.state == MfaState.ENABLED, "disable_mfa alone changes nothing"
@@ -532,10 +546,13 @@ def test_disable_mfa_mails_a_code_and_confirm_turns_it_off(spaceid, world, smtp_
     assert get(world.channel, token).mfa.state == MfaState.ENABLED
     disabled = confirm_mfa(world.channel, token, code)
     assert disabled.mfa.state == MfaState.DISABLED, disabled.mfa
-    assert get(world.channel, token).mfa.state == MfaState.DISABLED
+    # Turning MFA off ends every session from before too.
+    error = rpc_error(get, world.channel, token)
+    assert_error(error, grpc.StatusCode.UNAUTHENTICATED, "ERROR_AUTHENTICATE_FAILURE")
 
     # The password alone signs in again, and nothing is mailed.
-    assert get(world.channel, sign_in(world, user_id)).user_id == user_id
+    token = sign_in(world, user_id)
+    assert get(world.channel, token).mfa.state == MfaState.DISABLED
     inbox.assert_empty()
     error = rpc_error(disable_mfa, world.channel, token)
     assert_error(error, grpc.StatusCode.FAILED_PRECONDITION, "ERROR_INVALID_STATE")
@@ -569,6 +586,7 @@ def test_an_mfa_code_works_once(spaceid, world, smtp_sink):
     enable_mfa(world.channel, token, options={"email": address})
     code = code_in(inbox.next())
     assert confirm_mfa(world.channel, token, code).mfa.state == MfaState.ENABLED
+    token = sign_in_with_mfa(world, inbox, user_id)
     disable_mfa(world.channel, token)
     disable_code = code_in(inbox.next())
     if disable_code != code:
