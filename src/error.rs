@@ -61,6 +61,12 @@ pub enum Error {
         /// Whole seconds until the next attempt is allowed.
         retry_after_secs: i64,
     },
+    /// `update_password`: the current password given is not the user's.
+    #[error("the current password is wrong")]
+    PasswordNotMatched,
+    /// `update_password`: the new password is the current one.
+    #[error("the new password is the current one")]
+    PasswordNotChanged,
     /// The user must change its password (UPDATE_PASSWORD) before it may do this.
     #[error("the password must be changed first")]
     UpdatePasswordRequired,
@@ -187,6 +193,18 @@ impl From<Error> for Status {
                 Code::ResourceExhausted,
                 format!("ERROR_TOO_MANY_ATTEMPTS: {what}; try again in {retry_after_secs} s."),
             ),
+            Error::PasswordNotMatched => (
+                Code::InvalidArgument,
+                "ERROR_PASSWORD_NOT_MATCHED: The current password does not match. \
+                 (key = current_password)"
+                    .to_owned(),
+            ),
+            Error::PasswordNotChanged => (
+                Code::InvalidArgument,
+                "ERROR_PASSWORD_NOT_CHANGED: The new password is the current password. \
+                 (key = new_password)"
+                    .to_owned(),
+            ),
             Error::UpdatePasswordRequired => (
                 Code::FailedPrecondition,
                 "ERROR_UPDATE_PASSWORD_REQUIRED: The password must be changed first \
@@ -279,6 +297,17 @@ mod tests {
         });
         assert_eq!(code, Code::ResourceExhausted);
         assert!(message.starts_with("ERROR_TOO_MANY_ATTEMPTS:") && message.contains("8 s"));
+        let (code, message) = status(Error::PasswordNotMatched);
+        assert_eq!(code, Code::InvalidArgument);
+        assert!(
+            message.starts_with("ERROR_PASSWORD_NOT_MATCHED:")
+                && message.contains("current_password")
+        );
+        let (code, message) = status(Error::PasswordNotChanged);
+        assert_eq!(code, Code::InvalidArgument);
+        assert!(
+            message.starts_with("ERROR_PASSWORD_NOT_CHANGED:") && message.contains("new_password")
+        );
         let (code, message) = status(Error::UpdatePasswordRequired);
         assert_eq!(code, Code::FailedPrecondition);
         assert!(message.starts_with("ERROR_UPDATE_PASSWORD_REQUIRED:"));

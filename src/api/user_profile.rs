@@ -14,9 +14,9 @@ use crate::domain::{Code, Email, Language, Name, Password, Timezone};
 use crate::error::Error;
 use crate::pb::identity::{
     ConfirmEmailRequest, ConfirmMfaRequest, DisableMfaRequest, EnableMfaRequest,
-    MyWorkspaceGroupsInfo, MyWorkspacesInfo, UpdateUserProfileRequest, UserInfo,
-    UserPasswordResetRequest, UserProfileRequest, VerifyEmailRequest,
-    WorkspaceGroupUserProfileRequest, user_profile_server::UserProfile,
+    MyWorkspaceGroupsInfo, MyWorkspacesInfo, UpdatePasswordUserProfileRequest,
+    UpdateUserProfileRequest, UserInfo, UserPasswordResetRequest, UserProfileRequest,
+    VerifyEmailRequest, WorkspaceGroupUserProfileRequest, user_profile_server::UserProfile,
 };
 use crate::service::profile::{self, ProfileUpdate};
 use crate::service::{reset, workspaces};
@@ -79,6 +79,39 @@ impl UserProfile for UserProfileApi {
             tags: tags.map(tags_from_struct).transpose()?,
         };
         let user = profile::update(&self.ctx, &caller, update).await?;
+        Ok(Response::new(user_info(&user)))
+    }
+
+    async fn update_password(
+        &self,
+        request: Request<UpdatePasswordUserProfileRequest>,
+    ) -> Result<Response<UserInfo>, Status> {
+        let caller = self
+            .ctx
+            .auth
+            .authenticate_password_change(request.metadata())
+            .await?;
+        let client = request
+            .extensions()
+            .get::<super::ClientAddress>()
+            .map(|client| client.0);
+        let UpdatePasswordUserProfileRequest {
+            new_password,
+            current_password,
+        } = request.into_inner();
+        let new_password = given(new_password).ok_or_else(|| Error::required("new_password"))?;
+        let new_password = Password::parse(&new_password).map_err(|error| match error {
+            Error::InvalidParameter { reason, .. } => Error::invalid("new_password", reason),
+            other => other,
+        })?;
+        let user = profile::update_password(
+            &self.ctx,
+            &caller,
+            new_password,
+            given(current_password),
+            client,
+        )
+        .await?;
         Ok(Response::new(user_info(&user)))
     }
 

@@ -1,5 +1,7 @@
 //! What a signed-in user can do to its own account (UserProfile).
 
+use std::net::IpAddr;
+
 use super::{codes, reset};
 use crate::auth::Principal;
 use crate::context::Context;
@@ -38,6 +40,50 @@ pub fn get(caller: &Principal) -> &User {
 /// Applies an update to the caller's own record and returns the result. A password change
 /// clears UPDATE_PASSWORD and ends every token issued before it, the caller's included.
 pub async fn update(ctx: &Context, caller: &Principal, update: ProfileUpdate) -> Result<User> {
+    apply(ctx, caller, update, SamePassword::Invalid).await
+}
+
+/// `update_password`: a new password for the caller. The current password is required,
+/// and checked as a sign-in attempt from `client` is (a wrong one counts as a failed sign-in
+/// of the user, and the sign-in throttle applies), unless the caller must change its
+/// password (UPDATE_PASSWORD) or holds a reset link's token. The same password again is
+/// refused. As any password change, it clears UPDATE_PASSWORD and ends every token issued
+/// before it, the caller's included.
+pub async fn update_password(
+    ctx: &Context,
+    caller: &Principal,
+    new_password: Password,
+    current_password: Option<String>,
+    client: Option<IpAddr>,
+) -> Result<User> {
+    let user = caller.user();
+    let exempt = caller.reset_token().is_some() || user.must_update_password();
+    if !exempt {
+        let current = current_password.ok_or_else(|| Error::required("current_password"))?;
+        super::tokens::check_current_password(ctx, user, &current, client).await?;
+    }
+    let update = ProfileUpdate {
+        password: Some(new_password),
+        ..ProfileUpdate::default()
+    };
+    apply(ctx, caller, update, SamePassword::NotChanged).await
+}
+
+/// What a new password equal to the current one is answered with.
+#[derive(Debug, Clone, Copy)]
+enum SamePassword {
+    /// `update`: INVALID_ARGUMENT on `password`.
+    Invalid,
+    /// `update_password`: ERROR_PASSWORD_NOT_CHANGED, as the reference.
+    NotChanged,
+}
+
+async fn apply(
+    ctx: &Context,
+    caller: &Principal,
+    update: ProfileUpdate,
+    same: SamePassword,
+) -> Result<User> {
     let ProfileUpdate {
         password,
         name,
@@ -79,7 +125,7 @@ pub async fn update(ctx: &Context, caller: &Principal, update: ProfileUpdate) ->
     }
     if let Some(password) = password {
         changes.password_hash = Some((
-            new_password_hash(ctx, user, &password).await?,
+            new_password_hash(ctx, user, &password, same).await?,
             ctx.clock.now(),
         ));
         changes.required_actions = Some(
@@ -124,7 +170,12 @@ fn dead_reset_link() -> Error {
     Error::authentication("the reset link was used, replaced or has expired")
 }
 
-async fn new_password_hash(ctx: &Context, user: &User, password: &Password) -> Result<String> {
+async fn new_password_hash(
+    ctx: &Context,
+    user: &User,
+    password: &Password,
+    same: SamePassword,
+) -> Result<String> {
     if user.auth_type != AuthType::Local {
         return Err(Error::invalid(
             "password",
@@ -133,10 +184,12 @@ async fn new_password_hash(ctx: &Context, user: &User, password: &Password) -> R
     }
     let current = user.password_hash.as_deref();
     if current.is_some() && ctx.hasher.verify(password.expose(), current).await? {
-        return Err(Error::invalid(
-            "password",
-            "must differ from the current password",
-        ));
+        return Err(match same {
+            SamePassword::Invalid => {
+                Error::invalid("password", "must differ from the current password")
+            }
+            SamePassword::NotChanged => Error::PasswordNotChanged,
+        });
     }
     ctx.hasher.hash(password).await
 }

@@ -176,6 +176,36 @@ pub async fn issue(ctx: &Context, sign_in: SignIn) -> Result<IssuedTokens> {
     })
 }
 
+/// Checks `password` against `user`'s own for a signed-in caller (`update_password`), counted
+/// as a sign-in attempt of the user from `client`: a wrong password is a failed sign-in, and
+/// a throttled account name is refused before any check, so a stolen session is no oracle
+/// for guessing the password. A right one clears the failures, as a sign-in does.
+pub async fn check_current_password(
+    ctx: &Context,
+    user: &User,
+    password: &str,
+    client: Option<IpAddr>,
+) -> Result<()> {
+    let mut attempt =
+        Attempt::start(ctx, &user.domain_id, &account_key(&user.user_id), client).await?;
+    let matched = match ctx
+        .hasher
+        .verify(password, user.password_hash.as_deref())
+        .await
+    {
+        Err(busy @ Error::Busy(_)) => {
+            attempt.take_back(ctx).await?;
+            return Err(busy);
+        }
+        other => other?,
+    };
+    if !matched {
+        metrics::counter!("spaceid_sign_in_failures_total").increment(1);
+        return Err(Error::PasswordNotMatched);
+    }
+    attempt.clear(ctx).await
+}
+
 /// The second step of a sign-in for a user with MFA on, after the right password: without a
 /// code, the sign-in fails with ERROR_MFA_REQUIRED (the password was right, so its failures
 /// are cleared), and for MFA by e-mail a code is mailed; with one, the code must be good

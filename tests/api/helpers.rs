@@ -348,6 +348,19 @@ impl TestApp {
             .access_token
     }
 
+    /// Signs in with `password` and returns the access token.
+    pub async fn access_token_with(
+        &self,
+        domain_id: &str,
+        user_id: &str,
+        password: &str,
+    ) -> String {
+        self.issue(domain_id, user_id, password)
+            .await
+            .expect("sign in")
+            .access_token
+    }
+
     /// Signs in, then grants a token in `scope` (with `workspace_id` for WORKSPACE).
     pub async fn scoped_token(
         &self,

@@ -23,6 +23,7 @@ mod storage;
 mod throttle;
 mod token;
 mod token_attacks;
+mod update_password;
 mod user_profile;
 mod workspace_user;
 mod workspaces;
