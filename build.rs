@@ -9,6 +9,7 @@ const PROTOS: &[&str] = &[
     "spaceone/api/identity/v2/token.proto",
     "spaceone/api/identity/v2/workspace.proto",
     "spaceone/api/identity/v2/domain.proto",
+    "spaceid/compat/v2/user_profile.proto",
 ];
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {

@@ -18,6 +18,16 @@ pub mod spaceone {
     }
 }
 
+/// `spaceid.compat.v2`: methods of a later SpaceONE API generation served beside the seeds'
+/// (see `proto/spaceid/compat/v2/`).
+pub mod spaceid {
+    pub mod compat {
+        pub mod v2 {
+            tonic::include_proto!("spaceid.compat.v2");
+        }
+    }
+}
+
 /// `google.api`: the HTTP annotations the SpaceONE protos carry.
 pub mod google {
     pub mod api {
@@ -25,6 +35,7 @@ pub mod google {
     }
 }
 
+pub use spaceid::compat::v2 as compat;
 pub use spaceone::api::core::v2 as core;
 pub use spaceone::api::identity::v2 as identity;
 

@@ -26,6 +26,7 @@ use crate::pb::identity::{
 
 mod connections;
 mod edge;
+mod later_methods;
 pub mod prometheus;
 pub mod readiness;
 mod reflection;
@@ -111,9 +112,15 @@ pub async fn serve_with_tls(
     };
     ctx.hasher.prepare().await?;
     let max = settings.max_message_bytes;
-    let user_profile = UserProfileServer::new(UserProfileApi::new(ctx.clone()))
-        .max_decoding_message_size(max)
-        .max_encoding_message_size(max);
+    let user_profile_api = Arc::new(UserProfileApi::new(ctx.clone()));
+    let user_profile = later_methods::UserProfileRoutes::new(
+        UserProfileServer::from_arc(user_profile_api.clone())
+            .max_decoding_message_size(max)
+            .max_encoding_message_size(max),
+        crate::pb::compat::user_profile_server::UserProfileServer::from_arc(user_profile_api)
+            .max_decoding_message_size(max)
+            .max_encoding_message_size(max),
+    );
     let workspace_user = WorkspaceUserServer::new(WorkspaceUserApi::new(ctx.clone()))
         .max_decoding_message_size(max)
         .max_encoding_message_size(max);

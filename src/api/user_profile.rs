@@ -12,11 +12,14 @@ use crate::auth::{Permission, Principal};
 use crate::context::Context;
 use crate::domain::{Code, Email, Language, Name, Password, Timezone};
 use crate::error::Error;
+use crate::pb::compat::{
+    UpdatePasswordUserProfileRequest, user_profile_server::UserProfile as LaterUserProfile,
+};
 use crate::pb::identity::{
     ConfirmEmailRequest, ConfirmMfaRequest, DisableMfaRequest, EnableMfaRequest,
-    MyWorkspaceGroupsInfo, MyWorkspacesInfo, UpdatePasswordUserProfileRequest,
-    UpdateUserProfileRequest, UserInfo, UserPasswordResetRequest, UserProfileRequest,
-    VerifyEmailRequest, WorkspaceGroupUserProfileRequest, user_profile_server::UserProfile,
+    MyWorkspaceGroupsInfo, MyWorkspacesInfo, UpdateUserProfileRequest, UserInfo,
+    UserPasswordResetRequest, UserProfileRequest, VerifyEmailRequest,
+    WorkspaceGroupUserProfileRequest, user_profile_server::UserProfile,
 };
 use crate::service::profile::{self, ProfileUpdate};
 use crate::service::{reset, workspaces};
@@ -79,39 +82,6 @@ impl UserProfile for UserProfileApi {
             tags: tags.map(tags_from_struct).transpose()?,
         };
         let user = profile::update(&self.ctx, &caller, update).await?;
-        Ok(Response::new(user_info(&user)))
-    }
-
-    async fn update_password(
-        &self,
-        request: Request<UpdatePasswordUserProfileRequest>,
-    ) -> Result<Response<UserInfo>, Status> {
-        let caller = self
-            .ctx
-            .auth
-            .authenticate_password_change(request.metadata())
-            .await?;
-        let client = request
-            .extensions()
-            .get::<super::ClientAddress>()
-            .map(|client| client.0);
-        let UpdatePasswordUserProfileRequest {
-            new_password,
-            current_password,
-        } = request.into_inner();
-        let new_password = given(new_password).ok_or_else(|| Error::required("new_password"))?;
-        let new_password = Password::parse(&new_password).map_err(|error| match error {
-            Error::InvalidParameter { reason, .. } => Error::invalid("new_password", reason),
-            other => other,
-        })?;
-        let user = profile::update_password(
-            &self.ctx,
-            &caller,
-            new_password,
-            given(current_password),
-            client,
-        )
-        .await?;
         Ok(Response::new(user_info(&user)))
     }
 
@@ -231,4 +201,42 @@ impl UserProfile for UserProfileApi {
 /// A length as the wire's `int32 total_count`.
 fn count(len: usize) -> Result<i32, Error> {
     i32::try_from(len).map_err(|_| Error::internal("more results than an int32 can count"))
+}
+
+/// The UserProfile methods of a later API generation (spaceone-api 2.0.330 on), served
+/// beside the seeds' under their upstream names (see `server::later_methods`).
+#[tonic::async_trait]
+impl LaterUserProfile for UserProfileApi {
+    async fn update_password(
+        &self,
+        request: Request<UpdatePasswordUserProfileRequest>,
+    ) -> Result<Response<UserInfo>, Status> {
+        let caller = self
+            .ctx
+            .auth
+            .authenticate_password_change(request.metadata())
+            .await?;
+        let client = request
+            .extensions()
+            .get::<super::ClientAddress>()
+            .map(|client| client.0);
+        let UpdatePasswordUserProfileRequest {
+            new_password,
+            current_password,
+        } = request.into_inner();
+        let new_password = given(new_password).ok_or_else(|| Error::required("new_password"))?;
+        let new_password = Password::parse(&new_password).map_err(|error| match error {
+            Error::InvalidParameter { reason, .. } => Error::invalid("new_password", reason),
+            other => other,
+        })?;
+        let user = profile::update_password(
+            &self.ctx,
+            &caller,
+            new_password,
+            given(current_password),
+            client,
+        )
+        .await?;
+        Ok(Response::new(user_info(&user)))
+    }
 }

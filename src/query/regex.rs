@@ -12,8 +12,10 @@
 //! group the sum of its branches, a repeat its atom's cost times its largest count (2 for
 //! `*` and `+`), and a sequence the sum of its pieces. Counts above `MAX_REPEAT` and more than
 //! `MAX_ALTERNATIVES` branches are refused by name as well, and a whole query may spend at
-//! most `MAX_QUERY_REGEX_COST`. At these limits the worst pattern found costs PostgreSQL
-//! about 3.5 ms against a 16 KB value (BENCHMARKS.md).
+//! most `MAX_QUERY_REGEX_COST`. Zero-width pieces make the engine's *compiler* explode
+//! whatever the text (`(?:^|$){16}`: 4.5 s), so `^` and `$` may only begin and end the whole
+//! pattern, and empty groups and alternatives are refused. At these limits the worst pattern
+//! found costs PostgreSQL about 30 ms against a 16 KB value (BENCHMARKS.md).
 //!
 //! SQLite has no regular expressions, so there only the *literal* subset is accepted:
 //! text with escaped metacharacters, optionally anchored by `^` and `$`. It is matched as
@@ -158,7 +160,8 @@ impl Parser<'_> {
         if depth > 10 {
             return Err("a regular expression nests groups too deeply".into());
         }
-        let mut shape = self.sequence(depth)?;
+        let (mut shape, mut empty) = self.sequence(depth)?;
+        let mut branches = 1;
         while self.peek() == Some('|') {
             self.at += 1;
             self.alternatives += 1;
@@ -167,20 +170,34 @@ impl Parser<'_> {
                     "a regular expression has more than {MAX_ALTERNATIVES} alternatives"
                 ));
             }
-            let branch = self.sequence(depth)?;
+            let (branch, branch_empty) = self.sequence(depth)?;
             shape.quantified |= branch.quantified;
             shape.cost = shape.cost.saturating_add(branch.cost);
+            empty |= branch_empty;
+            branches += 1;
+        }
+        // Something that matches nothing, repeated or alternated, is what makes PostgreSQL's
+        // pattern compiler explode (`(|a){32}`), whatever the text.
+        if empty && (branches > 1 || depth > 0) {
+            return Err(
+                "an empty group or alternative is not allowed (write ? after what is optional)"
+                    .into(),
+            );
         }
         Ok(shape)
     }
 
-    fn sequence(&mut self, depth: usize) -> Result<Shape, String> {
+    /// A sequence of pieces, and whether it matches only the empty text (nothing but
+    /// anchors, or nothing at all).
+    fn sequence(&mut self, depth: usize) -> Result<(Shape, bool), String> {
         let mut shape = Shape::default();
+        let mut empty = true;
         while let Some(c) = self.peek() {
             if c == '|' || c == ')' {
                 break;
             }
             let atom = self.atom(depth)?;
+            empty &= atom.is_none();
             if let Some(times) = self.quantifier()? {
                 match atom {
                     None => return Err("a quantifier follows nothing it can repeat".into()),
@@ -202,7 +219,7 @@ impl Parser<'_> {
                 shape.cost = shape.cost.saturating_add(inner.cost);
             }
         }
-        Ok(shape)
+        Ok((shape, empty))
     }
 
     /// One atom; `None` for an anchor, which cannot be repeated.
@@ -210,7 +227,11 @@ impl Parser<'_> {
         let c = self.peek().ok_or("a regular expression ends early")?;
         self.at += 1;
         match c {
-            '^' | '$' => Ok(None),
+            // Anchors only where they mean the text's ends: zero-width pieces anywhere else
+            // (`(?:^|$){16}`) cost PostgreSQL seconds to compile.
+            '^' if depth == 0 && self.at == 1 => Ok(None),
+            '$' if depth == 0 && self.at == self.chars.len() => Ok(None),
+            '^' | '$' => Err("^ and $ may only begin and end the whole regular expression".into()),
             '(' => {
                 if self.peek() == Some('?') {
                     if self.chars.get(self.at + 1) == Some(&':') {
@@ -421,6 +442,14 @@ mod tests {
             ("a{33}", "above 32"),
             (alternatives.as_str(), "alternatives"),
             (wide_group.as_str(), "too costly"),
+            ("(?:^|$){16}", "begin and end"),
+            ("(?:^|$){32}z", "begin and end"),
+            ("a^b", "begin and end"),
+            ("(a$)", "begin and end"),
+            ("(|a){32}", "empty"),
+            ("(a|){8}", "empty"),
+            ("(){32}a", "empty"),
+            ("a|", "empty"),
         ] {
             let why = parse(bad).expect_err(bad);
             assert!(why.contains(says), "{bad}: {why}");

@@ -174,6 +174,8 @@ async fn costly_regular_expressions_are_refused_by_name_and_ordinary_ones_work()
         ("regex", json!(products), "too costly"),
         ("regex", json!(alternatives), "alternatives"),
         ("regex", json!("a{33}"), "above 32"),
+        ("regex", json!("(?:^|$){16}"), "begin and end"),
+        ("regex", json!("(|a|b){32}"), "empty"),
         (
             "regex_in",
             json!([

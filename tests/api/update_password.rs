@@ -2,7 +2,7 @@
 //! generation too): the current password unless the user must change its password, counted
 //! like a sign-in; never the same password again; every earlier token ends.
 
-use spaceid::pb::identity::UpdatePasswordUserProfileRequest;
+use spaceid::pb::{compat::UpdatePasswordUserProfileRequest, identity::UserInfo};
 use spaceid::store::users::UserChanges;
 use tonic::Code;
 
@@ -10,23 +10,31 @@ use crate::helpers::*;
 
 const NEW_PASSWORD: &str = "N3w-Passw0rd!";
 
+/// `update_password` as a client compiled from spaceone-api 2.0.330 or later calls it.
 async fn update_password(
     app: &TestApp,
     token: &str,
     new_password: &str,
     current_password: &str,
-) -> Result<spaceid::pb::identity::UserInfo, tonic::Status> {
-    app.user_profile()
-        .await
-        .update_password(authed(
-            UpdatePasswordUserProfileRequest {
-                new_password: new_password.into(),
-                current_password: current_password.into(),
-            },
-            token,
-        ))
-        .await
-        .map(tonic::Response::into_inner)
+) -> Result<UserInfo, tonic::Status> {
+    let mut grpc = tonic::client::Grpc::new(app.raw_channel().await);
+    grpc.ready().await.expect("the channel is ready");
+    let request = authed(
+        UpdatePasswordUserProfileRequest {
+            new_password: new_password.into(),
+            current_password: current_password.into(),
+        },
+        token,
+    );
+    grpc.unary(
+        request,
+        http::uri::PathAndQuery::from_static(
+            "/spaceone.api.identity.v2.UserProfile/update_password",
+        ),
+        tonic_prost::ProstCodec::default(),
+    )
+    .await
+    .map(tonic::Response::into_inner)
 }
 
 #[tokio::test]
@@ -158,4 +166,22 @@ async fn a_user_that_must_change_its_password_needs_no_current_one() {
         "ERROR_REQUIRED_PARAMETER",
         &["current_password"],
     );
+}
+
+#[tokio::test]
+async fn reflection_still_shows_the_seeds_user_profile_and_the_later_route_is_not_its_own() {
+    let app = TestApp::spawn().await;
+    let acme = app.domain("acme").await;
+    let token = app.access_token(&acme.domain_id, &acme.admin_id).await;
+    let mut grpc = tonic::client::Grpc::new(app.raw_channel().await);
+    grpc.ready().await.unwrap();
+    let status = grpc
+        .unary::<_, UserInfo, _>(
+            authed(UpdatePasswordUserProfileRequest::default(), &token),
+            http::uri::PathAndQuery::from_static("/spaceid.compat.v2.UserProfile/update_password"),
+            tonic_prost::ProstCodec::default(),
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(status.code(), Code::Unimplemented, "{status:?}");
 }

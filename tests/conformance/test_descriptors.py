@@ -70,12 +70,6 @@ FILES = {
 }
 FILE_NAMES = list(FILES)
 
-# What the server serves that a later generation of the package added (2.0.330:
-# `UserProfile.update_password`): a new method and its request, which no client of this
-# generation can send by mistake.
-LATER_METHODS = {"UserProfile": {"update_password"}}
-LATER_MESSAGES = {"UpdatePasswordUserProfileRequest"}
-
 
 @pytest.fixture(scope="module")
 def reflection(channel):
@@ -189,8 +183,6 @@ def test_messages_match_the_package(pair):
     problems = []
     for message in server.message_type:
         path = f"{server.package}.{message.name}"
-        if message.name in LATER_MESSAGES:
-            continue
         if message.name not in package_messages:
             problems.append(f"{path} is not a message of {package.name} in spaceone-api")
             continue
@@ -220,8 +212,7 @@ def test_services_match_the_package(pair):
         if theirs is None:
             problems.append(f"service {service.name} is not in the package's {package.name}")
             continue
-        later = LATER_METHODS.get(service.name, set())
-        ours_methods = {m.name: m for m in service.method if m.name not in later}
+        ours_methods = {m.name: m for m in service.method}
         their_methods = {m.name: m for m in theirs.method}
         if set(ours_methods) != set(their_methods):
             problems.append(f"{service.name} methods: server {sorted(ours_methods)} "
