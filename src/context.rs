@@ -66,13 +66,13 @@ impl Context {
     pub async fn open_with_clock(settings: &Settings, clock: Arc<dyn Clock>) -> Result<Arc<Self>> {
         // Checked first: a malformed mail setting should stop start-up before any migration.
         let mailer = Mailer::from_settings(settings)?;
+        Store::migrate(&settings.database_url).await?;
         let store = Store::connect(
             &settings.database_url,
             settings.db_max_connections(),
             settings.statement_timeout(),
         )
         .await?;
-        store.migrate().await?;
         let keys = Arc::new(Keyring::new(store.clone(), settings.key_cache_ttl()));
         let code_key = match settings.secret_key.as_deref().filter(|key| !key.is_empty()) {
             Some(secret) => CodeKey::new(secret.as_bytes()).map_err(|_| {

@@ -174,10 +174,14 @@ impl Store {
         })
     }
 
-    /// Applies every pending migration.
-    pub async fn migrate(&self) -> Result<()> {
-        migration::Migrator::up(&self.db, None).await?;
-        Ok(())
+    /// Applies every pending migration to the database at `url`, on a connection of its own
+    /// whose statements may run for `MIGRATION_TIMEOUT` (an index built over a large table
+    /// takes longer than a call's statement may).
+    pub async fn migrate(url: &str) -> Result<()> {
+        let store = Self::connect(url, 1, MIGRATION_TIMEOUT).await?;
+        let migrated = migration::Migrator::up(&store.db, None).await;
+        store.close(Duration::from_secs(5)).await?;
+        Ok(migrated?)
     }
 
     /// Starts a transaction; it rolls back unless committed.
@@ -239,6 +243,9 @@ impl Store {
         }
     }
 }
+
+/// The longest a migration's statement may run.
+const MIGRATION_TIMEOUT: Duration = Duration::from_secs(3600);
 
 /// How many pooled database connections there are (`Store::pool_usage`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

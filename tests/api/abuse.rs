@@ -596,10 +596,10 @@ async fn a_refresh_token_from_before_mfa_mints_nothing_after_it() {
 async fn on_sqlite_too_a_long_statement_is_interrupted_at_the_statement_timeout() {
     use spaceid::domain::{Name, Role, RoleType, Tags, UserId, UserState};
     use spaceid::store::{Store, bulk};
-    let w = world(&["--statement-timeout-ms", "1"]).await;
-    if on_postgres(&w.app) {
+    if std::env::var("SPACEID_TEST_POSTGRES_URL").is_ok_and(|url| !url.is_empty()) {
         return;
     }
+    let w = world(&["--statement-timeout-ms", "1"]).await;
     // 30,000 members, written through a pool of the test's own with no tight deadline.
     let seeder = Store::connect(&w.app.database_url, 1, Duration::from_secs(600))
         .await

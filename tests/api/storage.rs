@@ -354,11 +354,7 @@ async fn upgrading_gives_existing_users_accounts_and_refuses_case_twins() {
     ])
     .await;
 
-    let store = store::Store::connect(&app.database_url, 2, std::time::Duration::from_secs(30))
-        .await
-        .unwrap();
-    let refused = store
-        .migrate()
+    let refused = store::Store::migrate(&app.database_url)
         .await
         .expect_err("case twins stop the upgrade");
     assert!(
@@ -367,8 +363,7 @@ async fn upgrading_gives_existing_users_accounts_and_refuses_case_twins() {
     );
     app.sql(&["DELETE FROM users WHERE user_id = 'Bob@acme.test'"])
         .await;
-    store
-        .migrate()
+    store::Store::migrate(&app.database_url)
         .await
         .expect("the upgrade goes on once the twin is gone");
 
