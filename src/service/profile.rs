@@ -43,10 +43,10 @@ pub async fn update(ctx: &Context, caller: &Principal, update: ProfileUpdate) ->
     apply(ctx, caller, update, SamePassword::Invalid).await
 }
 
-/// `update_password`: a new password for the caller. The current password is required,
-/// and checked as a sign-in attempt from `client` is (a wrong one counts as a failed sign-in
-/// of the user, and the sign-in throttle applies), unless the caller must change its
-/// password (UPDATE_PASSWORD) or holds a reset link's token. The same password again is
+/// `update_password`: a new password for the caller. The current password is required
+/// unless the caller must change its password (UPDATE_PASSWORD) or holds a reset link's
+/// token, and it is checked as a sign-in from `client` would be: a wrong one counts as a
+/// failed sign-in of the user, and the sign-in throttle applies. The same password again is
 /// refused. As any password change, it clears UPDATE_PASSWORD and ends every token issued
 /// before it, the caller's included.
 pub async fn update_password(
@@ -57,6 +57,12 @@ pub async fn update_password(
     client: Option<IpAddr>,
 ) -> Result<User> {
     let user = caller.user();
+    if user.auth_type != AuthType::Local {
+        return Err(Error::invalid(
+            "new_password",
+            "EXTERNAL users sign in elsewhere and have no password here",
+        ));
+    }
     let exempt = caller.reset_token().is_some() || user.must_update_password();
     if !exempt {
         let current = current_password.ok_or_else(|| Error::required("current_password"))?;
