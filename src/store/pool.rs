@@ -4,15 +4,18 @@
 //! was cancelled mid-statement is closed within `RELEASE_CHECK` rather than waited for.
 //!
 //! Why the last rule: when a call ends (its deadline, the client's cancel or disconnect),
-//! tonic drops its future, and with it the statement's future. sqlx then hands the
-//! connection back in a task of its own that first pings it, with no time limit; a
-//! PostgreSQL connection still running the abandoned statement answers the ping only when
-//! the statement ends, and one whose server never answers holds its place in the pool for
-//! good. So the pool checks a returned connection itself, within `RELEASE_CHECK`, and
-//! closes one that does not answer; PostgreSQL notices the closed socket within
-//! `CLIENT_CHECK_INTERVAL_MS` and cancels the statement. (Over TLS the close itself waits
-//! for the server's next message, which the statement timeout bounds; see
-//! `plain_on_loopback`.)
+//! tonic drops its future, and with it the statement's future. sqlx (0.8) then hands the
+//! connection back in a task of its own that first pings it, with no time limit: a
+//! PostgreSQL connection still running the abandoned statement answers only when the
+//! statement ends. When that answer is an error (the statement timeout), sqlx closes the
+//! connection, and over TLS its close waits for the server to send something more, which an
+//! idle server never does: the connection held its place in the pool for good, and closing
+//! the pool at shutdown waited for it. So the pool checks a returned connection itself,
+//! within `RELEASE_CHECK`, and closes one that does not answer with a Terminate, which the
+//! server always answers (by closing); PostgreSQL notices the closed socket within
+//! `CLIENT_CHECK_INTERVAL_MS` and cancels the statement. Over TLS that close still waits for
+//! the abandoned statement to end, at the statement timeout at the latest; see
+//! `plain_on_loopback`.
 
 use std::time::{Duration, Instant};
 

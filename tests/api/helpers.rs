@@ -136,6 +136,12 @@ impl TestApp {
 
     /// Stops the server gracefully and waits for it.
     pub async fn stop(mut self) {
+        self.halt().await;
+    }
+
+    /// Stops the server gracefully and waits for it, keeping the database and the helpers
+    /// that open connections of their own (`sql`, `count`, `replica`).
+    pub async fn halt(&mut self) {
         if let Some(shutdown) = self.shutdown.take() {
             let _ = shutdown.send(());
         }

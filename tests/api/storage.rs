@@ -334,9 +334,18 @@ async fn the_sqlite_file_holding_private_keys_is_readable_by_its_owner_only() {
 
 #[tokio::test]
 async fn upgrading_gives_existing_users_accounts_and_refuses_case_twins() {
-    let app = TestApp::spawn().await;
+    let mut app = TestApp::spawn().await;
     let acme = app.domain("acme").await;
     app.user(&acme, "bob@acme.test").await;
+    // No server runs on the database while its schema is rewritten: a pooled connection
+    // would keep what it prepared against the other schema.
+    app.halt().await;
+    app.ctx
+        .store
+        .clone()
+        .close(std::time::Duration::from_secs(5))
+        .await
+        .unwrap();
     // Back to the first schema, with a user id that differs from another only by case.
     app.sql(&[
         "DROP INDEX users_domain_user_key",
@@ -375,7 +384,9 @@ async fn upgrading_gives_existing_users_accounts_and_refuses_case_twins() {
         2,
         "both users have an account id and their key"
     );
-    let twin = admin_create(&app, &acme, "BOB@acme.test").await;
+    // A server started on the upgraded database.
+    let upgraded = app.replica().await;
+    let twin = admin_create(&upgraded, &acme, "BOB@acme.test").await;
     assert!(
         matches!(&twin, Err(Error::AlreadyExists { .. })),
         "{twin:?}"
