@@ -17,3 +17,11 @@ pub use workspace_user::WorkspaceUserApi;
 /// /64 network). The server's edge puts it in every request's extensions.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ClientAddress(pub std::net::IpAddr);
+
+/// The address a call came from, as the server's edge recorded it.
+fn client_of<T>(request: &tonic::Request<T>) -> Option<std::net::IpAddr> {
+    request
+        .extensions()
+        .get::<ClientAddress>()
+        .map(|client| client.0)
+}

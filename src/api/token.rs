@@ -4,7 +4,6 @@ use std::sync::Arc;
 
 use tonic::{Request, Response, Status};
 
-use super::ClientAddress;
 use super::convert::{given, json_from_struct, struct_string};
 use crate::auth::Permissions;
 use crate::context::Context;
@@ -37,7 +36,7 @@ impl Token for TokenApi {
         &self,
         request: Request<IssueTokenRequest>,
     ) -> Result<Response<TokenInfo>, Status> {
-        let client = request.extensions().get::<ClientAddress>().map(|c| c.0);
+        let client = super::client_of(&request);
         let IssueTokenRequest {
             credentials,
             auth_type,

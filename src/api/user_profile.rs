@@ -216,10 +216,7 @@ impl LaterUserProfile for UserProfileApi {
             .auth
             .authenticate_password_change(request.metadata())
             .await?;
-        let client = request
-            .extensions()
-            .get::<super::ClientAddress>()
-            .map(|client| client.0);
+        let client = super::client_of(&request);
         let UpdatePasswordUserProfileRequest {
             new_password,
             current_password,

@@ -5,7 +5,7 @@ use std::sync::Arc;
 use tonic::{Request, Response, Status};
 
 use super::convert::{given, member_info, struct_from_json, tags_from_struct, user_summary_info};
-use super::query;
+use super::{client_of, query};
 use crate::auth::{Permission, Principal};
 use crate::context::Context;
 use crate::domain::{
@@ -247,14 +247,6 @@ impl WorkspaceUser for WorkspaceUserApi {
         }
         Ok(Response::new(struct_from_json(&answer)))
     }
-}
-
-/// The address the call came from, as the server's edge recorded it.
-fn client_of<T>(request: &Request<T>) -> Option<std::net::IpAddr> {
-    request
-        .extensions()
-        .get::<super::ClientAddress>()
-        .map(|client| client.0)
 }
 
 /// A count as the wire's `int32`, saturating.

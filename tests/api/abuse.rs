@@ -447,32 +447,30 @@ async fn mfa_world() -> (World, SmtpSink, String) {
     let sink = SmtpSink::start().await;
     let w = world(&["--smtp-url", &sink.url()]).await;
     let token = w.app.access_token(&w.acme.domain_id, ATTACKER).await;
-    let mut profile = w.app.user_profile().await;
-    let mut options = prost_types::Struct::default();
-    options.fields.insert(
-        "email".into(),
-        prost_types::Value {
-            kind: Some(prost_types::value::Kind::StringValue(
-                "owner@mail.test".into(),
-            )),
-        },
-    );
-    profile
-        .enable_mfa(authed(
-            EnableMfaRequest {
-                mfa_type: "EMAIL".into(),
-                options: Some(options),
-            },
-            &token,
-        ))
+    let code = enable_email_mfa(&w.app, &sink, &token).await;
+    w.app
+        .user_profile()
         .await
-        .expect("enable MFA");
-    let (_, code) = crate::codes::next_code(&sink).await;
-    profile
         .confirm_mfa(authed(ConfirmMfaRequest { verify_code: code }, &token))
         .await
         .expect("confirm MFA");
     (w, sink, token)
+}
+
+/// `enable_mfa` by e-mail to `owner@mail.test` with `token`; the code mailed to confirm it.
+async fn enable_email_mfa(app: &TestApp, sink: &SmtpSink, token: &str) -> String {
+    app.user_profile()
+        .await
+        .enable_mfa(authed(
+            EnableMfaRequest {
+                mfa_type: "EMAIL".into(),
+                options: Some(to_struct(&json!({ "email": "owner@mail.test" }))),
+            },
+            token,
+        ))
+        .await
+        .expect("enable MFA");
+    crate::codes::next_code(sink).await.1
 }
 
 fn mfa_issue(domain_id: &str, code: &str) -> IssueTokenRequest {
@@ -541,30 +539,12 @@ async fn a_refresh_token_from_before_mfa_mints_nothing_after_it() {
         .unwrap()
         .refresh_token;
     let token = w.app.access_token(&domain_id, ATTACKER).await;
-    let mut options = prost_types::Struct::default();
-    options.fields.insert(
-        "email".into(),
-        prost_types::Value {
-            kind: Some(prost_types::value::Kind::StringValue(
-                "owner@mail.test".into(),
-            )),
-        },
-    );
-    let mut profile = w.app.user_profile().await;
-    profile
-        .enable_mfa(authed(
-            EnableMfaRequest {
-                mfa_type: "EMAIL".into(),
-                options: Some(options),
-            },
-            &token,
-        ))
-        .await
-        .unwrap();
+    let code = enable_email_mfa(&w.app, &sink, &token).await;
     // Pending, not yet on: sessions stay.
     get_profile(&w.app, &token).await.expect("still signed in");
-    let (_, code) = crate::codes::next_code(&sink).await;
-    profile
+    w.app
+        .user_profile()
+        .await
         .confirm_mfa(authed(ConfirmMfaRequest { verify_code: code }, &token))
         .await
         .expect("confirm");
