@@ -52,6 +52,15 @@ impl UserProfileApi {
             .authenticate(request.metadata(), Permission::UserProfileWrite)
             .await?)
     }
+
+    /// The caller of a call that sets a new password: signed in, or holding a reset link.
+    async fn password_changer<T>(&self, request: &Request<T>) -> Result<Principal, Status> {
+        Ok(self
+            .ctx
+            .auth
+            .authenticate_password_change(request.metadata())
+            .await?)
+    }
 }
 
 #[tonic::async_trait]
@@ -60,11 +69,7 @@ impl UserProfile for UserProfileApi {
         &self,
         request: Request<UpdateUserProfileRequest>,
     ) -> Result<Response<UserInfo>, Status> {
-        let caller = self
-            .ctx
-            .auth
-            .authenticate_password_change(request.metadata())
-            .await?;
+        let caller = self.password_changer(&request).await?;
         let UpdateUserProfileRequest {
             password,
             name,
@@ -211,11 +216,7 @@ impl LaterUserProfile for UserProfileApi {
         &self,
         request: Request<UpdatePasswordUserProfileRequest>,
     ) -> Result<Response<UserInfo>, Status> {
-        let caller = self
-            .ctx
-            .auth
-            .authenticate_password_change(request.metadata())
-            .await?;
+        let caller = self.password_changer(&request).await?;
         let client = super::client_of(&request);
         let UpdatePasswordUserProfileRequest {
             new_password,
