@@ -11,9 +11,9 @@ use crate::bench::{self, BenchOptions, Scenario};
 use crate::config::{GlobalSettings, Settings};
 use crate::context::Context;
 use crate::domain::{
-    AuthType, Email, Language, Name, NewUser, Password, RoleBinding, SystemToken, SystemTokenName,
-    Tags, Timezone, User, UserId, UserState, Workspace, format_time, quoted,
-    system_tokens::parse_lifetime,
+    AuthType, DomainId, Email, Language, Name, NewUser, Password, RoleBinding, RoleBindingId,
+    RoleId, SystemToken, SystemTokenName, Tags, Timezone, User, UserId, UserState, Workspace,
+    WorkspaceId, format_time, quoted, system_tokens::parse_lifetime,
 };
 use crate::error::{Error, Result};
 use crate::service::admin::{self, GroupMember};
@@ -201,7 +201,7 @@ pub enum WorkspaceCommand {
     Create {
         /// The domain.
         #[arg(long)]
-        domain_id: String,
+        domain_id: DomainId,
         /// The workspace's name, unique in the domain.
         #[arg(long)]
         name: String,
@@ -218,7 +218,7 @@ pub enum WorkspaceCommand {
 pub struct DomainRef {
     /// The domain.
     #[arg(long)]
-    pub domain_id: String,
+    pub domain_id: DomainId,
 }
 
 /// `spaceid workspace-group ...`.
@@ -228,13 +228,13 @@ pub enum WorkspaceGroupCommand {
     Create {
         /// The domain.
         #[arg(long)]
-        domain_id: String,
+        domain_id: DomainId,
         /// The group's name, unique in the domain.
         #[arg(long)]
         name: String,
         /// A workspace to put in the group (repeatable).
         #[arg(long = "workspace-id")]
-        workspace_ids: Vec<String>,
+        workspace_ids: Vec<WorkspaceId>,
         /// A member as USER_ID=ROLE_ID with a workspace role (repeatable).
         #[arg(long = "member")]
         members: Vec<String>,
@@ -261,10 +261,10 @@ pub enum UserCommand {
 pub struct UserRef {
     /// The domain.
     #[arg(long)]
-    pub domain_id: String,
+    pub domain_id: DomainId,
     /// The user id.
     #[arg(long)]
-    pub user_id: String,
+    pub user_id: UserId,
 }
 
 /// `spaceid user create`.
@@ -272,10 +272,10 @@ pub struct UserRef {
 pub struct UserCreateArgs {
     /// The domain.
     #[arg(long)]
-    pub domain_id: String,
+    pub domain_id: DomainId,
     /// The user id, unique in the domain.
     #[arg(long)]
-    pub user_id: String,
+    pub user_id: UserId,
     /// The password of a LOCAL user.
     #[arg(long, env = "SPACEID_USER_PASSWORD", hide_env_values = true)]
     pub password: Option<String>,
@@ -303,36 +303,36 @@ pub enum RoleBindingCommand {
     Create {
         /// The domain.
         #[arg(long)]
-        domain_id: String,
+        domain_id: DomainId,
         /// The user.
         #[arg(long)]
-        user_id: String,
+        user_id: UserId,
         /// The role, e.g. managed-workspace-member.
         #[arg(long)]
-        role_id: String,
+        role_id: RoleId,
         /// The workspace; omit (or `*`) for every workspace or a domain-wide role.
         #[arg(long)]
-        workspace_id: Option<String>,
+        workspace_id: Option<WorkspaceId>,
     },
     /// List the domain's role bindings, oldest first (a JSON array).
     List {
         /// The domain.
         #[arg(long)]
-        domain_id: String,
+        domain_id: DomainId,
         /// Only this user's bindings.
         #[arg(long)]
-        user_id: Option<String>,
+        user_id: Option<UserId>,
         /// Only the bindings to this workspace (`*`: the domain-wide ones).
         #[arg(long)]
-        workspace_id: Option<String>,
+        workspace_id: Option<WorkspaceId>,
     },
     /// Delete a role binding; new tokens are no longer granted on it.
     Delete {
         /// The domain.
         #[arg(long)]
-        domain_id: String,
+        domain_id: DomainId,
         /// The binding, e.g. rb-11d4eeaa1411.
-        role_binding_id: String,
+        role_binding_id: RoleBindingId,
     },
 }
 
@@ -452,7 +452,7 @@ pub async fn run_admin(ctx: &Context, command: Command) -> Result<Value> {
                 ));
             }
             let new = NewUser {
-                user_id: UserId::parse(&user_id)?,
+                user_id: UserId::parse(user_id.as_str())?,
                 name: name.as_deref().map(Name::parse).transpose()?,
                 email: email.as_deref().map(Email::parse).transpose()?,
                 auth_type,
@@ -492,7 +492,7 @@ pub async fn run_admin(ctx: &Context, command: Command) -> Result<Value> {
                 &domain_id,
                 &user_id,
                 &role_id,
-                workspace_id.as_deref(),
+                workspace_id.as_ref(),
             )
             .await;
             match binding {
@@ -508,13 +508,9 @@ pub async fn run_admin(ctx: &Context, command: Command) -> Result<Value> {
             user_id,
             workspace_id,
         }) => {
-            let bindings = admin::list_role_bindings(
-                ctx,
-                &domain_id,
-                user_id.as_deref(),
-                workspace_id.as_deref(),
-            )
-            .await?;
+            let bindings =
+                admin::list_role_bindings(ctx, &domain_id, user_id.as_ref(), workspace_id.as_ref())
+                    .await?;
             Ok(bindings.iter().map(role_binding_json).collect())
         }
         Command::RoleBinding(RoleBindingCommand::Delete {
@@ -529,12 +525,16 @@ pub async fn run_admin(ctx: &Context, command: Command) -> Result<Value> {
 }
 
 /// The error for a role id the domain does not have, listing those it has.
-async fn unknown_role(ctx: &Context, domain_id: &str, role_id: &str) -> Error {
-    match crate::store::roles::ids(&ctx.store, domain_id).await {
+async fn unknown_role(ctx: &Context, domain_id: &DomainId, role_id: &RoleId) -> Error {
+    match admin::role_ids(ctx, domain_id).await {
         Ok(roles) if !roles.is_empty() => Error::Config(format!(
             "the domain has no role {}; its roles are: {}",
-            quoted(role_id),
-            roles.join(", ")
+            quoted(role_id.as_str()),
+            roles
+                .iter()
+                .map(RoleId::as_str)
+                .collect::<Vec<_>>()
+                .join(", ")
         )),
         Ok(_) => Error::not_found("role_id", role_id),
         Err(err) => err,
@@ -586,8 +586,8 @@ fn parse_tags(text: &str) -> Result<Tags> {
 fn parse_member(text: &str) -> Result<GroupMember> {
     match text.split_once('=') {
         Some((user_id, role_id)) if !user_id.is_empty() && !role_id.is_empty() => Ok(GroupMember {
-            user_id: user_id.to_owned(),
-            role_id: role_id.to_owned(),
+            user_id: UserId::new(user_id),
+            role_id: RoleId::new(role_id),
         }),
         _ => Err(Error::invalid(
             "member",
@@ -611,9 +611,9 @@ fn workspace_json(workspace: &Workspace) -> Value {
 fn user_json(user: &User) -> Value {
     json!({
         "user_id": user.user_id,
-        "name": user.name,
+        "name": user.name.as_str(),
         "state": user.state.as_str(),
-        "email": user.email,
+        "email": user.email.as_ref().map_or("", |email| email.as_str()),
         "auth_type": user.auth_type.as_str(),
         "domain_id": user.domain_id,
         "created_at": format_time(user.created_at),

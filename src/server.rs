@@ -200,7 +200,7 @@ pub async fn serve_with_tls(
         );
     }
     tracing::info!(to = %ctx.mailer.destination(), "sending mail");
-    if !crate::store::domains::any(&ctx.store).await? {
+    if !crate::service::domains::any(&ctx).await? {
         tracing::warn!(
             "the database has no domain yet; create one with `spaceid init --domain-name NAME \
              --admin-user-id USER_ID` (the admin's password from --admin-password or \

@@ -3,8 +3,8 @@
 use prost_types::{ListValue, Struct, Value, value::Kind};
 
 use crate::domain::{
-    AuthType, Member, MfaState, ResourceGroup, RoleBinding, RoleType, Tags, User, UserState,
-    UserSummary, WorkspaceGroupMember, WorkspaceState, WorkspaceWithRole, format_time,
+    AuthType, Member, MfaState, RequiredAction, ResourceGroup, RoleBinding, RoleType, Tags, User,
+    UserState, UserSummary, WorkspaceGroupMember, WorkspaceState, WorkspaceWithRole, format_time,
 };
 use crate::error::{Error, Label, Result};
 use crate::pb::identity as pb;
@@ -94,20 +94,25 @@ pub fn given(value: String) -> Option<String> {
 /// A user as `UserInfo`.
 pub fn user_info(user: &User) -> pb::UserInfo {
     let (role_id, role_type) = match &user.domain_role {
-        Some((role_id, _)) if user.is_domain_admin() => {
-            (role_id.clone(), pb::user_info::RoleType::DomainAdmin)
-        }
+        Some((role_id, _)) if user.is_domain_admin() => (
+            role_id.as_str().to_owned(),
+            pb::user_info::RoleType::DomainAdmin,
+        ),
         _ => (String::new(), pb::user_info::RoleType::User),
     };
     pb::UserInfo {
-        user_id: user.user_id.clone(),
-        name: user.name.clone(),
+        user_id: user.user_id.as_str().to_owned(),
+        name: user.name.as_str().to_owned(),
         state: match user.state {
             UserState::Enabled => pb::user_info::State::Enabled,
             UserState::Disabled => pb::user_info::State::Disabled,
             UserState::Pending => pb::user_info::State::Pending,
         } as i32,
-        email: user.email.clone(),
+        email: user
+            .email
+            .as_ref()
+            .map(|email| email.as_str().to_owned())
+            .unwrap_or_default(),
         email_verified: user.email_verified,
         auth_type: auth_type(user.auth_type) as i32,
         role_id,
@@ -117,20 +122,19 @@ pub fn user_info(user: &User) -> pb::UserInfo {
                 MfaState::Enabled => pb::mfa::State::Enabled,
                 MfaState::Disabled => pb::mfa::State::Disabled,
             } as i32,
-            mfa_type: mfa.mfa_type.clone(),
+            mfa_type: mfa.mfa_type.as_str().to_owned(),
             options: Some(struct_from_json(mfa.options.as_map())),
         }),
-        language: user.language.clone(),
-        timezone: user.timezone.clone(),
+        language: user.language.as_str().to_owned(),
+        timezone: user.timezone.as_str().to_owned(),
         required_actions: user
             .required_actions
             .iter()
-            .filter_map(|action| pb::UserRequiredAction::from_str_name(action))
-            .map(|action| action as i32)
+            .map(|action| pb::UserRequiredAction::from(*action) as i32)
             .collect(),
         refresh_timeout: user.refresh_timeout,
         tags: Some(struct_from_json(user.tags.as_map())),
-        domain_id: user.domain_id.clone(),
+        domain_id: user.domain_id.as_str().to_owned(),
         created_at: format_time(user.created_at),
         last_accessed_at: user.last_accessed_at.map(format_time).unwrap_or_default(),
     }
@@ -142,27 +146,31 @@ pub fn member_info(member: &Member, only: Option<&[String]>) -> pb::WorkspaceUse
     let user = &member.user;
     let wanted = |key: &str| only.is_none_or(|keys| keys.iter().any(|k| k == key));
     let mut info = pb::WorkspaceUserInfo {
-        user_id: user.user_id.clone(),
-        name: user.name.clone(),
+        user_id: user.user_id.as_str().to_owned(),
+        name: user.name.as_str().to_owned(),
         state: match user.state {
             UserState::Enabled => pb::workspace_user_info::State::Enabled,
             UserState::Disabled => pb::workspace_user_info::State::Disabled,
             UserState::Pending => pb::workspace_user_info::State::Pending,
         } as i32,
-        email: user.email.clone(),
+        email: user
+            .email
+            .as_ref()
+            .map(|email| email.as_str().to_owned())
+            .unwrap_or_default(),
         auth_type: auth_type(user.auth_type) as i32,
         role_type: if user.domain_admin {
             pb::workspace_user_info::RoleType::DomainAdmin
         } else {
             pb::workspace_user_info::RoleType::User
         } as i32,
-        language: user.language.clone(),
-        timezone: user.timezone.clone(),
+        language: user.language.as_str().to_owned(),
+        timezone: user.timezone.as_str().to_owned(),
         api_key_count: 0,
         tags: Some(struct_from_json(user.tags.as_map())),
         role_binding_info: Some(role_binding_info(&member.binding)),
         email_verified: user.email_verified,
-        domain_id: user.domain_id.clone(),
+        domain_id: user.domain_id.as_str().to_owned(),
         created_at: format_time(user.created_at),
         last_accessed_at: user.last_accessed_at.map(format_time).unwrap_or_default(),
     };
@@ -215,8 +223,8 @@ pub fn my_workspace_info(entry: &WorkspaceWithRole) -> pb::MyWorkspaceInfo {
         role_type,
     } = entry;
     pb::MyWorkspaceInfo {
-        workspace_id: workspace.workspace_id.clone(),
-        name: workspace.name.clone(),
+        workspace_id: workspace.workspace_id.as_str().to_owned(),
+        name: workspace.name.as_str().to_owned(),
         state: match workspace.state {
             WorkspaceState::Enabled => State::Enabled,
             WorkspaceState::Disabled => State::Disabled,
@@ -232,8 +240,8 @@ pub fn my_workspace_info(entry: &WorkspaceWithRole) -> pb::MyWorkspaceInfo {
         reference_id: workspace.reference_id.clone().unwrap_or_default(),
         is_managed: workspace.is_managed,
         is_dormant: workspace.is_dormant,
-        domain_id: workspace.domain_id.clone(),
-        role_id: role_id.clone(),
+        domain_id: workspace.domain_id.as_str().to_owned(),
+        role_id: role_id.as_str().to_owned(),
         created_at: format_time(workspace.created_at),
         last_synced_at: workspace
             .last_synced_at
@@ -254,14 +262,14 @@ pub fn my_workspace_group_info(entry: &MyWorkspaceGroup) -> pb::MyWorkspaceGroup
         role_binding,
     } = entry;
     pb::MyWorkspaceGroupInfo {
-        workspace_group_id: group.workspace_group_id.clone(),
-        name: group.name.clone(),
+        workspace_group_id: group.workspace_group_id.as_str().to_owned(),
+        name: group.name.as_str().to_owned(),
         users: users.iter().map(user_workspace_group).collect(),
         tags: Some(struct_from_json(group.tags.as_map())),
         role_binding_info: role_binding.as_ref().map(role_binding_info),
         created_by: group.created_by.clone(),
         updated_by: group.updated_by.clone(),
-        domain_id: group.domain_id.clone(),
+        domain_id: group.domain_id.as_str().to_owned(),
         created_at: format_time(group.created_at),
         updated_at: format_time(group.updated_at),
     }
@@ -270,10 +278,10 @@ pub fn my_workspace_group_info(entry: &MyWorkspaceGroup) -> pb::MyWorkspaceGroup
 /// A member of a workspace group, as `UserWorkspaceGroup` (whose enums are strings).
 fn user_workspace_group(member: &WorkspaceGroupMember) -> pb::UserWorkspaceGroup {
     pb::UserWorkspaceGroup {
-        user_id: member.user_id.clone(),
-        role_id: member.role_id.clone(),
+        user_id: member.user_id.as_str().to_owned(),
+        role_id: member.role_id.as_str().to_owned(),
         role_type: member.role_type.as_str().to_owned(),
-        user_name: member.user_name.clone(),
+        user_name: member.user_name.as_str().to_owned(),
         state: member.state.as_str().to_owned(),
     }
 }
@@ -282,7 +290,7 @@ fn user_workspace_group(member: &WorkspaceGroupMember) -> pb::UserWorkspaceGroup
 pub fn role_binding_info(binding: &RoleBinding) -> pb::RoleBindingInfo {
     use pb::role_binding_info::{ResourceGroup as WireGroup, RoleType as WireRole};
     pb::RoleBindingInfo {
-        role_binding_id: binding.role_binding_id.clone(),
+        role_binding_id: binding.role_binding_id.as_str().to_owned(),
         role_type: match binding.role_type {
             RoleType::DomainAdmin => WireRole::DomainAdmin,
             RoleType::WorkspaceOwner => WireRole::WorkspaceOwner,
@@ -292,11 +300,15 @@ pub fn role_binding_info(binding: &RoleBinding) -> pb::RoleBindingInfo {
             ResourceGroup::Domain => WireGroup::Domain,
             ResourceGroup::Workspace => WireGroup::Workspace,
         } as i32,
-        domain_id: binding.domain_id.clone(),
-        workspace_group_id: binding.workspace_group_id.clone().unwrap_or_default(),
-        workspace_id: binding.workspace_id.clone(),
-        role_id: binding.role_id.clone(),
-        user_id: binding.user_id.clone(),
+        domain_id: binding.domain_id.as_str().to_owned(),
+        workspace_group_id: binding
+            .workspace_group_id
+            .as_ref()
+            .map(|id| id.as_str().to_owned())
+            .unwrap_or_default(),
+        workspace_id: binding.workspace_id.as_str().to_owned(),
+        role_id: binding.role_id.as_str().to_owned(),
+        user_id: binding.user_id.as_str().to_owned(),
         created_at: format_time(binding.created_at),
     }
 }
@@ -304,13 +316,61 @@ pub fn role_binding_info(binding: &RoleBinding) -> pb::RoleBindingInfo {
 /// A user as `find` shows it.
 pub fn user_summary_info(user: &UserSummary) -> pb::UserSummaryInfo {
     pb::UserSummaryInfo {
-        user_id: user.user_id.clone(),
-        name: user.name.clone(),
+        user_id: user.user_id.as_str().to_owned(),
+        name: user.name.as_str().to_owned(),
         state: match user.state {
             UserState::Enabled => pb::user_summary_info::State::Enabled,
             UserState::Disabled => pb::user_summary_info::State::Disabled,
             UserState::Pending => pb::user_summary_info::State::Pending,
         } as i32,
+    }
+}
+
+impl From<RequiredAction> for pb::UserRequiredAction {
+    fn from(action: RequiredAction) -> Self {
+        match action {
+            RequiredAction::UpdatePassword => Self::UpdatePassword,
+        }
+    }
+}
+
+/// A wire enum from its number; a number the enum does not have is INVALID_ARGUMENT naming
+/// `field`.
+pub fn wire_enum<E: TryFrom<i32>>(value: i32, field: &'static str) -> Result<E> {
+    E::try_from(value).map_err(|_| Error::invalid(field, format!("unknown value {value}")))
+}
+
+impl From<pb::workspace_user_find_request::State> for Option<UserState> {
+    fn from(state: pb::workspace_user_find_request::State) -> Self {
+        use pb::workspace_user_find_request::State;
+        match state {
+            State::None => None,
+            State::Enabled => Some(UserState::Enabled),
+            State::Disabled => Some(UserState::Disabled),
+            State::Pending => Some(UserState::Pending),
+        }
+    }
+}
+
+impl From<pb::workspace_user_search_query::State> for Option<UserState> {
+    fn from(state: pb::workspace_user_search_query::State) -> Self {
+        use pb::workspace_user_search_query::State;
+        match state {
+            State::None => None,
+            State::Enabled => Some(UserState::Enabled),
+            State::Disabled => Some(UserState::Disabled),
+            State::Pending => Some(UserState::Pending),
+        }
+    }
+}
+
+impl From<pb::AuthType> for Option<AuthType> {
+    fn from(auth_type: pb::AuthType) -> Self {
+        match auth_type {
+            pb::AuthType::NoneBackend => None,
+            pb::AuthType::Local => Some(AuthType::Local),
+            pb::AuthType::External => Some(AuthType::External),
+        }
     }
 }
 

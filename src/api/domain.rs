@@ -7,6 +7,7 @@ use std::sync::Arc;
 use tonic::{Request, Response, Status};
 
 use crate::context::Context;
+use crate::domain::DomainId;
 use crate::error::Error;
 use crate::pb::core::{AuthenticationRequest, AuthenticationResponse};
 use crate::pb::identity::{
@@ -73,7 +74,7 @@ impl Domain for DomainApi {
         let GetDomainAuthRequest { name } = request.into_inner();
         let domain = domains::by_name(&self.ctx, &name).await?;
         Ok(Response::new(DomainAuthInfo {
-            domain_id: domain.domain_id,
+            domain_id: domain.domain_id.into_string(),
             name: domain.name,
             // No external authentication (SSO plugins) here: LOCAL sign-in only.
             external_auth_state: ExternalAuthState::Disabled as i32,
@@ -92,7 +93,8 @@ impl Domain for DomainApi {
             .authenticate(request.metadata())
             .await?;
         let AuthenticationRequest { domain_id } = request.into_inner();
-        let public_key = domains::public_key(&self.ctx, &caller, &domain_id).await?;
+        let public_key =
+            domains::public_key(&self.ctx, &caller, &DomainId::new(&*domain_id)).await?;
         Ok(Response::new(AuthenticationResponse {
             domain_id,
             public_key,

@@ -4,11 +4,11 @@ use std::sync::Arc;
 
 use tonic::{Request, Response, Status};
 
-use super::convert::{given, json_from_struct, struct_string};
+use super::convert::{given, json_from_struct, struct_string, wire_enum};
 use crate::auth::Permissions;
 use crate::context::Context;
-use crate::domain::Code;
 use crate::domain::TokenRole;
+use crate::domain::{Code, DomainId, RoleId, WorkspaceId};
 use crate::error::Error;
 use crate::pb::identity::{
     GrantTokenInfo, GrantTokenRequest, IssueTokenRequest, TokenInfo, grant_token_info,
@@ -44,25 +44,20 @@ impl Token for TokenApi {
             verify_code,
             domain_id,
         } = request.into_inner();
-        let verify_code = match AuthType::try_from(auth_type) {
-            Ok(AuthType::Local | AuthType::None) => None,
-            Ok(AuthType::External) => {
+        let verify_code = match wire_enum(auth_type, "auth_type")? {
+            AuthType::Local | AuthType::None => None,
+            AuthType::External => {
                 return Err(Error::invalid(
                     "auth_type",
                     "EXTERNAL sign-in is not available in this domain",
                 )
                 .into());
             }
-            Ok(AuthType::Mfa) => Some(Code::parse("verify_code", &verify_code)?),
-            Err(_) => {
-                return Err(
-                    Error::invalid("auth_type", format!("unknown value {auth_type}")).into(),
-                );
-            }
+            AuthType::Mfa => Some(Code::parse("verify_code", &verify_code)?),
         };
         let credentials = json_from_struct(credentials.unwrap_or_default(), "credentials")?;
         let sign_in = SignIn {
-            domain_id,
+            domain_id: DomainId::new(domain_id),
             user_id: struct_string(&credentials, "user_id", "credentials.user_id")?,
             password: struct_string(&credentials, "password", "credentials.password")?,
             timeout,
@@ -89,23 +84,18 @@ impl Token for TokenApi {
             domain_id,
             workspace_id,
         } = request.into_inner();
-        match GrantType::try_from(grant_type) {
-            Ok(GrantType::RefreshToken) => {}
-            Ok(GrantType::SystemToken) => {
+        match wire_enum(grant_type, "grant_type")? {
+            GrantType::RefreshToken => {}
+            GrantType::SystemToken => {
                 return Err(
                     Error::NotImplemented("Token.grant with grant_type SYSTEM_TOKEN").into(),
                 );
             }
-            Ok(GrantType::None) => return Err(Error::required("grant_type").into()),
-            Err(_) => {
-                return Err(
-                    Error::invalid("grant_type", format!("unknown value {grant_type}")).into(),
-                );
-            }
+            GrantType::None => return Err(Error::required("grant_type").into()),
         }
         let scope = match WireScope::try_from(scope) {
             Ok(WireScope::Domain) => Scope::Domain,
-            Ok(WireScope::Workspace) => Scope::Workspace(workspace_id),
+            Ok(WireScope::Workspace) => Scope::Workspace(WorkspaceId::new(workspace_id)),
             Ok(WireScope::User) => Scope::User,
             Ok(WireScope::None) => return Err(Error::required("scope").into()),
             _ => return Err(Error::invalid("scope", "must be DOMAIN, WORKSPACE or USER").into()),
@@ -115,7 +105,7 @@ impl Token for TokenApi {
             scope,
             timeout,
             permissions: Permissions::parse(permissions)?,
-            domain_id: given(domain_id),
+            domain_id: given(domain_id).map(DomainId::new),
         };
         let granted = tokens::grant(&self.ctx, request).await?;
         Ok(Response::new(GrantTokenInfo {
@@ -126,9 +116,12 @@ impl Token for TokenApi {
                 TokenRole::WorkspaceMember => grant_token_info::RoleType::WorkspaceMember,
                 TokenRole::User => grant_token_info::RoleType::User,
             } as i32,
-            domain_id: granted.domain_id,
-            workspace_id: granted.workspace_id.unwrap_or_default(),
-            role_id: granted.role_id.unwrap_or_default(),
+            domain_id: granted.domain_id.into_string(),
+            workspace_id: granted
+                .workspace_id
+                .map(WorkspaceId::into_string)
+                .unwrap_or_default(),
+            role_id: granted.role_id.map(RoleId::into_string).unwrap_or_default(),
         }))
     }
 }

@@ -10,7 +10,9 @@ use super::convert::{
 };
 use crate::auth::{Permission, Principal};
 use crate::context::Context;
-use crate::domain::{Code, Email, Language, Name, Password, Timezone};
+use crate::domain::{
+    Code, DomainId, Email, Language, Name, Password, Timezone, UserId, WorkspaceGroupId,
+};
 use crate::error::Error;
 use crate::pb::compat::{
     UpdatePasswordUserProfileRequest, user_profile_server::UserProfile as LaterUserProfile,
@@ -117,7 +119,7 @@ impl UserProfile for UserProfileApi {
         request: Request<UserPasswordResetRequest>,
     ) -> Result<Response<()>, Status> {
         let UserPasswordResetRequest { user_id, domain_id } = request.into_inner();
-        reset::reset_password(&self.ctx, &domain_id, &user_id).await?;
+        reset::reset_password(&self.ctx, &DomainId::new(domain_id), &UserId::new(user_id)).await?;
         Ok(Response::new(()))
     }
 
@@ -181,8 +183,8 @@ impl UserProfile for UserProfileApi {
     ) -> Result<Response<MyWorkspacesInfo>, Status> {
         let caller = self.reader(&request).await?;
         let UserProfileRequest { workspace_group_id } = request.into_inner();
-        let group = given(workspace_group_id);
-        let workspaces = workspaces::my_workspaces(&self.ctx, &caller, group.as_deref()).await?;
+        let group = given(workspace_group_id).map(WorkspaceGroupId::new);
+        let workspaces = workspaces::my_workspaces(&self.ctx, &caller, group.as_ref()).await?;
         Ok(Response::new(MyWorkspacesInfo {
             results: workspaces.iter().map(my_workspace_info).collect(),
             total_count: count(workspaces.len())?,

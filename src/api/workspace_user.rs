@@ -4,12 +4,15 @@ use std::sync::Arc;
 
 use tonic::{Request, Response, Status};
 
-use super::convert::{given, member_info, struct_from_json, tags_from_struct, user_summary_info};
+use super::convert::{
+    given, member_info, struct_from_json, tags_from_struct, user_summary_info, wire_enum,
+};
 use super::{client_of, query};
 use crate::auth::{Permission, Principal};
 use crate::context::Context;
 use crate::domain::{
-    AuthType, Email, Language, Name, NewUser, Password, RoleType, Timezone, UserId, UserState,
+    Email, Language, MemberFilter, Name, NewUser, Password, RoleId, RoleType, Timezone, UserId,
+    WorkspaceId,
 };
 use crate::error::Error;
 use crate::pb::identity::{
@@ -19,7 +22,6 @@ use crate::pb::identity::{
     workspace_user_search_query, workspace_user_server::WorkspaceUser,
 };
 use crate::service::workspace_users::{self, NewMember};
-use crate::store::members::MemberFilter;
 
 /// The WorkspaceUser service.
 pub struct WorkspaceUserApi {
@@ -70,16 +72,8 @@ impl WorkspaceUser for WorkspaceUserApi {
             user_id: UserId::parse(&user_id)?,
             name: given(name).map(|n| Name::parse(&n)).transpose()?,
             email: given(email).map(|e| Email::parse(&e)).transpose()?,
-            auth_type: match WireAuthType::try_from(auth_type) {
-                Ok(WireAuthType::Local) => AuthType::Local,
-                Ok(WireAuthType::External) => AuthType::External,
-                Ok(WireAuthType::NoneBackend) => return Err(Error::required("auth_type").into()),
-                Err(_) => {
-                    return Err(
-                        Error::invalid("auth_type", format!("unknown value {auth_type}")).into(),
-                    );
-                }
-            },
+            auth_type: Option::from(wire_enum::<WireAuthType>(auth_type, "auth_type")?)
+                .ok_or_else(|| Error::required("auth_type"))?,
             password: given(password).map(|p| Password::parse(&p)).transpose()?,
             language: given(language).map(|l| Language::parse(&l)).transpose()?,
             timezone: given(timezone).map(|t| Timezone::parse(&t)).transpose()?,
@@ -87,7 +81,7 @@ impl WorkspaceUser for WorkspaceUserApi {
         };
         let new = NewMember {
             user,
-            role_id,
+            role_id: RoleId::new(role_id),
             reset_password,
         };
         // A workspace token names its workspace; the request has no workspace field here.
@@ -104,9 +98,14 @@ impl WorkspaceUser for WorkspaceUserApi {
             user_id,
             workspace_id,
         } = request.into_inner();
-        let workspace_id = given(workspace_id);
-        let member =
-            workspace_users::get(&self.ctx, &caller, workspace_id.as_deref(), &user_id).await?;
+        let workspace_id = given(workspace_id).map(WorkspaceId::new);
+        let member = workspace_users::get(
+            &self.ctx,
+            &caller,
+            workspace_id.as_ref(),
+            &UserId::new(user_id),
+        )
+        .await?;
         Ok(Response::new(member_info(&member, None)))
     }
 
@@ -125,20 +124,13 @@ impl WorkspaceUser for WorkspaceUserApi {
             page,
             workspace_id,
         } = request.into_inner();
-        use workspace_user_find_request::State;
-        let state = match State::try_from(state) {
-            Ok(State::None) => None,
-            Ok(State::Enabled) => Some(UserState::Enabled),
-            Ok(State::Disabled) => Some(UserState::Disabled),
-            Ok(State::Pending) => Some(UserState::Pending),
-            Err(_) => return Err(Error::invalid("state", format!("unknown value {state}")).into()),
-        };
-        let workspace_id = given(workspace_id);
+        let state = wire_enum::<workspace_user_find_request::State>(state, "state")?.into();
+        let workspace_id = given(workspace_id).map(WorkspaceId::new);
         let found = workspace_users::find(
             &self.ctx,
             &caller,
             client,
-            workspace_id.as_deref(),
+            workspace_id.as_ref(),
             given(keyword),
             state,
             page.map(query::page),
@@ -166,51 +158,23 @@ impl WorkspaceUser for WorkspaceUserApi {
             role_type,
             workspace_id,
         } = request.into_inner();
-        use workspace_user_search_query::State;
         let filter = MemberFilter {
-            user_id: given(user_id),
+            user_id: given(user_id).map(UserId::new),
             name: given(name),
-            state: match State::try_from(state) {
-                Ok(State::None) => None,
-                Ok(State::Enabled) => Some(UserState::Enabled),
-                Ok(State::Disabled) => Some(UserState::Disabled),
-                Ok(State::Pending) => Some(UserState::Pending),
-                Err(_) => {
-                    return Err(Error::invalid("state", format!("unknown value {state}")).into());
-                }
-            },
+            state: wire_enum::<workspace_user_search_query::State>(state, "state")?.into(),
             email: given(email),
-            auth_type: match WireAuthType::try_from(auth_type) {
-                Ok(WireAuthType::NoneBackend) => None,
-                Ok(WireAuthType::Local) => Some(AuthType::Local),
-                Ok(WireAuthType::External) => Some(AuthType::External),
-                Err(_) => {
-                    return Err(
-                        Error::invalid("auth_type", format!("unknown value {auth_type}")).into(),
-                    );
-                }
-            },
-            role_type: match given(role_type) {
-                None => None,
-                Some(role_type) => match RoleType::parse(&role_type)? {
-                    RoleType::DomainAdmin => {
-                        return Err(Error::invalid(
-                            "role_type",
-                            "is WORKSPACE_OWNER or WORKSPACE_MEMBER in a workspace",
-                        )
-                        .into());
-                    }
-                    workspace_role => Some(workspace_role),
-                },
-            },
+            auth_type: wire_enum::<WireAuthType>(auth_type, "auth_type")?.into(),
+            role_type: given(role_type)
+                .map(|role_type| RoleType::parse(&role_type))
+                .transpose()?,
         };
         let search = query::search(query)?;
-        let workspace_id = given(workspace_id);
-        let (listing, only) = workspace_users::list(
+        let workspace_id = given(workspace_id).map(WorkspaceId::new);
+        let listing = workspace_users::list(
             &self.ctx,
             &caller,
             client,
-            workspace_id.as_deref(),
+            workspace_id.as_ref(),
             filter,
             search,
         )
@@ -219,7 +183,7 @@ impl WorkspaceUser for WorkspaceUserApi {
             results: listing
                 .results
                 .iter()
-                .map(|member| member_info(member, only.as_deref()))
+                .map(|member| member_info(member, listing.only.as_deref()))
                 .collect(),
             total_count: count(listing.total_count),
         }))
@@ -236,10 +200,9 @@ impl WorkspaceUser for WorkspaceUserApi {
             workspace_id,
         } = request.into_inner();
         let stat = query::stat(query)?;
-        let workspace_id = given(workspace_id);
+        let workspace_id = given(workspace_id).map(WorkspaceId::new);
         let (results, total_count) =
-            workspace_users::stat(&self.ctx, &caller, client, workspace_id.as_deref(), stat)
-                .await?;
+            workspace_users::stat(&self.ctx, &caller, client, workspace_id.as_ref(), stat).await?;
         let mut answer = serde_json::Map::new();
         answer.insert("results".into(), serde_json::Value::Array(results));
         if let Some(total_count) = total_count {

@@ -6,7 +6,7 @@ use jsonwebtoken::{Algorithm, Header, Validation, errors::ErrorKind};
 use serde::{Deserialize, Serialize};
 
 use super::keys::KeyMaterial;
-use crate::domain::{CredentialStamp, ROOT_DOMAIN_ID, TokenRole, User, ids};
+use crate::domain::{CredentialStamp, DomainId, TokenRole, User, WorkspaceId, ids};
 use crate::error::{Error, Result};
 
 /// The `iss` of every token.
@@ -84,8 +84,8 @@ pub struct Claims {
     /// The owner type: `USER`, `APP` or `SYSTEM`.
     pub own: String,
     /// The domain.
-    pub did: String,
-    /// The user.
+    pub did: DomainId,
+    /// The user (or, in a system token, the token's name).
     pub aud: String,
     /// 32 lowercase hex characters, unique per token.
     pub jti: String,
@@ -100,7 +100,7 @@ pub struct Claims {
     pub rol: Option<String>,
     /// The workspace of a workspace-scoped token.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub wid: Option<String>,
+    pub wid: Option<WorkspaceId>,
     /// API permissions that narrow what the token may call.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub permissions: Vec<String>,
@@ -129,7 +129,7 @@ impl Claims {
             typ: kind.as_str().into(),
             own: "USER".into(),
             did: user.domain_id.clone(),
-            aud: user.user_id.clone(),
+            aud: user.user_id.as_str().to_owned(),
             jti: ids::random_hex(16),
             iat: now,
             exp: now + lifetime,
@@ -153,7 +153,7 @@ impl Claims {
             iss: ISSUER.into(),
             typ: TokenKind::System.as_str().into(),
             own: SYSTEM_OWNER.into(),
-            did: ROOT_DOMAIN_ID.into(),
+            did: DomainId::root(),
             aud: name.to_owned(),
             jti: jti.to_owned(),
             iat: now,
@@ -178,9 +178,9 @@ impl Claims {
     }
 
     /// The same claims with a role (and, for a workspace, its id).
-    pub fn with_role(mut self, role: TokenRole, workspace_id: Option<&str>) -> Self {
+    pub fn with_role(mut self, role: TokenRole, workspace_id: Option<&WorkspaceId>) -> Self {
         self.rol = Some(role.as_str().into());
-        self.wid = workspace_id.map(str::to_owned);
+        self.wid = workspace_id.cloned();
         self
     }
 }
@@ -201,14 +201,14 @@ pub struct KeyRef {
     /// The header's key id.
     pub kid: String,
     /// The `did` claim.
-    pub domain_id: String,
+    pub domain_id: DomainId,
 }
 
 /// Reads a token's `KeyRef` without verifying it.
 pub fn unverified_key_ref(token: &str) -> Result<KeyRef> {
     #[derive(Deserialize)]
     struct DomainOnly {
-        did: String,
+        did: DomainId,
     }
     let malformed = |_| Error::authentication("the token is malformed");
     let header = jsonwebtoken::decode_header(token).map_err(malformed)?;

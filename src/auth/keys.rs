@@ -20,7 +20,7 @@ use rsa::{
 };
 use tokio::sync::{Mutex, Semaphore};
 
-use crate::domain::{KeyListing, KeyPurpose, SigningKey, ids};
+use crate::domain::{DomainId, KeyListing, KeyPurpose, SigningKey, ids};
 use crate::error::{Error, Result};
 use crate::store::{self, Store};
 
@@ -40,7 +40,7 @@ pub struct KeyMaterial {
     /// Key id, sent in the JWT header.
     pub kid: String,
     /// The domain whose tokens it signs.
-    pub domain_id: String,
+    pub domain_id: DomainId,
     /// What it signs.
     pub purpose: KeyPurpose,
     /// Signs tokens.
@@ -64,7 +64,7 @@ pub struct DomainKeys {
 struct Index {
     loaded_at: Instant,
     by_kid: HashMap<String, Arc<KeyMaterial>>,
-    newest: HashMap<String, DomainKeys>,
+    newest: HashMap<DomainId, DomainKeys>,
 }
 
 /// Every domain's keys, by key id, as of a recent load of the key listing.
@@ -113,11 +113,11 @@ impl Keyring {
     pub async fn verification_key(
         &self,
         kid: &str,
-        domain_id: &str,
+        domain_id: &DomainId,
         purpose: KeyPurpose,
     ) -> Result<Arc<KeyMaterial>> {
         let key = self.find(|index| index.by_kid.get(kid).cloned()).await?;
-        key.filter(|key| key.domain_id == domain_id && key.purpose == purpose)
+        key.filter(|key| key.domain_id == *domain_id && key.purpose == purpose)
             .ok_or_else(|| Error::authentication(super::jwt::BAD_SIGNATURE))
     }
 
@@ -125,7 +125,7 @@ impl Keyring {
     /// domain made by another process a moment ago may not be in this process's listing
     /// yet (a reload waits for its turn, at most `MISS_RELOAD_INTERVAL`), so their absence
     /// is UNAVAILABLE: the same call succeeds a second later.
-    pub async fn signing_keys(&self, domain_id: &str) -> Result<DomainKeys> {
+    pub async fn signing_keys(&self, domain_id: &DomainId) -> Result<DomainKeys> {
         self.find(|index| index.newest.get(domain_id).cloned())
             .await?
             .ok_or(Error::Busy(
@@ -194,8 +194,8 @@ impl Keyring {
         // Newest first, so the first key of a purpose seen for a domain is the one that signs.
         listing.sort_by(|a, b| (b.created_at, &b.kid).cmp(&(a.created_at, &a.kid)));
         let mut by_kid = HashMap::with_capacity(listing.len());
-        let mut newest_access: HashMap<String, Arc<KeyMaterial>> = HashMap::new();
-        let mut newest_refresh: HashMap<String, Arc<KeyMaterial>> = HashMap::new();
+        let mut newest_access: HashMap<DomainId, Arc<KeyMaterial>> = HashMap::new();
+        let mut newest_refresh: HashMap<DomainId, Arc<KeyMaterial>> = HashMap::new();
         for KeyListing {
             kid,
             domain_id,
@@ -278,7 +278,7 @@ pub async fn generate(purpose: KeyPurpose) -> Result<SigningKey> {
 }
 
 /// A stored key pair, parsed for signing and verifying the tokens of `domain_id`.
-pub(crate) fn material(key: &SigningKey, domain_id: &str) -> Result<KeyMaterial> {
+pub(crate) fn material(key: &SigningKey, domain_id: &DomainId) -> Result<KeyMaterial> {
     let component = |name: &str| {
         key.public_jwk
             .get(name)
@@ -287,7 +287,7 @@ pub(crate) fn material(key: &SigningKey, domain_id: &str) -> Result<KeyMaterial>
     };
     Ok(KeyMaterial {
         kid: key.kid.clone(),
-        domain_id: domain_id.to_owned(),
+        domain_id: domain_id.clone(),
         purpose: key.purpose,
         encoding: EncodingKey::from_rsa_pem(key.private_pem.as_bytes()).map_err(Error::internal)?,
         decoding: DecodingKey::from_rsa_components(component("n")?, component("e")?)

@@ -7,7 +7,7 @@ use tonic::metadata::MetadataMap;
 
 use super::{Claims, Keyring, Permission, Permissions, TokenKind, VerifiedTokens, jwt};
 use crate::clock::Clock;
-use crate::domain::{KeyPurpose, TokenRole, User, UserState};
+use crate::domain::{DomainId, KeyPurpose, TokenRole, User, UserId, UserState, WorkspaceId};
 use crate::error::{Error, Result};
 use crate::store::{self, Store};
 
@@ -19,7 +19,7 @@ pub const TOKEN_METADATA_KEY: &str = "token";
 pub struct Principal {
     user: Arc<User>,
     role: TokenRole,
-    workspace_id: Option<String>,
+    workspace_id: Option<WorkspaceId>,
     reset: Option<String>,
 }
 
@@ -31,12 +31,12 @@ impl Principal {
     }
 
     /// The caller's domain.
-    pub fn domain_id(&self) -> &str {
+    pub fn domain_id(&self) -> &DomainId {
         &self.user.domain_id
     }
 
     /// The caller's user id.
-    pub fn user_id(&self) -> &str {
+    pub fn user_id(&self) -> &UserId {
         &self.user.user_id
     }
 
@@ -46,8 +46,8 @@ impl Principal {
     }
 
     /// The workspace a workspace-scoped token names.
-    pub fn workspace_id(&self) -> Option<&str> {
-        self.workspace_id.as_deref()
+    pub fn workspace_id(&self) -> Option<&WorkspaceId> {
+        self.workspace_id.as_ref()
     }
 
     /// The `jti` of the password reset token the caller came with, if it came with one
@@ -115,7 +115,7 @@ impl Authenticator {
         } = &*claims;
         let role = rol
             .as_deref()
-            .and_then(TokenRole::parse)
+            .and_then(|role| TokenRole::parse(role).ok())
             .ok_or_else(|| Error::authentication("the token carries no valid role"))?;
         if !Permissions::from_claim(permissions.clone()).allow(permission) {
             return Err(Error::permission_denied(format!(
@@ -217,7 +217,7 @@ impl Authenticator {
         let stamp = claims
             .stamp()
             .ok_or_else(|| Error::authentication("the token names no account (acc, cvr)"))?;
-        let user = store::users::get_cached(&self.store, &claims.did, &claims.aud)
+        let user = store::users::get_cached(&self.store, &claims.did, &UserId::new(&*claims.aud))
             .await?
             .ok_or_else(|| Error::authentication("the token's user no longer exists"))?;
         if user.stamp.account_id != stamp.account_id {

@@ -16,7 +16,7 @@ use super::keys::{KeyMaterial, MISS_RELOAD_INTERVAL, MISS_WAITERS, material};
 use super::principal::TOKEN_METADATA_KEY;
 use super::{Claims, TokenKind, jwt};
 use crate::clock::Clock;
-use crate::domain::{ROOT_DOMAIN_ID, SystemToken};
+use crate::domain::{DomainId, SystemToken};
 use crate::error::{Error, Result};
 use crate::store::{self, Store};
 
@@ -77,7 +77,7 @@ impl SystemAuthenticator {
             .to_str()
             .map_err(|_| Error::authentication("the token is malformed"))?;
         let key_ref = jwt::unverified_key_ref(token)?;
-        if key_ref.domain_id != ROOT_DOMAIN_ID {
+        if !key_ref.domain_id.is_root() {
             return Err(Error::authentication(NOT_A_SYSTEM_TOKEN));
         }
         let key = self
@@ -114,7 +114,7 @@ impl SystemAuthenticator {
             cvr,
         } = claims;
         if own != jwt::SYSTEM_OWNER
-            || did != ROOT_DOMAIN_ID
+            || !did.is_root()
             || rol.as_deref() != Some(jwt::SYSTEM_ROLE)
             || wid.is_some()
             || acc.is_some()
@@ -156,7 +156,7 @@ impl SystemAuthenticator {
         *last_load = Some(Instant::now());
         let mut loaded = HashMap::new();
         for stored in store::system_tokens::keys(&self.store).await? {
-            match material(&stored, ROOT_DOMAIN_ID) {
+            match material(&stored, &DomainId::root()) {
                 Ok(key) => {
                     loaded.insert(stored.kid.clone(), Arc::new(key));
                 }

@@ -1,5 +1,5 @@
 //! `spaceid bench`: seeds a database with a domain, a large and a small workspace (through
-//! `store::bulk`, not one call per user), serves it in this process or targets a running
+//! `service::seed`, not one call per user), serves it in this process or targets a running
 //! server, drives each scenario with concurrent unary calls for a fixed time after a
 //! warm-up, and reports calls, errors, throughput, latency percentiles, CPU and memory,
 //! each scenario also as a ratio to a health check on the same server in the same run.
@@ -299,7 +299,7 @@ impl PasswordChangers {
             .map(|(i, user_id)| {
                 runtime.spawn(scenarios::change_passwords(
                     clients[i % clients.len()].clone(),
-                    data.domain_id.clone(),
+                    data.domain_id.to_string(),
                     user_id,
                     stop.clone(),
                     changed.clone(),
@@ -340,15 +340,25 @@ async fn owner_tokens(
         .spawn(async move {
             let mut token = TokenClient::new(channel);
             let refresh = token
-                .issue(scenarios::sign_in(&data.domain_id, seed::OWNER_ID))
+                .issue(scenarios::sign_in(data.domain_id.as_str(), seed::OWNER_ID))
                 .await
                 .map_err(|status| Error::internal(format!("the owner cannot sign in: {status:?}")))?
                 .into_inner()
                 .refresh_token;
-            let large_token =
-                grant_workspace(&mut token, &refresh, &data.large.workspace_id, timeout).await?;
-            let small_token =
-                grant_workspace(&mut token, &refresh, &data.small.workspace_id, timeout).await?;
+            let large_token = grant_workspace(
+                &mut token,
+                &refresh,
+                data.large.workspace_id.as_str(),
+                timeout,
+            )
+            .await?;
+            let small_token = grant_workspace(
+                &mut token,
+                &refresh,
+                data.small.workspace_id.as_str(),
+                timeout,
+            )
+            .await?;
             Ok(Target {
                 data,
                 large_token,

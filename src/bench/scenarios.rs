@@ -236,7 +236,7 @@ impl Clients {
             }
             Scenario::TokenIssue => {
                 let user_id = enabled_member(n, target.data.large.members.saturating_sub(1));
-                let request = sign_in(&target.data.domain_id, &user_id);
+                let request = sign_in(target.data.domain_id.as_str(), &user_id);
                 self.token.issue(request).await?;
             }
         }

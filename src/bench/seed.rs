@@ -1,5 +1,5 @@
 //! The bench's data set: a domain named `bench` with a large and a small workspace, an owner
-//! bound in both, and members made in bulk through `store::bulk`. A database seeded before
+//! bound in both, and members made in bulk through `service::seed`. A database seeded before
 //! is reused, and topped up when it holds fewer members than asked for.
 
 use std::time::Instant;
@@ -8,11 +8,12 @@ use indicatif::{ProgressBar, ProgressStyle};
 
 use crate::context::Context;
 use crate::domain::{
-    AuthType, Name, NewUser, Password, Role, RoleType, Tags, UserId, UserState, Workspace,
+    AuthType, DomainId, Name, NewUser, Password, Role, RoleType, Tags, UserId, UserState,
+    Workspace, WorkspaceId,
 };
 use crate::error::{Error, Result};
 use crate::service::admin;
-use crate::store::{self, bulk};
+use crate::service::seed::{self, Membership, NewMember};
 
 /// The bench domain's name; finding it means the database was seeded before.
 pub const DOMAIN_NAME: &str = "bench";
@@ -34,7 +35,7 @@ const SMALL_PREFIX: &str = "small";
 #[derive(Debug, Clone)]
 pub struct Dataset {
     /// The bench domain.
-    pub domain_id: String,
+    pub domain_id: DomainId,
     /// The workspace with `--users` members.
     pub large: WorkspaceSize,
     /// The workspace with `--small-users` members.
@@ -51,7 +52,7 @@ pub struct Dataset {
 #[derive(Debug, Clone)]
 pub struct WorkspaceSize {
     /// The workspace.
-    pub workspace_id: String,
+    pub workspace_id: WorkspaceId,
     /// Its members.
     pub members: u64,
 }
@@ -83,8 +84,8 @@ fn member_id(prefix: &str, index: u64) -> String {
 /// `small_users` in the small one.
 pub async fn prepare(ctx: &Context, users: u64, small_users: u64) -> Result<Dataset> {
     let password = Password::parse(PASSWORD)?;
-    let domain_id = match store::domains::by_name(&ctx.store, DOMAIN_NAME).await? {
-        Some(domain) => domain.domain_id,
+    let domain_id = match seed::domain_named(ctx, DOMAIN_NAME).await? {
+        Some(domain_id) => domain_id,
         None => {
             let admin = local_user(ADMIN_ID, "Bench Admin", &password)?;
             admin::init_domain(ctx, DOMAIN_NAME, admin)
@@ -93,7 +94,7 @@ pub async fn prepare(ctx: &Context, users: u64, small_users: u64) -> Result<Data
                 .domain_id
         }
     };
-    if store::users::get(&ctx.store, &domain_id, OWNER_ID)
+    if seed::user(ctx, &domain_id, &UserId::new(OWNER_ID))
         .await?
         .is_none()
     {
@@ -123,7 +124,7 @@ pub async fn prepare(ctx: &Context, users: u64, small_users: u64) -> Result<Data
     let seed_secs = started.elapsed().as_secs_f64();
     let mut member_hash = None;
     for user_id in [large_member_id(0), OWNER_ID.to_owned()] {
-        if let Some(user) = store::users::get(&ctx.store, &domain_id, &user_id).await? {
+        if let Some(user) = seed::user(ctx, &domain_id, &UserId::new(user_id)).await? {
             member_hash = user.password_hash;
             break;
         }
@@ -145,7 +146,7 @@ pub async fn prepare(ctx: &Context, users: u64, small_users: u64) -> Result<Data
 }
 
 /// The workspace named `name` with the owner bound to it, made if missing.
-async fn workspace(ctx: &Context, domain_id: &str, name: &str) -> Result<Workspace> {
+async fn workspace(ctx: &Context, domain_id: &DomainId, name: &str) -> Result<Workspace> {
     let existing = admin::list_workspaces(ctx, domain_id)
         .await?
         .into_iter()
@@ -154,18 +155,15 @@ async fn workspace(ctx: &Context, domain_id: &str, name: &str) -> Result<Workspa
         Some(workspace) => workspace,
         None => admin::create_workspace(ctx, domain_id, name, Tags::default()).await?,
     };
-    let bound = admin::list_role_bindings(
-        ctx,
-        domain_id,
-        Some(OWNER_ID),
-        Some(&workspace.workspace_id),
-    )
-    .await?;
+    let owner = UserId::new(OWNER_ID);
+    let bound =
+        admin::list_role_bindings(ctx, domain_id, Some(&owner), Some(&workspace.workspace_id))
+            .await?;
     if bound.is_empty() {
         admin::create_role_binding(
             ctx,
             domain_id,
-            OWNER_ID,
+            &owner,
             &role(RoleType::WorkspaceOwner).role_id,
             Some(&workspace.workspace_id),
         )
@@ -181,8 +179,8 @@ pub fn stored_hash(data: &Dataset) -> Result<String> {
         .ok_or_else(|| Error::internal("the bench members have no password hash"))
 }
 
-async fn members(ctx: &Context, domain_id: &str, workspace: &Workspace) -> Result<u64> {
-    store::members::member_count(&ctx.store, domain_id, &workspace.workspace_id).await
+async fn members(ctx: &Context, domain_id: &DomainId, workspace: &Workspace) -> Result<u64> {
+    seed::member_count(ctx, domain_id, &workspace.workspace_id).await
 }
 
 /// Adds members number `indexes` to `workspace`, a transaction per
@@ -197,12 +195,11 @@ async fn add_members(
     progress: &ProgressBar,
 ) -> Result<()> {
     let member_role = role(RoleType::WorkspaceMember);
-    let membership = bulk::Membership {
+    let membership = Membership {
         domain_id: &workspace.domain_id,
         workspace_id: &workspace.workspace_id,
         role: &member_role,
         password_hash,
-        now: ctx.clock.now(),
     };
     let mut start = indexes.start;
     while start < indexes.end {
@@ -210,20 +207,18 @@ async fn add_members(
         let batch = (start..end)
             .map(|index| new_member(prefix, index))
             .collect::<Result<Vec<_>>>()?;
-        let tx = ctx.store.begin().await?;
-        bulk::insert_members(&tx, membership, &batch).await?;
-        tx.commit().await?;
+        seed::add_members(ctx, membership, &batch).await?;
         progress.inc(end - start);
         start = end;
     }
-    bulk::analyze(&ctx.store).await
+    seed::analyze(ctx).await
 }
 
-fn new_member(prefix: &str, index: u64) -> Result<bulk::NewMember> {
+fn new_member(prefix: &str, index: u64) -> Result<NewMember> {
     let mut tags = serde_json::Map::new();
     tags.insert("team".into(), format!("team-{}", index % 20).into());
     tags.insert("bench".into(), true.into());
-    Ok(bulk::NewMember {
+    Ok(NewMember {
         user_id: UserId::parse(&member_id(prefix, index))?,
         name: Name::parse(&format!("Bench User {index}"))?,
         state: member_state(index),

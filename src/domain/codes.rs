@@ -6,40 +6,92 @@ use hmac::{Hmac, Mac};
 use rand::{TryRngCore, rngs::OsRng};
 use sha2::Sha256;
 
+use super::named::named_enum;
+use super::{DomainId, UserId};
 use crate::error::{Error, Result};
 
 /// Wrong submissions a code allows; the next is refused even with the right code.
 pub const MAX_CODE_ATTEMPTS: i32 = 5;
 
-/// What a code confirms.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum CodePurpose {
-    /// That the user owns an e-mail address (`verify_email`, `confirm_email`).
-    VerifyEmail,
-    /// Turning MFA on (`enable_mfa`, `confirm_mfa`).
-    EnableMfa,
-    /// Turning MFA off (`disable_mfa`, `confirm_mfa`).
-    DisableMfa,
-    /// The second step of a sign-in (`Token.issue` with `verify_code`) from an address the
-    /// user has signed in from lately (`domain::throttle::FAMILIAR_FOR`).
-    SignIn,
-    /// The same from any other address: its codes, tries and mails are counted apart, so
-    /// someone who knows the password cannot use them up for the owner at a familiar address.
-    SignInFromNewAddress,
-}
+named_enum!(
+    /// What a code confirms.
+    CodePurpose, "purpose" {
+        /// That the user owns an e-mail address (`verify_email`, `confirm_email`).
+        VerifyEmail = "VERIFY_EMAIL",
+        /// Turning MFA on (`enable_mfa`, `confirm_mfa`).
+        EnableMfa = "ENABLE_MFA",
+        /// Turning MFA off (`disable_mfa`, `confirm_mfa`).
+        DisableMfa = "DISABLE_MFA",
+        /// The second step of a sign-in (`Token.issue` with `verify_code`) from an address
+        /// the user has signed in from lately (`domain::throttle::FAMILIAR_FOR`).
+        SignIn = "MFA_SIGN_IN",
+        /// The same from any other address: its codes, tries and mails are counted apart,
+        /// so someone who knows the password cannot use them up for the owner at a familiar
+        /// address.
+        SignInFromNewAddress = "MFA_SIGN_IN_NEW_ADDRESS",
+    }
+);
 
 impl CodePurpose {
-    /// How the purpose is stored.
-    pub fn as_str(self) -> &'static str {
+    /// Where the user's live code of this purpose is kept.
+    pub fn slot(self) -> CodeSlot {
         match self {
-            Self::VerifyEmail => "VERIFY_EMAIL",
-            Self::EnableMfa => "ENABLE_MFA",
-            Self::DisableMfa => "DISABLE_MFA",
-            Self::SignIn => "MFA_SIGN_IN",
-            Self::SignInFromNewAddress => "MFA_SIGN_IN_NEW_ADDRESS",
+            Self::VerifyEmail => CodeSlot::VerifyEmail,
+            Self::EnableMfa => CodeSlot::EnableMfa,
+            Self::DisableMfa => CodeSlot::DisableMfa,
+            Self::SignIn => CodeSlot::SignIn,
+            Self::SignInFromNewAddress => CodeSlot::SignInFromNewAddress,
+        }
+    }
+
+    /// Where the mails of this purpose are counted.
+    pub fn mails(self) -> CodeSlot {
+        match self {
+            Self::VerifyEmail => CodeSlot::VerifyEmailMails,
+            Self::EnableMfa => CodeSlot::EnableMfaMails,
+            Self::DisableMfa => CodeSlot::DisableMfaMails,
+            Self::SignIn => CodeSlot::SignInMails,
+            Self::SignInFromNewAddress => CodeSlot::SignInFromNewAddressMails,
         }
     }
 }
+
+named_enum!(
+    /// What a row of the codes table holds for a user (at most one row per user and slot):
+    /// a live code, a password reset link, or a count within a window.
+    CodeSlot, "purpose" {
+        /// The code of `CodePurpose::VerifyEmail`.
+        VerifyEmail = "VERIFY_EMAIL",
+        /// The code of `CodePurpose::EnableMfa`.
+        EnableMfa = "ENABLE_MFA",
+        /// The code of `CodePurpose::DisableMfa`.
+        DisableMfa = "DISABLE_MFA",
+        /// The code of `CodePurpose::SignIn`.
+        SignIn = "MFA_SIGN_IN",
+        /// The code of `CodePurpose::SignInFromNewAddress`.
+        SignInFromNewAddress = "MFA_SIGN_IN_NEW_ADDRESS",
+        /// A password reset link.
+        ResetLink = "RESET_PASSWORD",
+        /// Mails of e-mail verification codes sent in the current window.
+        VerifyEmailMails = "VERIFY_EMAIL_MAILS",
+        /// Mails of MFA enrolment codes sent in the current window.
+        EnableMfaMails = "ENABLE_MFA_MAILS",
+        /// Mails of MFA removal codes sent in the current window.
+        DisableMfaMails = "DISABLE_MFA_MAILS",
+        /// Mails of sign-in codes sent in the current window.
+        SignInMails = "MFA_SIGN_IN_MAILS",
+        /// Mails of sign-in codes to unfamiliar addresses sent in the current window.
+        SignInFromNewAddressMails = "MFA_SIGN_IN_NEW_ADDRESS_MAILS",
+        /// Mails of password reset links sent in the current window.
+        ResetLinkMails = "RESET_PASSWORD_MAILS",
+        /// TOTP codes tried in the current window.
+        OtpTries = "OTP_TRIES",
+        /// TOTP codes tried at sign-ins from unfamiliar addresses in the current window.
+        OtpTriesFromNewAddress = "OTP_TRIES_NEW_ADDRESS",
+        /// The last TOTP time step used, so no TOTP code works twice.
+        OtpLastStep = "OTP_LAST_STEP",
+    }
+);
 
 /// A code as sent to the user or submitted by one: exactly six ASCII digits.
 #[derive(Clone, PartialEq, Eq)]
@@ -104,14 +156,20 @@ impl CodeKey {
     /// The hash a code is stored as, bound to where it belongs and where it went.
     pub fn hash(
         &self,
-        domain_id: &str,
-        user_id: &str,
+        domain_id: &DomainId,
+        user_id: &UserId,
         purpose: CodePurpose,
         address: &str,
         code: &Code,
     ) -> String {
         let mut mac = self.mac();
-        for part in [domain_id, user_id, purpose.as_str(), address, code.expose()] {
+        for part in [
+            domain_id.as_str(),
+            user_id.as_str(),
+            purpose.as_str(),
+            address,
+            code.expose(),
+        ] {
             mac.update(&(part.len() as u64).to_be_bytes());
             mac.update(part.as_bytes());
         }
@@ -126,8 +184,8 @@ impl CodeKey {
     pub fn matches(
         &self,
         stored: &str,
-        domain_id: &str,
-        user_id: &str,
+        domain_id: &DomainId,
+        user_id: &UserId,
         purpose: CodePurpose,
         address: &str,
         code: &Code,
@@ -220,9 +278,23 @@ mod tests {
     fn a_hash_is_bound_to_everything_it_names() {
         let key = CodeKey::new(&[7; 32]).unwrap();
         let code = Code::parse("c", "000123").unwrap();
-        let stored = key.hash("d1", "u1", CodePurpose::VerifyEmail, "a@x.io", &code);
-        let check =
-            |d, u, p, a, c: &str| key.matches(&stored, d, u, p, a, &Code::parse("c", c).unwrap());
+        let stored = key.hash(
+            &DomainId::new("d1"),
+            &UserId::new("u1"),
+            CodePurpose::VerifyEmail,
+            "a@x.io",
+            &code,
+        );
+        let check = |d: &str, u: &str, p, a, c: &str| {
+            key.matches(
+                &stored,
+                &DomainId::new(d),
+                &UserId::new(u),
+                p,
+                a,
+                &Code::parse("c", c).unwrap(),
+            )
+        };
         assert!(check(
             "d1",
             "u1",
@@ -262,8 +334,8 @@ mod tests {
         let other_key = CodeKey::new(&[8; 32]).unwrap();
         assert!(!other_key.matches(
             &stored,
-            "d1",
-            "u1",
+            &DomainId::new("d1"),
+            &UserId::new("u1"),
             CodePurpose::VerifyEmail,
             "a@x.io",
             &code

@@ -5,6 +5,7 @@ use std::str::FromStr;
 
 use unicode_normalization::UnicodeNormalization;
 
+use super::UserId;
 use crate::error::{Error, Result};
 
 /// Longest part of a refused value an error quotes back, in characters.
@@ -58,10 +59,6 @@ fn visible_nfc(field: &'static str, value: &str) -> Result<String> {
     Ok(normalized(value))
 }
 
-/// A user id: unique within a domain, usually an e-mail address.
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
-pub struct UserId(String);
-
 impl UserId {
     /// Longest accepted user id, in characters.
     pub const MAX_LEN: usize = 255;
@@ -85,12 +82,7 @@ impl UserId {
         if account_key(value).len() > Self::MAX_KEY_BYTES {
             return Err(Error::invalid("user_id", "is too long once normalized"));
         }
-        visible_nfc("user_id", value).map(Self)
-    }
-
-    /// The id as text.
-    pub fn as_str(&self) -> &str {
-        &self.0
+        visible_nfc("user_id", value).map(Self::new)
     }
 }
 
@@ -99,6 +91,11 @@ impl UserId {
 pub struct Email(String);
 
 impl Email {
+    /// A value read back from the database, where only checked values are written.
+    pub(crate) fn from_stored(value: String) -> Self {
+        Self(value)
+    }
+
     /// Checks an address against RFC 5322's addr-spec (as the `email_address` crate reads it),
     /// at most 254 characters, with a dot in the domain part.
     pub fn parse(value: &str) -> Result<Self> {
@@ -131,6 +128,11 @@ impl Email {
 pub struct Name(String);
 
 impl Name {
+    /// A value read back from the database, where only checked values are written.
+    pub(crate) fn from_stored(value: String) -> Self {
+        Self(value)
+    }
+
     /// Checks a display name.
     pub fn parse(value: &str) -> Result<Self> {
         if value.chars().count() > 128 {
@@ -150,6 +152,11 @@ impl Name {
 pub struct Language(String);
 
 impl Language {
+    /// A value read back from the database, where only checked values are written.
+    pub(crate) fn from_stored(value: String) -> Self {
+        Self(value)
+    }
+
     /// Checks a language code.
     pub fn parse(value: &str) -> Result<Self> {
         let (lang, region) = match value.split_once('-') {
@@ -179,25 +186,32 @@ impl Language {
 
 /// A real IANA time zone name, such as `UTC` or `Asia/Seoul`.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Timezone(chrono_tz::Tz);
+pub struct Timezone(String);
 
 impl Timezone {
+    /// A value read back from the database, where only checked values are written.
+    pub(crate) fn from_stored(value: String) -> Self {
+        Self(value)
+    }
+
     /// Checks a time zone against the IANA database.
     pub fn parse(value: &str) -> Result<Self> {
-        chrono_tz::Tz::from_str(value).map(Self).map_err(|_| {
-            Error::invalid(
-                "timezone",
-                format!(
-                    "{} is not an IANA time zone such as UTC or Asia/Seoul",
-                    quoted(value)
-                ),
-            )
-        })
+        chrono_tz::Tz::from_str(value)
+            .map(|tz| Self(tz.name().to_owned()))
+            .map_err(|_| {
+                Error::invalid(
+                    "timezone",
+                    format!(
+                        "{} is not an IANA time zone such as UTC or Asia/Seoul",
+                        quoted(value)
+                    ),
+                )
+            })
     }
 
     /// The zone's canonical name.
     pub fn as_str(&self) -> &str {
-        self.0.name()
+        &self.0
     }
 }
 

@@ -12,6 +12,7 @@ use std::time::Duration;
 
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
+use super::{DomainId, UserId};
 use crate::error::{Error, Result};
 
 /// The longest a query waits for its turn under the shares.
@@ -21,7 +22,7 @@ pub const QUERY_WAIT: Duration = Duration::from_secs(2);
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 enum Holder {
     /// A user of a domain.
-    User(String, String),
+    User(DomainId, UserId),
     /// A client address (an IPv6 client by its /64).
     Address(IpAddr),
 }
@@ -51,7 +52,7 @@ impl QueryGate {
     /// turn lasts until the returned slot is dropped.
     pub async fn admit(
         &self,
-        (domain_id, user_id): (&str, &str),
+        (domain_id, user_id): (&DomainId, &UserId),
         client: Option<IpAddr>,
     ) -> Result<QuerySlot<'_>> {
         let deadline = tokio::time::Instant::now() + QUERY_WAIT;
@@ -60,7 +61,7 @@ impl QueryGate {
             holders: Vec::with_capacity(2),
             permits: Vec::with_capacity(3),
         };
-        let user = Holder::User(domain_id.to_owned(), user_id.to_owned());
+        let user = Holder::User(domain_id.clone(), user_id.clone());
         let holders = [
             Some((user, "too many queries in progress for this user")),
             client.map(|client| {

@@ -4,6 +4,7 @@ pub mod codes;
 pub mod fields;
 pub mod gate;
 pub mod ids;
+mod named;
 pub mod otp;
 pub mod password;
 pub mod records;
@@ -11,15 +12,17 @@ pub mod roles;
 pub mod system_tokens;
 pub mod throttle;
 
-pub use codes::{Code, CodeKey, CodePurpose, MAX_CODE_ATTEMPTS};
-pub use fields::{Email, Language, Name, Tags, Timezone, UserId, account_key, normalized, quoted};
+pub use codes::{Code, CodeKey, CodePurpose, CodeSlot, MAX_CODE_ATTEMPTS};
+pub use fields::{Email, Language, Name, Tags, Timezone, account_key, normalized, quoted};
 pub use gate::{QueryGate, QuerySlot};
+pub use ids::{CodeId, DomainId, RoleBindingId, RoleId, UserId, WorkspaceGroupId, WorkspaceId};
 pub use otp::OtpSecret;
 pub use password::{Password, PasswordHasher};
 pub use records::{
-    AuthType, CredentialStamp, Domain, KeyListing, KeyPurpose, Listing, Member, Mfa, MfaState,
-    NewUser, OneTimeCode, RoleBinding, SigningKey, User, UserState, UserSummary, UserView,
-    Workspace, WorkspaceGroup, WorkspaceGroupMember, WorkspaceState, WorkspaceWithRole,
+    AuthType, CredentialStamp, Domain, DomainState, KeyListing, KeyPurpose, Listing, Member,
+    MemberFilter, Mfa, MfaState, MfaType, NewUser, OneTimeCode, RequiredAction, RoleBinding,
+    SigningKey, User, UserState, UserSummary, UserView, Workspace, WorkspaceGroup,
+    WorkspaceGroupMember, WorkspaceState, WorkspaceWithRole,
 };
 pub use roles::{ResourceGroup, Role, RoleType, TokenRole, WORKSPACE_WILDCARD};
 pub use system_tokens::{ROOT_DOMAIN_ID, SystemToken, SystemTokenName};

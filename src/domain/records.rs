@@ -3,32 +3,12 @@
 
 use chrono::{DateTime, Utc};
 
-use super::{Email, Language, Name, Password, ResourceGroup, RoleType, Tags, Timezone, UserId};
+use super::named::named_enum;
+use super::{
+    CodeId, CodeSlot, DomainId, Email, Language, Name, Password, ResourceGroup, RoleBindingId,
+    RoleId, RoleType, Tags, Timezone, UserId, WorkspaceGroupId, WorkspaceId,
+};
 use crate::error::{Error, Result};
-
-/// Generates `as_str` and `parse` for an enum stored by its SpaceONE name.
-macro_rules! named_enum {
-    ($(#[$meta:meta])* $name:ident, $field:literal { $($(#[$vmeta:meta])* $variant:ident = $text:literal),+ $(,)? }) => {
-        $(#[$meta])*
-        #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-        pub enum $name { $($(#[$vmeta])* $variant),+ }
-
-        impl $name {
-            /// The stored and wire name.
-            pub fn as_str(self) -> &'static str {
-                match self { $(Self::$variant => $text),+ }
-            }
-
-            /// Reads a name; anything else is an invalid value of the named field.
-            pub fn parse(value: &str) -> Result<Self> {
-                match value {
-                    $($text => Ok(Self::$variant),)+
-                    other => Err(Error::invalid($field, format!("{} is not one of {}", super::fields::quoted(other), [$($text),+].join(", ")))),
-                }
-            }
-        }
-    };
-}
 
 named_enum!(
     /// Whether a user may sign in.
@@ -63,6 +43,34 @@ named_enum!(
 );
 
 named_enum!(
+    /// Whether a domain is in use.
+    DomainState, "state" {
+        /// In use.
+        Enabled = "ENABLED",
+        /// Closed: nobody signs in to it.
+        Disabled = "DISABLED",
+    }
+);
+
+named_enum!(
+    /// How a user proves the second factor.
+    MfaType, "mfa_type" {
+        /// A code mailed to the user's verified address.
+        Email = "EMAIL",
+        /// A TOTP code from an authenticator app.
+        Otp = "OTP",
+    }
+);
+
+named_enum!(
+    /// Something a user must do before anything else.
+    RequiredAction, "required_actions" {
+        /// Change the password (set by an administrator's reset).
+        UpdatePassword = "UPDATE_PASSWORD",
+    }
+);
+
+named_enum!(
     /// Where multi-factor authentication stands for a user.
     MfaState, "mfa.state" {
         /// On: sign-in needs a code.
@@ -76,11 +84,11 @@ named_enum!(
 #[derive(Debug, Clone, PartialEq)]
 pub struct Domain {
     /// `domain-` and 12 hex characters.
-    pub domain_id: String,
+    pub domain_id: DomainId,
     /// Unique name, used to find the domain at sign-in.
     pub name: String,
     /// ENABLED or DISABLED.
-    pub state: String,
+    pub state: DomainState,
     /// Free-form tags.
     pub tags: Tags,
     /// When it was created.
@@ -92,8 +100,8 @@ pub struct Domain {
 pub struct Mfa {
     /// On or off.
     pub state: MfaState,
-    /// `EMAIL`.
-    pub mfa_type: String,
+    /// EMAIL or OTP.
+    pub mfa_type: MfaType,
     /// The method's settings, such as `{"email": ...}`.
     pub options: Tags,
     /// The TOTP secret of MFA type OTP, sealed (`CodeKey::seal`); never shown.
@@ -104,15 +112,15 @@ pub struct Mfa {
 #[derive(Clone, PartialEq)]
 pub struct User {
     /// The tenant.
-    pub domain_id: String,
+    pub domain_id: DomainId,
     /// Unique within the domain.
-    pub user_id: String,
+    pub user_id: UserId,
     /// Display name.
-    pub name: String,
+    pub name: Name,
     /// Whether the user may sign in.
     pub state: UserState,
-    /// Contact address; empty when unknown.
-    pub email: String,
+    /// Contact address, when known.
+    pub email: Option<Email>,
     /// Whether the user proved it owns `email`.
     pub email_verified: bool,
     /// Where the password lives.
@@ -124,15 +132,15 @@ pub struct User {
     /// Which account this is and at which credential version: what its tokens are bound to.
     pub stamp: CredentialStamp,
     /// The user's domain-wide role binding, if any (`managed-domain-admin` for an admin).
-    pub domain_role: Option<(String, RoleType)>,
+    pub domain_role: Option<(RoleId, RoleType)>,
     /// Multi-factor settings, once set up.
     pub mfa: Option<Mfa>,
     /// Language code.
-    pub language: String,
+    pub language: Language,
     /// IANA time zone.
-    pub timezone: String,
+    pub timezone: Timezone,
     /// Actions the user must take, such as `UPDATE_PASSWORD`.
-    pub required_actions: Vec<String>,
+    pub required_actions: Vec<RequiredAction>,
     /// Lifetime of the user's refresh tokens, in seconds.
     pub refresh_timeout: i32,
     /// Free-form tags.
@@ -156,14 +164,10 @@ impl std::fmt::Debug for User {
 }
 
 impl User {
-    /// The required action a password change clears and a reset sets.
-    pub const UPDATE_PASSWORD: &'static str = "UPDATE_PASSWORD";
-
     /// Whether the user must change its password before anything else (UPDATE_PASSWORD).
     pub fn must_update_password(&self) -> bool {
         self.required_actions
-            .iter()
-            .any(|action| action == Self::UPDATE_PASSWORD)
+            .contains(&RequiredAction::UpdatePassword)
     }
 
     /// Whether the user holds a domain-wide DOMAIN_ADMIN binding.
@@ -233,9 +237,9 @@ impl NewUser {
 #[derive(Debug, Clone, PartialEq)]
 pub struct Workspace {
     /// `workspace-` and 12 hex characters.
-    pub workspace_id: String,
+    pub workspace_id: WorkspaceId,
     /// The tenant.
-    pub domain_id: String,
+    pub domain_id: DomainId,
     /// Unique name within the domain.
     pub name: String,
     /// ENABLED or DISABLED.
@@ -255,7 +259,7 @@ pub struct Workspace {
     /// When an outside system last synced it.
     pub last_synced_at: Option<DateTime<Utc>>,
     /// The group it belongs to, if any.
-    pub workspace_group_id: Option<String>,
+    pub workspace_group_id: Option<WorkspaceGroupId>,
     /// When it was created.
     pub created_at: DateTime<Utc>,
 }
@@ -264,9 +268,9 @@ pub struct Workspace {
 #[derive(Debug, Clone, PartialEq)]
 pub struct WorkspaceGroup {
     /// `wg-` and 12 hex characters.
-    pub workspace_group_id: String,
+    pub workspace_group_id: WorkspaceGroupId,
     /// The tenant.
-    pub domain_id: String,
+    pub domain_id: DomainId,
     /// Unique name within the domain.
     pub name: String,
     /// Free-form tags.
@@ -286,15 +290,15 @@ pub struct WorkspaceGroup {
 #[derive(Debug, Clone, PartialEq)]
 pub struct WorkspaceGroupMember {
     /// The group.
-    pub workspace_group_id: String,
+    pub workspace_group_id: WorkspaceGroupId,
     /// The member.
-    pub user_id: String,
+    pub user_id: UserId,
     /// The member's display name.
-    pub user_name: String,
+    pub user_name: Name,
     /// Whether the member may sign in.
     pub state: UserState,
     /// The member's role in the group's workspaces.
-    pub role_id: String,
+    pub role_id: RoleId,
     /// That role's type: WORKSPACE_OWNER or WORKSPACE_MEMBER.
     pub role_type: RoleType,
 }
@@ -305,7 +309,7 @@ pub struct WorkspaceWithRole {
     /// The workspace.
     pub workspace: Workspace,
     /// The role's id.
-    pub role_id: String,
+    pub role_id: RoleId,
     /// The role's display name.
     pub role_name: String,
     /// What the role lets the user do there.
@@ -316,21 +320,21 @@ pub struct WorkspaceWithRole {
 #[derive(Debug, Clone, PartialEq)]
 pub struct RoleBinding {
     /// `rb-` and 12 hex characters.
-    pub role_binding_id: String,
+    pub role_binding_id: RoleBindingId,
     /// The tenant.
-    pub domain_id: String,
+    pub domain_id: DomainId,
     /// Who holds the role.
-    pub user_id: String,
+    pub user_id: UserId,
     /// Which role.
-    pub role_id: String,
+    pub role_id: RoleId,
     /// The role's type, copied from the role.
     pub role_type: RoleType,
     /// DOMAIN or WORKSPACE.
     pub resource_group: ResourceGroup,
     /// The workspace, or `*` for every workspace.
-    pub workspace_id: String,
+    pub workspace_id: WorkspaceId,
     /// The group the binding came from, if any.
-    pub workspace_group_id: Option<String>,
+    pub workspace_group_id: Option<WorkspaceGroupId>,
     /// When it was created.
     pub created_at: DateTime<Utc>,
 }
@@ -339,13 +343,13 @@ pub struct RoleBinding {
 #[derive(Clone, PartialEq)]
 pub struct OneTimeCode {
     /// `code-` and 12 hex characters.
-    pub code_id: String,
+    pub code_id: CodeId,
     /// The tenant.
-    pub domain_id: String,
+    pub domain_id: DomainId,
     /// Whom it was sent to.
-    pub user_id: String,
-    /// What it confirms, such as `VERIFY_EMAIL` or `MFA_ENABLE`.
-    pub purpose: String,
+    pub user_id: UserId,
+    /// What it holds: a code (of which purpose), a reset link or a count.
+    pub purpose: CodeSlot,
     /// A hash of the code; the code itself is only ever in the message sent.
     pub code_hash: String,
     /// What confirming it applies, such as the e-mail address being verified.
@@ -383,27 +387,19 @@ impl std::fmt::Debug for OneTimeCode {
     }
 }
 
-/// Which tokens a key signs.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum KeyPurpose {
-    /// Access tokens; its public half is published.
-    Access,
-    /// Refresh tokens; never published, so a refresh token never passes as an access token.
-    Refresh,
-    /// System tokens: the root key, kept apart from every domain's keys and never published.
-    System,
-}
-
-impl KeyPurpose {
-    /// The stored name.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Access => "ACCESS",
-            Self::Refresh => "REFRESH",
-            Self::System => "SYSTEM",
-        }
+named_enum!(
+    /// Which tokens a key signs.
+    KeyPurpose, "purpose" {
+        /// Access tokens; its public half is published.
+        Access = "ACCESS",
+        /// Refresh tokens; never published, so a refresh token never passes as an access
+        /// token.
+        Refresh = "REFRESH",
+        /// System tokens: the root key, kept apart from every domain's keys and never
+        /// published.
+        System = "SYSTEM",
     }
-}
+);
 
 /// Where a signing key belongs, without the key itself: what a process keeps in memory
 /// for every key, to find a token's key by its `kid`.
@@ -412,7 +408,7 @@ pub struct KeyListing {
     /// Key id, sent in the JWT header.
     pub kid: String,
     /// The domain whose tokens it signs.
-    pub domain_id: String,
+    pub domain_id: DomainId,
     /// What it signs.
     pub purpose: KeyPurpose,
     /// When it was made; the newest key of a purpose signs new tokens.
@@ -446,15 +442,15 @@ impl std::fmt::Debug for SigningKey {
 #[derive(Debug, Clone, PartialEq)]
 pub struct UserView {
     /// The tenant.
-    pub domain_id: String,
+    pub domain_id: DomainId,
     /// Unique within the domain.
-    pub user_id: String,
+    pub user_id: UserId,
     /// Display name.
-    pub name: String,
+    pub name: Name,
     /// ENABLED, DISABLED or PENDING.
     pub state: UserState,
-    /// Contact address; empty when unknown.
-    pub email: String,
+    /// Contact address, when known.
+    pub email: Option<Email>,
     /// Whether the user proved it owns `email`.
     pub email_verified: bool,
     /// Where the password lives.
@@ -462,9 +458,9 @@ pub struct UserView {
     /// Whether the user holds a domain-wide DOMAIN_ADMIN binding.
     pub domain_admin: bool,
     /// Language code.
-    pub language: String,
+    pub language: Language,
     /// IANA time zone.
-    pub timezone: String,
+    pub timezone: Timezone,
     /// Free-form tags.
     pub tags: Tags,
     /// When it was created.
@@ -487,11 +483,40 @@ pub struct Member {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct UserSummary {
     /// Unique within the domain.
-    pub user_id: String,
+    pub user_id: UserId,
     /// Display name.
-    pub name: String,
+    pub name: Name,
     /// ENABLED, DISABLED or PENDING.
     pub state: UserState,
+}
+
+/// The request's plain fields that narrow a member list; `None` does not narrow.
+#[derive(Debug, Clone, Default)]
+pub struct MemberFilter {
+    /// Exactly this user.
+    pub user_id: Option<UserId>,
+    /// Exactly this name.
+    pub name: Option<String>,
+    /// In this state.
+    pub state: Option<UserState>,
+    /// Exactly this address.
+    pub email: Option<String>,
+    /// Of this kind.
+    pub auth_type: Option<AuthType>,
+    /// Bound with this role type (owners or members).
+    pub role_type: Option<RoleType>,
+}
+
+impl MemberFilter {
+    /// Whether the filter narrows nothing.
+    pub fn is_empty(&self) -> bool {
+        self.user_id.is_none()
+            && self.name.is_none()
+            && self.state.is_none()
+            && self.email.is_none()
+            && self.auth_type.is_none()
+            && self.role_type.is_none()
+    }
 }
 
 /// One page of results and the count of every match before paging.
@@ -501,4 +526,6 @@ pub struct Listing<T> {
     pub results: Vec<T>,
     /// Every match.
     pub total_count: u64,
+    /// The fields a query's `only` asked for (`None`: every field).
+    pub only: Option<Vec<String>>,
 }

@@ -1,47 +1,24 @@
 //! Roles, role bindings and the role a token carries.
 
-use crate::error::{Error, Result};
+use super::RoleId;
+use super::named::named_enum;
 
 /// The `workspace_id` of a binding that holds in every workspace of the domain.
 pub const WORKSPACE_WILDCARD: &str = "*";
 
-/// What a role lets its holder do.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
-pub enum RoleType {
-    /// Everything in the domain.
-    DomainAdmin,
-    /// Manage one workspace and its users.
-    WorkspaceOwner,
-    /// Work in one workspace.
-    WorkspaceMember,
-}
+named_enum!(
+    /// What a role lets its holder do.
+    RoleType, "role_type" {
+        /// Everything in the domain.
+        DomainAdmin = "DOMAIN_ADMIN",
+        /// Manage one workspace and its users.
+        WorkspaceOwner = "WORKSPACE_OWNER",
+        /// Work in one workspace.
+        WorkspaceMember = "WORKSPACE_MEMBER",
+    }
+);
 
 impl RoleType {
-    /// The stored and wire name.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::DomainAdmin => "DOMAIN_ADMIN",
-            Self::WorkspaceOwner => "WORKSPACE_OWNER",
-            Self::WorkspaceMember => "WORKSPACE_MEMBER",
-        }
-    }
-
-    /// Reads a stored name.
-    pub fn parse(value: &str) -> Result<Self> {
-        match value {
-            "DOMAIN_ADMIN" => Ok(Self::DomainAdmin),
-            "WORKSPACE_OWNER" => Ok(Self::WorkspaceOwner),
-            "WORKSPACE_MEMBER" => Ok(Self::WorkspaceMember),
-            other => Err(Error::invalid(
-                "role_type",
-                format!(
-                    "{} is not DOMAIN_ADMIN, WORKSPACE_OWNER or WORKSPACE_MEMBER",
-                    super::fields::quoted(other)
-                ),
-            )),
-        }
-    }
-
     /// The scope a binding of this role type lives in.
     pub fn resource_group(self) -> ResourceGroup {
         match self {
@@ -51,30 +28,21 @@ impl RoleType {
     }
 }
 
-/// Where a role binding applies.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ResourceGroup {
-    /// The whole domain.
-    Domain,
-    /// One workspace, or every workspace when the binding's workspace is `*`.
-    Workspace,
-}
-
-impl ResourceGroup {
-    /// The stored and wire name.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Domain => "DOMAIN",
-            Self::Workspace => "WORKSPACE",
-        }
+named_enum!(
+    /// Where a role binding applies.
+    ResourceGroup, "resource_group" {
+        /// The whole domain.
+        Domain = "DOMAIN",
+        /// One workspace, or every workspace when the binding's workspace is `*`.
+        Workspace = "WORKSPACE",
     }
-}
+);
 
 /// A role of a domain: one of the three managed roles, or a custom one.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Role {
     /// The role's id, unique within the domain.
-    pub role_id: String,
+    pub role_id: RoleId,
     /// Its display name.
     pub name: String,
     /// What it lets its holder do.
@@ -87,7 +55,7 @@ impl Role {
     /// The managed roles every domain has.
     pub fn managed() -> [Role; 3] {
         let role = |role_id: &str, name: &str, role_type| Role {
-            role_id: role_id.into(),
+            role_id: RoleId::new(role_id),
             name: name.into(),
             role_type,
             is_managed: true,
@@ -112,41 +80,20 @@ impl Role {
     }
 }
 
-/// The `rol` claim of an access token: what the token lets its bearer do.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum TokenRole {
-    /// A domain-scoped token of a domain admin.
-    DomainAdmin,
-    /// A workspace-scoped token of an owner (or of a domain admin acting in the workspace).
-    WorkspaceOwner,
-    /// A workspace-scoped token of a member.
-    WorkspaceMember,
-    /// A token that speaks for the user only.
-    User,
-}
-
-impl TokenRole {
-    /// The claim's value.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::DomainAdmin => "DOMAIN_ADMIN",
-            Self::WorkspaceOwner => "WORKSPACE_OWNER",
-            Self::WorkspaceMember => "WORKSPACE_MEMBER",
-            Self::User => "USER",
-        }
+named_enum!(
+    /// The `rol` claim of an access token: what the token lets its bearer do.
+    TokenRole, "rol" {
+        /// A domain-scoped token of a domain admin.
+        DomainAdmin = "DOMAIN_ADMIN",
+        /// A workspace-scoped token of an owner (or of a domain admin acting in the
+        /// workspace).
+        WorkspaceOwner = "WORKSPACE_OWNER",
+        /// A workspace-scoped token of a member.
+        WorkspaceMember = "WORKSPACE_MEMBER",
+        /// A token that speaks for the user only.
+        User = "USER",
     }
-
-    /// Reads a claim's value.
-    pub fn parse(value: &str) -> Option<Self> {
-        match value {
-            "DOMAIN_ADMIN" => Some(Self::DomainAdmin),
-            "WORKSPACE_OWNER" => Some(Self::WorkspaceOwner),
-            "WORKSPACE_MEMBER" => Some(Self::WorkspaceMember),
-            "USER" => Some(Self::User),
-            _ => None,
-        }
-    }
-}
+);
 
 impl From<RoleType> for TokenRole {
     fn from(role_type: RoleType) -> Self {

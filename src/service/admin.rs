@@ -4,8 +4,9 @@
 use crate::auth::keys;
 use crate::context::Context;
 use crate::domain::{
-    Domain, KeyPurpose, NewUser, ResourceGroup, Role, RoleBinding, RoleType, Tags, User, UserState,
-    WORKSPACE_WILDCARD, Workspace, WorkspaceGroup, WorkspaceState, ids,
+    Domain, DomainId, DomainState, KeyPurpose, NewUser, ResourceGroup, Role, RoleBinding,
+    RoleBindingId, RoleId, RoleType, Tags, User, UserId, UserState, Workspace, WorkspaceGroup,
+    WorkspaceGroupId, WorkspaceId, WorkspaceState,
 };
 use crate::error::{Error, Result};
 use crate::store::{self, workspaces::WorkspaceFilter};
@@ -31,20 +32,20 @@ pub async fn init_domain(ctx: &Context, name: &str, admin: NewUser) -> Result<(D
     )?;
     let now = ctx.clock.now();
     let domain = Domain {
-        domain_id: ids::generate("domain"),
+        domain_id: DomainId::generate(),
         name: name.to_owned(),
-        state: "ENABLED".into(),
+        state: DomainState::Enabled,
         tags: Tags::default(),
         created_at: now,
     };
     let admin_binding = RoleBinding {
-        role_binding_id: ids::generate("rb"),
+        role_binding_id: RoleBindingId::generate(),
         domain_id: domain.domain_id.clone(),
-        user_id: admin.user_id.as_str().to_owned(),
-        role_id: DOMAIN_ADMIN_ROLE.into(),
+        user_id: admin.user_id.clone(),
+        role_id: RoleId::new(DOMAIN_ADMIN_ROLE),
         role_type: RoleType::DomainAdmin,
         resource_group: ResourceGroup::Domain,
-        workspace_id: WORKSPACE_WILDCARD.into(),
+        workspace_id: WorkspaceId::every(),
         workspace_group_id: None,
         created_at: now,
     };
@@ -65,7 +66,7 @@ pub async fn init_domain(ctx: &Context, name: &str, admin: NewUser) -> Result<(D
     )
     .await?;
     store::role_bindings::insert(&tx, &admin_binding).await?;
-    let user = store::users::get(&tx, &domain.domain_id, admin.user_id.as_str())
+    let user = store::users::get(&tx, &domain.domain_id, &admin.user_id)
         .await?
         .ok_or_else(|| Error::internal("the new admin vanished"))?;
     tx.commit().await?;
@@ -75,15 +76,15 @@ pub async fn init_domain(ctx: &Context, name: &str, admin: NewUser) -> Result<(D
 /// Creates an enabled workspace in a domain.
 pub async fn create_workspace(
     ctx: &Context,
-    domain_id: &str,
+    domain_id: &DomainId,
     name: &str,
     tags: Tags,
 ) -> Result<Workspace> {
     check_name("name", name)?;
     require_domain(ctx, domain_id).await?;
     let workspace = Workspace {
-        workspace_id: ids::generate("workspace"),
-        domain_id: domain_id.to_owned(),
+        workspace_id: WorkspaceId::generate(),
+        domain_id: domain_id.clone(),
         name: name.to_owned(),
         state: WorkspaceState::Enabled,
         tags,
@@ -101,7 +102,7 @@ pub async fn create_workspace(
 }
 
 /// Creates an enabled user in a domain, with no role bindings.
-pub async fn create_user(ctx: &Context, domain_id: &str, new: NewUser) -> Result<User> {
+pub async fn create_user(ctx: &Context, domain_id: &DomainId, new: NewUser) -> Result<User> {
     new.check()?;
     require_domain(ctx, domain_id).await?;
     let password_hash = match &new.password {
@@ -117,7 +118,7 @@ pub async fn create_user(ctx: &Context, domain_id: &str, new: NewUser) -> Result
         ctx.clock.now(),
     )
     .await?;
-    store::users::get(&ctx.store, domain_id, new.user_id.as_str())
+    store::users::get(&ctx.store, domain_id, &new.user_id)
         .await?
         .ok_or_else(|| Error::internal("the new user vanished"))
 }
@@ -126,8 +127,8 @@ pub async fn create_user(ctx: &Context, domain_id: &str, new: NewUser) -> Result
 /// enabling again does not bring them back.
 pub async fn set_user_state(
     ctx: &Context,
-    domain_id: &str,
-    user_id: &str,
+    domain_id: &DomainId,
+    user_id: &UserId,
     to: UserState,
 ) -> Result<User> {
     let user = store::users::get(&ctx.store, domain_id, user_id)
@@ -147,7 +148,7 @@ pub async fn set_user_state(
 
 /// Deletes a user with its role bindings and group memberships; its tokens die with it,
 /// and a user created later under the same id is another account.
-pub async fn delete_user(ctx: &Context, domain_id: &str, user_id: &str) -> Result<()> {
+pub async fn delete_user(ctx: &Context, domain_id: &DomainId, user_id: &UserId) -> Result<()> {
     if !store::users::delete(&ctx.store, domain_id, user_id).await? {
         return Err(Error::not_found("user_id", user_id));
     }
@@ -155,13 +156,13 @@ pub async fn delete_user(ctx: &Context, domain_id: &str, user_id: &str) -> Resul
 }
 
 /// Every user of a domain, by user id.
-pub async fn list_users(ctx: &Context, domain_id: &str) -> Result<Vec<User>> {
+pub async fn list_users(ctx: &Context, domain_id: &DomainId) -> Result<Vec<User>> {
     require_domain(ctx, domain_id).await?;
     store::users::list(&ctx.store, domain_id).await
 }
 
 /// Every workspace of a domain, enabled or not, by name then id.
-pub async fn list_workspaces(ctx: &Context, domain_id: &str) -> Result<Vec<Workspace>> {
+pub async fn list_workspaces(ctx: &Context, domain_id: &DomainId) -> Result<Vec<Workspace>> {
     require_domain(ctx, domain_id).await?;
     store::workspaces::list(&ctx.store, domain_id, WorkspaceFilter::default()).await
 }
@@ -170,9 +171,9 @@ pub async fn list_workspaces(ctx: &Context, domain_id: &str) -> Result<Vec<Works
 /// workspace (`*`: the domain-wide ones).
 pub async fn list_role_bindings(
     ctx: &Context,
-    domain_id: &str,
-    user_id: Option<&str>,
-    workspace_id: Option<&str>,
+    domain_id: &DomainId,
+    user_id: Option<&UserId>,
+    workspace_id: Option<&WorkspaceId>,
 ) -> Result<Vec<RoleBinding>> {
     require_domain(ctx, domain_id).await?;
     store::role_bindings::list(&ctx.store, domain_id, user_id, workspace_id).await
@@ -183,8 +184,8 @@ pub async fn list_role_bindings(
 /// and run out on their own.
 pub async fn delete_role_binding(
     ctx: &Context,
-    domain_id: &str,
-    role_binding_id: &str,
+    domain_id: &DomainId,
+    role_binding_id: &RoleBindingId,
 ) -> Result<RoleBinding> {
     require_domain(ctx, domain_id).await?;
     let tx = ctx.store.begin().await?;
@@ -199,10 +200,10 @@ pub async fn delete_role_binding(
 /// workspace or, with `*` or no workspace, in every workspace of the domain.
 pub async fn create_role_binding(
     ctx: &Context,
-    domain_id: &str,
-    user_id: &str,
-    role_id: &str,
-    workspace_id: Option<&str>,
+    domain_id: &DomainId,
+    user_id: &UserId,
+    role_id: &RoleId,
+    workspace_id: Option<&WorkspaceId>,
 ) -> Result<RoleBinding> {
     let db = &ctx.store;
     require_domain(ctx, domain_id).await?;
@@ -213,7 +214,8 @@ pub async fn create_role_binding(
         return Err(Error::not_found("user_id", user_id));
     }
     let workspace_id = match (role.role_type, workspace_id) {
-        (_, None) | (_, Some(WORKSPACE_WILDCARD)) => WORKSPACE_WILDCARD.to_owned(),
+        (_, None) => WorkspaceId::every(),
+        (_, Some(workspace_id)) if workspace_id.is_every() => WorkspaceId::every(),
         (RoleType::DomainAdmin, Some(_)) => {
             return Err(Error::invalid(
                 "workspace_id",
@@ -222,13 +224,13 @@ pub async fn create_role_binding(
         }
         (_, Some(workspace_id)) => {
             require_workspace(ctx, domain_id, workspace_id).await?;
-            workspace_id.to_owned()
+            workspace_id.clone()
         }
     };
     let binding = RoleBinding {
-        role_binding_id: ids::generate("rb"),
-        domain_id: domain_id.to_owned(),
-        user_id: user_id.to_owned(),
+        role_binding_id: RoleBindingId::generate(),
+        domain_id: domain_id.clone(),
+        user_id: user_id.clone(),
         role_id: role.role_id.clone(),
         role_type: role.role_type,
         resource_group: role.role_type.resource_group(),
@@ -246,18 +248,18 @@ pub async fn create_role_binding(
 #[derive(Debug, Clone)]
 pub struct GroupMember {
     /// An existing user of the domain.
-    pub user_id: String,
+    pub user_id: UserId,
     /// A workspace role of the domain.
-    pub role_id: String,
+    pub role_id: RoleId,
 }
 
 /// Creates a workspace group holding `workspace_ids`, with `members` bound with their role
 /// in each of its workspaces; one transaction.
 pub async fn create_workspace_group(
     ctx: &Context,
-    domain_id: &str,
+    domain_id: &DomainId,
     name: &str,
-    workspace_ids: &[String],
+    workspace_ids: &[WorkspaceId],
     members: &[GroupMember],
 ) -> Result<WorkspaceGroup> {
     check_name("name", name)?;
@@ -278,8 +280,8 @@ pub async fn create_workspace_group(
     }
     let now = ctx.clock.now();
     let group = WorkspaceGroup {
-        workspace_group_id: ids::generate("wg"),
-        domain_id: domain_id.to_owned(),
+        workspace_group_id: WorkspaceGroupId::generate(),
+        domain_id: domain_id.clone(),
         name: name.to_owned(),
         tags: Tags::default(),
         created_by: CREATED_BY.into(),
@@ -297,8 +299,8 @@ pub async fn create_workspace_group(
         store::workspace_groups::add_member(&tx, &group, &member.user_id, role).await?;
         for workspace_id in workspace_ids {
             let binding = RoleBinding {
-                role_binding_id: ids::generate("rb"),
-                domain_id: domain_id.to_owned(),
+                role_binding_id: RoleBindingId::generate(),
+                domain_id: domain_id.clone(),
                 user_id: member.user_id.clone(),
                 role_id: role.role_id.clone(),
                 role_type: role.role_type,
@@ -314,9 +316,14 @@ pub async fn create_workspace_group(
     Ok(group)
 }
 
+/// The ids of the domain's roles, in order.
+pub async fn role_ids(ctx: &Context, domain_id: &DomainId) -> Result<Vec<RoleId>> {
+    store::roles::ids(&ctx.store, domain_id).await
+}
+
 /// A workspace role (WORKSPACE_OWNER or WORKSPACE_MEMBER) of the domain: an unknown role is
 /// NOT_FOUND, a DOMAIN_ADMIN role INVALID_ARGUMENT.
-pub async fn workspace_role(ctx: &Context, domain_id: &str, role_id: &str) -> Result<Role> {
+pub async fn workspace_role(ctx: &Context, domain_id: &DomainId, role_id: &RoleId) -> Result<Role> {
     if role_id.is_empty() {
         return Err(Error::required("role_id"));
     }
@@ -336,7 +343,7 @@ pub async fn workspace_role(ctx: &Context, domain_id: &str, role_id: &str) -> Re
     Ok(role)
 }
 
-async fn require_domain(ctx: &Context, domain_id: &str) -> Result<Domain> {
+async fn require_domain(ctx: &Context, domain_id: &DomainId) -> Result<Domain> {
     if domain_id.is_empty() {
         return Err(Error::required("domain_id"));
     }
@@ -347,8 +354,8 @@ async fn require_domain(ctx: &Context, domain_id: &str) -> Result<Domain> {
 
 async fn require_workspace(
     ctx: &Context,
-    domain_id: &str,
-    workspace_id: &str,
+    domain_id: &DomainId,
+    workspace_id: &WorkspaceId,
 ) -> Result<Workspace> {
     store::workspaces::get(&ctx.store, domain_id, workspace_id)
         .await?

@@ -2,7 +2,7 @@
 //! confirms (see `domain::codes` and `store::codes`).
 
 use crate::context::Context;
-use crate::domain::{Code, CodePurpose, Email, MAX_CODE_ATTEMPTS, OneTimeCode, User, ids};
+use crate::domain::{Code, CodeId, CodePurpose, Email, MAX_CODE_ATTEMPTS, OneTimeCode, User};
 use crate::error::{Error, Result};
 use crate::mail::{Mail, Template};
 use crate::store::{self, codes::Submission};
@@ -32,7 +32,7 @@ pub async fn send(ctx: &Context, user: &User, purpose: CodePurpose, address: &Em
     };
     // The code before, if it is live, or was voided (its mail failed) within a code's
     // lifetime: its tries carry over, so neither a resend nor a failing mail buys guesses.
-    let previous = store::codes::get(&ctx.store, &user.domain_id, &user.user_id, purpose.as_str())
+    let previous = store::codes::get(&ctx.store, &user.domain_id, &user.user_id, purpose.slot())
         .await?
         .filter(|previous| {
             previous.is_live(now)
@@ -49,19 +49,19 @@ pub async fn send(ctx: &Context, user: &User, purpose: CodePurpose, address: &Em
             retry_after_secs: (ends - now).num_seconds().max(1),
         });
     }
-    let mails = format!("{}_MAILS", purpose.as_str());
+    let mails = purpose.mails();
     if !store::codes::count_mail(
         &ctx.store,
         &user.domain_id,
         &user.user_id,
-        &mails,
+        mails,
         now,
         MAIL_WINDOW,
         MAILS_PER_WINDOW,
     )
     .await?
     {
-        let window_ends = store::codes::get(&ctx.store, &user.domain_id, &user.user_id, &mails)
+        let window_ends = store::codes::get(&ctx.store, &user.domain_id, &user.user_id, mails)
             .await?
             .map_or(now + MAIL_WINDOW, |count| count.expires_at);
         return Err(Error::Throttled {
@@ -71,10 +71,10 @@ pub async fn send(ctx: &Context, user: &User, purpose: CodePurpose, address: &Em
     }
     let code = Code::generate()?;
     let row = OneTimeCode {
-        code_id: ids::generate("code"),
+        code_id: CodeId::generate(),
         domain_id: user.domain_id.clone(),
         user_id: user.user_id.clone(),
-        purpose: purpose.as_str().to_owned(),
+        purpose: purpose.slot(),
         code_hash: ctx.codes.key.hash(
             &user.domain_id,
             &user.user_id,
@@ -100,8 +100,8 @@ pub async fn send(ctx: &Context, user: &User, purpose: CodePurpose, address: &Em
     };
     let mail = Mail {
         to: address.clone(),
-        name: user.name.clone(),
-        language: user.language.clone(),
+        name: user.name.as_str().to_owned(),
+        language: user.language.as_str().to_owned(),
         template,
     };
     if let Err(error) = ctx.mailer.send(&mail).await {
@@ -129,7 +129,7 @@ pub async fn check(
         &ctx.store,
         &user.domain_id,
         &user.user_id,
-        purpose.as_str(),
+        purpose.slot(),
         now,
     )
     .await?;

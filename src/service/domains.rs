@@ -3,14 +3,18 @@
 
 use crate::auth::SystemCaller;
 use crate::context::Context;
-use crate::domain::Domain;
+use crate::domain::{Domain, DomainId};
 use crate::error::{Error, Result};
 use crate::store;
 
 /// The published key of a domain: the public half of the key that signs its access
 /// tokens, as one bare RSA JWK in JSON (`kty`, `n`, `e`, `kid`, `alg`). Never the refresh
 /// key, never a key set. Only a system caller may ask.
-pub async fn public_key(ctx: &Context, _caller: &SystemCaller, domain_id: &str) -> Result<String> {
+pub async fn public_key(
+    ctx: &Context,
+    _caller: &SystemCaller,
+    domain_id: &DomainId,
+) -> Result<String> {
     if domain_id.is_empty() {
         return Err(Error::required("domain_id"));
     }
@@ -44,4 +48,9 @@ pub async fn by_name(ctx: &Context, name: &str) -> Result<Domain> {
     store::domains::by_name(&ctx.store, name)
         .await?
         .ok_or_else(|| Error::not_found("name", name))
+}
+
+/// Whether the database holds any domain yet.
+pub async fn any(ctx: &Context) -> Result<bool> {
+    store::domains::any(&ctx.store).await
 }

@@ -6,8 +6,8 @@ use super::{codes, reset};
 use crate::auth::Principal;
 use crate::context::Context;
 use crate::domain::{
-    AuthType, Code, CodePurpose, Email, Language, Mfa, MfaState, Name, OneTimeCode, OtpSecret,
-    Password, Tags, Timezone, User,
+    AuthType, Code, CodePurpose, CodeSlot, Email, Language, Mfa, MfaState, MfaType, Name,
+    OneTimeCode, OtpSecret, Password, RequiredAction, Tags, Timezone, User,
 };
 use crate::error::{Error, Result};
 use crate::store::{
@@ -119,14 +119,14 @@ async fn apply(
         return Err(Error::required("password"));
     }
     let mut changes = UserChanges {
-        name: name.map(|n| n.as_str().to_owned()),
-        language: language.map(|l| l.as_str().to_owned()),
-        timezone: timezone.map(|t| t.as_str().to_owned()),
+        name,
+        language,
+        timezone,
         tags,
         ..UserChanges::default()
     };
-    if let Some(email) = email.filter(|e| !same_address(e.as_str(), &user.email)) {
-        changes.email = Some(email.as_str().to_owned());
+    if let Some(email) = email.filter(|e| !same_address(e, user.email.as_ref())) {
+        changes.email = Some(Some(email));
         changes.email_verified = Some(false);
     }
     if let Some(password) = password {
@@ -137,8 +137,8 @@ async fn apply(
         changes.required_actions = Some(
             user.required_actions
                 .iter()
-                .filter(|action| *action != User::UPDATE_PASSWORD)
-                .cloned()
+                .filter(|action| **action != RequiredAction::UpdatePassword)
+                .copied()
                 .collect(),
         );
     }
@@ -165,7 +165,7 @@ async fn live_reset_link(ctx: &Context, user: &User, jti: &str) -> Result<OneTim
         &ctx.store,
         &user.domain_id,
         &user.user_id,
-        reset::RESET_LINK,
+        CodeSlot::ResetLink,
     )
     .await?
     .filter(|link| link.is_live(now) && link.code_hash == reset::token_hash(jti))
@@ -205,16 +205,15 @@ async fn new_password_hash(
 /// changes unless the code was sent.
 pub async fn verify_email(ctx: &Context, caller: &Principal, email: Option<Email>) -> Result<()> {
     let user = caller.user();
-    let new = email.filter(|email| !same_address(email.as_str(), &user.email));
-    let address = match &new {
-        Some(email) => email.clone(),
-        None if user.email.is_empty() => return Err(Error::required("email")),
-        None => Email::parse(&user.email)?,
+    let new = email.filter(|email| !same_address(email, user.email.as_ref()));
+    let address = match (&new, &user.email) {
+        (Some(email), _) | (None, Some(email)) => email.clone(),
+        (None, None) => return Err(Error::required("email")),
     };
     codes::send(ctx, user, CodePurpose::VerifyEmail, &address).await?;
     if let Some(email) = new {
         let changes = UserChanges {
-            email: Some(email.as_str().to_owned()),
+            email: Some(Some(email)),
             email_verified: Some(false),
             ..UserChanges::default()
         };
@@ -233,23 +232,24 @@ pub async fn verify_email(ctx: &Context, caller: &Principal, email: Option<Email
     Ok(())
 }
 
-/// Whether two e-mail addresses are the same one, as far as a change of address goes.
-fn same_address(a: &str, b: &str) -> bool {
-    a.eq_ignore_ascii_case(b)
+/// Whether a new e-mail address is the user's current one, as far as a change of address
+/// goes.
+fn same_address(new: &Email, current: Option<&Email>) -> bool {
+    current.is_some_and(|current| new.as_str().eq_ignore_ascii_case(current.as_str()))
 }
 
 /// Marks the caller's e-mail address verified with the code sent to it. A code sent to an
 /// address the user no longer has is void.
 pub async fn confirm_email(ctx: &Context, caller: &Principal, code: Code) -> Result<User> {
     let user = caller.user();
-    if user.email.is_empty() {
+    let Some(email) = &user.email else {
         return Err(Error::invalid("verify_code", codes::WRONG_CODE));
-    }
+    };
     let checked = codes::check(
         ctx,
         user,
         CodePurpose::VerifyEmail,
-        Some(&user.email),
+        Some(email.as_str()),
         &code,
         "verify_code",
     )
@@ -259,25 +259,14 @@ pub async fn confirm_email(ctx: &Context, caller: &Principal, code: Code) -> Res
     if !store::codes::consume(&tx, &checked.code_id, now).await? {
         return Err(Error::invalid("verify_code", codes::WRONG_CODE));
     }
-    if !store::users::mark_email_verified(
-        &tx,
-        &user.domain_id,
-        &user.user_id,
-        &user.stamp,
-        &user.email,
-    )
-    .await?
+    if !store::users::mark_email_verified(&tx, &user.domain_id, &user.user_id, &user.stamp, email)
+        .await?
     {
         return Err(account_changed());
     }
     tx.commit().await?;
     reread(ctx, user).await
 }
-
-/// MFA by e-mail: codes are mailed.
-const MFA_EMAIL: &str = "EMAIL";
-/// MFA by an authenticator app: TOTP codes (RFC 6238).
-const MFA_OTP: &str = "OTP";
 
 /// What `enable_mfa` of type OTP shows once: the secret and its `otpauth://` URI.
 pub struct OtpEnrollment {
@@ -302,9 +291,14 @@ pub async fn enable_mfa(
             "MFA is already enabled; disable it first",
         ));
     }
-    let (pending, enrollment) = match mfa_type {
+    let mfa_type = match mfa_type {
         "" => return Err(Error::required("mfa_type")),
-        MFA_EMAIL => {
+        text => {
+            MfaType::parse(text).map_err(|_| Error::invalid("mfa_type", "must be EMAIL or OTP"))?
+        }
+    };
+    let (pending, enrollment) = match mfa_type {
+        MfaType::Email => {
             let email = email.ok_or_else(|| Error::required("options.email"))?;
             let mut options = serde_json::Map::new();
             options.insert("email".into(), email.as_str().into());
@@ -312,27 +306,26 @@ pub async fn enable_mfa(
             codes::send(ctx, user, CodePurpose::EnableMfa, &email).await?;
             let pending = Mfa {
                 state: MfaState::Disabled,
-                mfa_type: MFA_EMAIL.to_owned(),
+                mfa_type: MfaType::Email,
                 options: Tags::from_json(serde_json::Value::Object(options)),
                 sealed_secret: None,
             };
             (pending, None)
         }
-        MFA_OTP => {
+        MfaType::Otp => {
             let secret = OtpSecret::generate()?;
             let enrollment = OtpEnrollment {
                 secret: secret.base32()?,
-                uri: secret.uri(&user.user_id)?,
+                uri: secret.uri(user.user_id.as_str())?,
             };
             let pending = Mfa {
                 state: MfaState::Disabled,
-                mfa_type: MFA_OTP.to_owned(),
+                mfa_type: MfaType::Otp,
                 options: Tags::default(),
                 sealed_secret: Some(ctx.codes.key.seal(secret.expose())?),
             };
             (pending, Some(enrollment))
         }
-        _ => return Err(Error::invalid("mfa_type", "must be EMAIL or OTP")),
     };
     if !store::users::set_mfa(
         &ctx.store,
@@ -381,7 +374,7 @@ pub async fn confirm_mfa(ctx: &Context, caller: &Principal, code: Code) -> Resul
         // Off: the address or secret is forgotten with the rest of the settings.
         let off = Mfa {
             state: MfaState::Disabled,
-            mfa_type: mfa.mfa_type.clone(),
+            mfa_type: mfa.mfa_type,
             options: Tags::default(),
             sealed_secret: None,
         };
@@ -427,8 +420,8 @@ pub async fn check_second_factor(
     let wrong = || Error::authentication("wrong, used or expired verify_code");
     if uses_otp(user) {
         let tries = match purpose {
-            CodePurpose::SignInFromNewAddress => OTP_TRIES_COUNT_NEW_ADDRESS,
-            _ => OTP_TRIES_COUNT,
+            CodePurpose::SignInFromNewAddress => CodeSlot::OtpTriesFromNewAddress,
+            _ => CodeSlot::OtpTries,
         };
         return check_otp(ctx, user, code, tries)
             .await
@@ -456,16 +449,12 @@ pub async fn check_second_factor(
 
 /// Tries of TOTP codes a user may make per `OTP_TRY_WINDOW`.
 const OTP_TRIES: i32 = 5;
-/// Where tries of TOTP codes are counted (`store::codes`).
-const OTP_TRIES_COUNT: &str = "OTP_TRIES";
-/// Where tries of TOTP codes at sign-ins from unfamiliar addresses are counted.
-const OTP_TRIES_COUNT_NEW_ADDRESS: &str = "OTP_TRIES_NEW_ADDRESS";
 /// The window `OTP_TRIES` counts in.
 const OTP_TRY_WINDOW: chrono::TimeDelta = chrono::TimeDelta::minutes(5);
 
 /// Whether `code` is a current TOTP code of the user's secret not used before. Tries are
 /// counted before the comparison, `OTP_TRIES` per `OTP_TRY_WINDOW`; a success ends the run.
-async fn check_otp(ctx: &Context, user: &User, code: &Code, tries: &str) -> Result<bool> {
+async fn check_otp(ctx: &Context, user: &User, code: &Code, tries: CodeSlot) -> Result<bool> {
     let now = ctx.clock.now();
     if !store::codes::count_mail(
         &ctx.store,
@@ -507,7 +496,9 @@ async fn check_otp(ctx: &Context, user: &User, code: &Code, tries: &str) -> Resu
 
 /// Whether the user's MFA (on or pending) is TOTP.
 pub fn uses_otp(user: &User) -> bool {
-    user.mfa.as_ref().is_some_and(|mfa| mfa.mfa_type == MFA_OTP)
+    user.mfa
+        .as_ref()
+        .is_some_and(|mfa| mfa.mfa_type == MfaType::Otp)
 }
 
 /// Whether sign-in needs a code for `user`.

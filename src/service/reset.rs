@@ -13,7 +13,8 @@ use crate::auth::{Claims, TokenKind, jwt};
 use crate::config::PasswordReset;
 use crate::context::Context;
 use crate::domain::{
-    AuthType, Email, OneTimeCode, Password, User, UserId, UserState, ids, normalized,
+    AuthType, CodeId, CodeSlot, DomainId, Email, OneTimeCode, Password, RequiredAction, User,
+    UserId, UserState, normalized,
 };
 use crate::error::{Error, Result};
 use crate::mail::{FirstSignIn, Mail, Template};
@@ -23,25 +24,25 @@ use crate::store::{self, users::UserChanges};
 pub const MAILS_PER_WINDOW: i32 = 3;
 /// The window `MAILS_PER_WINDOW` counts in.
 pub const MAIL_WINDOW: TimeDelta = TimeDelta::hours(1);
-/// How reset links and their count of mails are stored (`store::codes`).
-pub const RESET_LINK: &str = "RESET_PASSWORD";
-const RESET_MAILS: &str = "RESET_PASSWORD_MAILS";
-
 /// The longest domain id looked up (ours are `domain-` and 12 hex characters).
 const MAX_DOMAIN_ID_BYTES: usize = 64;
 
 /// Starts a password reset for `user_id` of `domain_id`, if that user may reset here.
-pub async fn reset_password(ctx: &Arc<Context>, domain_id: &str, user_id: &str) -> Result<()> {
+pub async fn reset_password(
+    ctx: &Arc<Context>,
+    domain_id: &DomainId,
+    user_id: &UserId,
+) -> Result<()> {
     if domain_id.is_empty() {
         return Err(Error::required("domain_id"));
     }
     if user_id.is_empty() {
         return Err(Error::required("user_id"));
     }
-    if domain_id.len() > MAX_DOMAIN_ID_BYTES {
+    if domain_id.as_str().len() > MAX_DOMAIN_ID_BYTES {
         return Err(Error::invalid("domain_id", "is not a domain id"));
     }
-    if user_id.chars().count() > UserId::MAX_LEN {
+    if user_id.as_str().chars().count() > UserId::MAX_LEN {
         return Err(Error::invalid("user_id", "must be at most 255 characters"));
     }
     // Everything past the checks above is the same for every caller and happens after the
@@ -50,7 +51,8 @@ pub async fn reset_password(ctx: &Arc<Context>, domain_id: &str, user_id: &str) 
         tracing::warn!("password reset dropped: too many resets in progress");
         return Ok(());
     };
-    let (ctx, domain_id, user_id) = (ctx.clone(), domain_id.to_owned(), normalized(user_id));
+    let (ctx, domain_id) = (ctx.clone(), domain_id.clone());
+    let user_id = UserId::new(normalized(user_id.as_str()));
     tokio::spawn(async move {
         let _permit = permit;
         let found = store::users::get(&ctx.store, &domain_id, &user_id).await;
@@ -76,18 +78,18 @@ fn eligible(user: &User) -> bool {
     user.auth_type == AuthType::Local
         && user.state != UserState::Disabled
         && user.email_verified
-        && !user.email.is_empty()
+        && user.email.is_some()
 }
 
 /// Mails the reset the settings ask for, within the user's share of reset mails.
 async fn deliver(ctx: &Context, user: &User) -> Result<()> {
     let now = ctx.clock.now();
-    let address = Email::parse(&user.email)?;
+    let address = address_of(user)?;
     if !store::codes::count_mail(
         &ctx.store,
         &user.domain_id,
         &user.user_id,
-        RESET_MAILS,
+        CodeSlot::ResetLinkMails,
         now,
         MAIL_WINDOW,
         MAILS_PER_WINDOW,
@@ -99,8 +101,8 @@ async fn deliver(ctx: &Context, user: &User) -> Result<()> {
     }
     let mail = |template| Mail {
         to: address.clone(),
-        name: user.name.clone(),
-        language: user.language.clone(),
+        name: user.name.as_str().to_owned(),
+        language: user.language.as_str().to_owned(),
         template,
     };
     match ctx.codes.reset {
@@ -123,7 +125,7 @@ async fn deliver(ctx: &Context, user: &User) -> Result<()> {
             // fails, the owner asks for another reset.)
             let mut required_actions = user.required_actions.clone();
             if !user.must_update_password() {
-                required_actions.push(User::UPDATE_PASSWORD.to_owned());
+                required_actions.push(RequiredAction::UpdatePassword);
             }
             let changes = UserChanges {
                 password_hash: Some((hash, now)),
@@ -156,7 +158,7 @@ async fn deliver(ctx: &Context, user: &User) -> Result<()> {
 struct ResetLink {
     link: String,
     hours: u32,
-    code_id: String,
+    code_id: CodeId,
 }
 
 /// Makes a reset link for `user`; a new one replaces the last.
@@ -171,10 +173,10 @@ async fn new_link(ctx: &Context, user: &User) -> Result<ResetLink> {
         now.timestamp(),
     );
     let row = OneTimeCode {
-        code_id: ids::generate("reset"),
+        code_id: CodeId::generate_reset(),
         domain_id: user.domain_id.clone(),
         user_id: user.user_id.clone(),
-        purpose: RESET_LINK.to_owned(),
+        purpose: CodeSlot::ResetLink,
         code_hash: token_hash(&claims.jti),
         payload: None,
         attempts: 0,
@@ -194,7 +196,7 @@ async fn new_link(ctx: &Context, user: &User) -> Result<ResetLink> {
 /// Mails a new user its invitation: with `temporary`, the temporary password already in
 /// effect; otherwise a single-use link to choose a password (valid `--reset-link-ttl`).
 pub async fn invite(ctx: &Context, user: &User, temporary: Option<&Password>) -> Result<()> {
-    let address = Email::parse(&user.email)?;
+    let address = address_of(user)?;
     let (first_sign_in, link_code) = match temporary {
         Some(password) => (
             FirstSignIn::TemporaryPassword {
@@ -215,10 +217,10 @@ pub async fn invite(ctx: &Context, user: &User, temporary: Option<&Password>) ->
     };
     let mail = Mail {
         to: address,
-        name: user.name.clone(),
-        language: user.language.clone(),
+        name: user.name.as_str().to_owned(),
+        language: user.language.as_str().to_owned(),
         template: Template::Invitation {
-            user_id: user.user_id.clone(),
+            user_id: user.user_id.as_str().to_owned(),
             first_sign_in,
         },
     };
@@ -229,6 +231,13 @@ pub async fn invite(ctx: &Context, user: &User, temporary: Option<&Password>) ->
         return Err(error);
     }
     Ok(())
+}
+
+/// The address mail for `user` goes to; callers have checked that it has one.
+fn address_of(user: &User) -> Result<Email> {
+    user.email
+        .clone()
+        .ok_or_else(|| Error::internal(format!("user {} has no e-mail address", user.user_id)))
 }
 
 /// How a reset token's `jti` is stored: its SHA-256 (the jti is 128 random bits).

@@ -5,7 +5,7 @@ use chrono::TimeDelta;
 
 use crate::auth::{Claims, jwt, keys};
 use crate::context::Context;
-use crate::domain::{KeyPurpose, ROOT_DOMAIN_ID, SystemToken, SystemTokenName, ids};
+use crate::domain::{DomainId, KeyPurpose, SystemToken, SystemTokenName, ids};
 use crate::error::{Error, Result};
 use crate::store;
 
@@ -43,7 +43,7 @@ pub async fn create(
             key
         }
     };
-    let material = keys::material(&root, ROOT_DOMAIN_ID)?;
+    let material = keys::material(&root, &DomainId::root())?;
     let record = SystemToken {
         jti: ids::random_hex(16),
         name: name.as_str().to_owned(),

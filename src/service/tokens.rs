@@ -9,9 +9,9 @@ use super::{codes, profile};
 use crate::auth::{Claims, Permissions, TokenKind, jwt};
 use crate::context::Context;
 use crate::domain::{
-    AuthType, Code, CodePurpose, ResourceGroup, RoleBinding, RoleType, SignInThrottle, TokenRole,
-    User, UserId, UserState, WORKSPACE_WILDCARD, WorkspaceState, account_key, normalized, throttle,
-    throttle::Counter,
+    AuthType, Code, CodePurpose, DomainId, ResourceGroup, RoleBinding, RoleId, RoleType,
+    SignInThrottle, TokenRole, User, UserId, UserState, WorkspaceId, WorkspaceState, account_key,
+    normalized, throttle, throttle::Counter,
 };
 use crate::error::{Error, Result};
 use crate::store;
@@ -26,8 +26,9 @@ const MAX_DOMAIN_ID_BYTES: usize = 64;
 #[derive(Debug)]
 pub struct SignIn {
     /// The user's domain.
-    pub domain_id: String,
-    /// `credentials.user_id`.
+    pub domain_id: DomainId,
+    /// `credentials.user_id`, as typed: the sign-in throttle counts whatever a caller sends,
+    /// a valid user id or not.
     pub user_id: String,
     /// `credentials.password`; never logged.
     pub password: String,
@@ -53,7 +54,7 @@ pub enum Scope {
     /// The whole domain, as its admin.
     Domain,
     /// One workspace, with the user's role there.
-    Workspace(String),
+    Workspace(WorkspaceId),
     /// The user alone.
     User,
 }
@@ -70,7 +71,7 @@ pub struct GrantRequest {
     /// Permissions that narrow the new token.
     pub permissions: Permissions,
     /// The domain the caller expects the token to belong to, if it said.
-    pub domain_id: Option<String>,
+    pub domain_id: Option<DomainId>,
 }
 
 /// A granted access token and the role it carries.
@@ -80,11 +81,11 @@ pub struct Granted {
     /// Its `rol` claim.
     pub role: TokenRole,
     /// The role binding's role behind it, if any.
-    pub role_id: Option<String>,
+    pub role_id: Option<RoleId>,
     /// The domain.
-    pub domain_id: String,
+    pub domain_id: DomainId,
     /// The workspace of a workspace-scoped token.
-    pub workspace_id: Option<String>,
+    pub workspace_id: Option<WorkspaceId>,
 }
 
 /// Checks a LOCAL user's password and issues an access and a refresh token. An unknown
@@ -109,7 +110,7 @@ pub async fn issue(ctx: &Context, sign_in: SignIn) -> Result<IssuedTokens> {
     if password.is_empty() {
         return Err(Error::required("credentials.password"));
     }
-    if domain_id.len() > MAX_DOMAIN_ID_BYTES {
+    if domain_id.as_str().len() > MAX_DOMAIN_ID_BYTES {
         return Err(Error::invalid("domain_id", "is not a domain id"));
     }
     if user_id.chars().count() > UserId::MAX_LEN {
@@ -118,9 +119,10 @@ pub async fn issue(ctx: &Context, sign_in: SignIn) -> Result<IssuedTokens> {
             "must be at most 255 characters",
         ));
     }
-    let user_id = normalized(&user_id);
+    let user_id = UserId::new(normalized(&user_id));
     let lifetime = ctx.tokens.access_lifetime(timeout)?;
-    let mut attempt = Attempt::start(ctx, &domain_id, &account_key(&user_id), client).await?;
+    let mut attempt =
+        Attempt::start(ctx, &domain_id, &account_key(user_id.as_str()), client).await?;
     let user = store::users::get(&ctx.store, &domain_id, &user_id).await?;
     let hash = user
         .as_ref()
@@ -186,8 +188,13 @@ pub async fn check_current_password(
     password: &str,
     client: Option<IpAddr>,
 ) -> Result<()> {
-    let mut attempt =
-        Attempt::start(ctx, &user.domain_id, &account_key(&user.user_id), client).await?;
+    let mut attempt = Attempt::start(
+        ctx,
+        &user.domain_id,
+        &account_key(user.user_id.as_str()),
+        client,
+    )
+    .await?;
     let matched = match ctx
         .hasher
         .verify(password, user.password_hash.as_deref())
@@ -275,7 +282,7 @@ async fn rehash_if_needed(ctx: &Context, user: &User, password: &str) {
 
 /// One sign-in attempt, counted before its password is checked (see `domain::throttle`).
 struct Attempt {
-    domain_id: String,
+    domain_id: DomainId,
     /// The account name's key, from every address.
     account: String,
     /// The account name's key from this client address.
@@ -297,13 +304,13 @@ impl Attempt {
     /// one account costs at most one password check at a time.
     async fn start(
         ctx: &Context,
-        domain_id: &str,
+        domain_id: &DomainId,
         account_key: &str,
         client: Option<IpAddr>,
     ) -> Result<Self> {
         let now = ctx.clock.now();
         let mut attempt = Self {
-            domain_id: domain_id.to_owned(),
+            domain_id: domain_id.clone(),
             account: throttle::throttle_key(account_key),
             address: throttle::address_key(account_key, client),
             counted: Vec::with_capacity(2),
@@ -433,10 +440,7 @@ pub async fn grant(ctx: &Context, request: GrantRequest) -> Result<Granted> {
     if user.must_update_password() {
         return Err(Error::UpdatePasswordRequired);
     }
-    if domain_id
-        .as_deref()
-        .is_some_and(|asked| asked != refresh.did)
-    {
+    if domain_id.is_some_and(|asked| asked != refresh.did) {
         return Err(Error::authentication("the token belongs to another domain"));
     }
     let bindings =
@@ -461,7 +465,7 @@ pub async fn grant(ctx: &Context, request: GrantRequest) -> Result<Granted> {
         lifetime,
         ctx.clock.now().timestamp(),
     )
-    .with_role(role, workspace_id.as_deref());
+    .with_role(role, workspace_id.as_ref());
     claims.permissions = permissions.into_claim();
     Ok(Granted {
         access_token: jwt::sign(&keys.access, &claims)?,
@@ -484,8 +488,8 @@ async fn workspace_role(
     ctx: &Context,
     user: &User,
     bindings: &[RoleBinding],
-    workspace_id: &str,
-) -> Result<(TokenRole, String)> {
+    workspace_id: &WorkspaceId,
+) -> Result<(TokenRole, RoleId)> {
     if workspace_id.is_empty() {
         return Err(Error::required("workspace_id"));
     }
@@ -503,7 +507,7 @@ async fn workspace_role(
     bindings
         .iter()
         .filter(|b| b.resource_group == ResourceGroup::Workspace)
-        .filter(|b| b.workspace_id == workspace_id || b.workspace_id == WORKSPACE_WILDCARD)
+        .filter(|b| b.workspace_id == *workspace_id || b.workspace_id.is_every())
         .min_by_key(|b| b.role_type)
         .map(|b| (TokenRole::from(b.role_type), b.role_id.clone()))
         .ok_or_else(|| {

@@ -7,16 +7,14 @@ use std::net::IpAddr;
 use crate::auth::Principal;
 use crate::context::Context;
 use crate::domain::{
-    AuthType, Listing, Member, NewUser, Password, QuerySlot, ResourceGroup, RoleBinding, RoleType,
-    TokenRole, User, UserId, UserState, UserSummary, WorkspaceState, ids,
+    AuthType, Listing, Member, MemberFilter, NewUser, Password, QuerySlot, RequiredAction,
+    ResourceGroup, RoleBinding, RoleBindingId, RoleId, RoleType, TokenRole, UserId, UserState,
+    UserSummary, WorkspaceId, WorkspaceState,
 };
 use crate::error::{Error, Result};
 use crate::query::{self, Search, Stat};
 use crate::service::{admin, reset};
-use crate::store::{
-    self,
-    members::{MemberFilter, Window},
-};
+use crate::store::{self, members::Window};
 
 /// What a call needs of the caller in the workspace.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -33,7 +31,7 @@ pub struct NewMember {
     /// The user (its password is required unless `reset_password`).
     pub user: NewUser,
     /// A workspace role of the domain.
-    pub role_id: String,
+    pub role_id: RoleId,
     /// Mail the user an invitation to choose its password, and require it to.
     pub reset_password: bool,
 }
@@ -45,7 +43,7 @@ pub struct NewMember {
 pub async fn create(
     ctx: &Context,
     caller: &Principal,
-    workspace_id: Option<&str>,
+    workspace_id: Option<&WorkspaceId>,
     new: NewMember,
 ) -> Result<Member> {
     let workspace_id = workspace_for(ctx, caller, workspace_id, Access::Write).await?;
@@ -62,11 +60,11 @@ pub async fn create(
         None => None,
     };
     let now = ctx.clock.now();
-    let user_id = new.user.user_id.as_str();
+    let user_id = &new.user.user_id;
     let binding = RoleBinding {
-        role_binding_id: ids::generate("rb"),
-        domain_id: domain_id.to_owned(),
-        user_id: user_id.to_owned(),
+        role_binding_id: RoleBindingId::generate(),
+        domain_id: domain_id.clone(),
+        user_id: user_id.clone(),
         role_id: role.role_id.clone(),
         role_type: role.role_type,
         resource_group: ResourceGroup::Workspace,
@@ -85,8 +83,13 @@ pub async fn create(
     )
     .await?;
     if new.reset_password {
-        store::users::set_required_actions(&tx, domain_id, user_id, &[User::UPDATE_PASSWORD])
-            .await?;
+        store::users::set_required_actions(
+            &tx,
+            domain_id,
+            user_id,
+            &[RequiredAction::UpdatePassword],
+        )
+        .await?;
     }
     store::role_bindings::insert(&tx, &binding).await?;
     tx.commit().await?;
@@ -109,18 +112,17 @@ pub async fn create(
 pub async fn get(
     ctx: &Context,
     caller: &Principal,
-    workspace_id: Option<&str>,
-    user_id: &str,
+    workspace_id: Option<&WorkspaceId>,
+    user_id: &UserId,
 ) -> Result<Member> {
     let workspace_id = workspace_for(ctx, caller, workspace_id, Access::Read).await?;
     if user_id.is_empty() {
         return Err(Error::required("user_id"));
     }
-    let user_id = UserId::parse(user_id)?;
-    let user_id = user_id.as_str();
-    store::members::get(&ctx.store, caller.domain_id(), &workspace_id, user_id)
+    let user_id = UserId::parse(user_id.as_str())?;
+    store::members::get(&ctx.store, caller.domain_id(), &workspace_id, &user_id)
         .await?
-        .ok_or_else(|| Error::not_found("user_id", user_id))
+        .ok_or_else(|| Error::not_found("user_id", &user_id))
 }
 
 /// The workspace's users that `filter` and `search` select, and the fields to return.
@@ -128,10 +130,16 @@ pub async fn list(
     ctx: &Context,
     caller: &Principal,
     client: Option<IpAddr>,
-    workspace_id: Option<&str>,
+    workspace_id: Option<&WorkspaceId>,
     filter: MemberFilter,
     search: Search,
-) -> Result<(Listing<Member>, Option<Vec<String>>)> {
+) -> Result<Listing<Member>> {
+    if filter.role_type == Some(RoleType::DomainAdmin) {
+        return Err(Error::invalid(
+            "role_type",
+            "is WORKSPACE_OWNER or WORKSPACE_MEMBER in a workspace",
+        ));
+    }
     let workspace_id = workspace_for(ctx, caller, workspace_id, Access::Read).await?;
     let _turn = query_turn(ctx, caller, client).await?;
     store::members::list(
@@ -150,7 +158,7 @@ pub async fn find(
     ctx: &Context,
     caller: &Principal,
     client: Option<IpAddr>,
-    workspace_id: Option<&str>,
+    workspace_id: Option<&WorkspaceId>,
     keyword: Option<String>,
     state: Option<UserState>,
     page: Option<query::Page>,
@@ -188,7 +196,7 @@ pub async fn stat(
     ctx: &Context,
     caller: &Principal,
     client: Option<IpAddr>,
-    workspace_id: Option<&str>,
+    workspace_id: Option<&WorkspaceId>,
     stat: Stat,
 ) -> Result<(Vec<serde_json::Value>, Option<u64>)> {
     let workspace_id = workspace_for(ctx, caller, workspace_id, Access::Read).await?;
@@ -215,9 +223,9 @@ async fn query_turn<'c>(
 async fn workspace_for(
     ctx: &Context,
     caller: &Principal,
-    requested: Option<&str>,
+    requested: Option<&WorkspaceId>,
     access: Access,
-) -> Result<String> {
+) -> Result<WorkspaceId> {
     let domain_id = caller.domain_id();
     match caller.role() {
         TokenRole::DomainAdmin => {
@@ -230,7 +238,7 @@ async fn workspace_for(
             store::workspaces::get(&ctx.store, domain_id, workspace_id)
                 .await?
                 .ok_or_else(|| Error::not_found("workspace_id", workspace_id))?;
-            Ok(workspace_id.to_owned())
+            Ok(workspace_id.clone())
         }
         TokenRole::WorkspaceOwner | TokenRole::WorkspaceMember => {
             let Some(own) = caller.workspace_id() else {
@@ -273,7 +281,7 @@ async fn workspace_for(
                     "only a WORKSPACE_OWNER or a domain admin may add users to a workspace",
                 ));
             }
-            Ok(own.to_owned())
+            Ok(own.clone())
         }
         TokenRole::User => Err(Error::permission_denied(
             "a workspace token is needed: Token.grant with scope WORKSPACE (or DOMAIN for an admin)",

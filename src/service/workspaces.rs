@@ -6,7 +6,8 @@ use std::collections::HashMap;
 use crate::auth::Principal;
 use crate::context::Context;
 use crate::domain::{
-    RoleBinding, RoleType, WorkspaceGroup, WorkspaceGroupMember, WorkspaceState, WorkspaceWithRole,
+    RoleBinding, RoleType, WorkspaceGroup, WorkspaceGroupId, WorkspaceGroupMember, WorkspaceState,
+    WorkspaceWithRole,
 };
 use crate::error::Result;
 use crate::store::{self, workspace_groups::GroupScope, workspaces::WorkspaceFilter};
@@ -42,7 +43,7 @@ pub struct MyWorkspaceGroup {
 pub async fn my_workspaces(
     ctx: &Context,
     caller: &Principal,
-    workspace_group_id: Option<&str>,
+    workspace_group_id: Option<&WorkspaceGroupId>,
 ) -> Result<Vec<WorkspaceWithRole>> {
     let (domain_id, user_id) = (caller.domain_id(), caller.user_id());
     if let Some(admin_role) =
@@ -82,11 +83,11 @@ pub async fn my_workspace_groups(
         };
     let groups =
         store::workspace_groups::with_binding_of(&ctx.store, domain_id, user_id, scope).await?;
-    let ids: Vec<String> = groups
+    let ids: Vec<WorkspaceGroupId> = groups
         .iter()
         .map(|(group, _)| group.workspace_group_id.clone())
         .collect();
-    let mut members_of: HashMap<String, Vec<WorkspaceGroupMember>> = HashMap::new();
+    let mut members_of: HashMap<WorkspaceGroupId, Vec<WorkspaceGroupMember>> = HashMap::new();
     for member in store::workspace_groups::members(&ctx.store, domain_id, &ids).await? {
         members_of
             .entry(member.workspace_group_id.clone())
@@ -128,13 +129,13 @@ mod tests {
     use chrono::Utc;
 
     use super::*;
-    use crate::domain::{Tags, Workspace};
+    use crate::domain::{DomainId, RoleId, Tags, Workspace, WorkspaceId};
 
     fn entry(workspace_id: &str, role_id: &str, role_type: RoleType) -> WorkspaceWithRole {
         WorkspaceWithRole {
             workspace: Workspace {
-                workspace_id: workspace_id.into(),
-                domain_id: "domain-1".into(),
+                workspace_id: WorkspaceId::new(workspace_id),
+                domain_id: DomainId::new("domain-1"),
                 name: workspace_id.into(),
                 state: WorkspaceState::Enabled,
                 tags: Tags::default(),
@@ -147,7 +148,7 @@ mod tests {
                 workspace_group_id: None,
                 created_at: Utc::now(),
             },
-            role_id: role_id.into(),
+            role_id: RoleId::new(role_id),
             role_name: role_id.into(),
             role_type,
         }

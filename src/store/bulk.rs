@@ -12,12 +12,16 @@ use tracing::instrument;
 
 use super::{
     Executor, Tx, conn,
-    entities::{role_binding, user},
+    entities::{
+        role_binding,
+        user::{self, RequiredActions},
+    },
     users::DEFAULT_REFRESH_TIMEOUT,
     wrote_users,
 };
 use crate::domain::{
-    AuthType, CredentialStamp, Name, ResourceGroup, Role, Tags, UserId, UserState, account_key, ids,
+    AuthType, CredentialStamp, DomainId, Name, ResourceGroup, Role, RoleBindingId, Tags, UserId,
+    UserState, WorkspaceId, account_key,
 };
 use crate::error::Result;
 
@@ -42,9 +46,9 @@ pub struct NewMember {
 #[derive(Debug, Clone, Copy)]
 pub struct Membership<'a> {
     /// The domain of the users and the workspace.
-    pub domain_id: &'a str,
+    pub domain_id: &'a DomainId,
     /// The workspace they join.
-    pub workspace_id: &'a str,
+    pub workspace_id: &'a WorkspaceId,
     /// Their role there (a workspace role).
     pub role: &'a Role,
     /// The bcrypt hash every one of them gets.
@@ -79,19 +83,19 @@ fn user_row(membership: &Membership<'_>, member: &NewMember) -> user::ActiveMode
     let stamp = CredentialStamp::new_account();
     let user_id = member.user_id.as_str();
     user::ActiveModel {
-        domain_id: Set(membership.domain_id.to_owned()),
-        user_id: Set(user_id.to_owned()),
+        domain_id: Set(membership.domain_id.clone()),
+        user_id: Set(member.user_id.clone()),
         name: Set(member.name.as_str().to_owned()),
-        state: Set(member.state.as_str().to_owned()),
+        state: Set(member.state),
         email: Set(user_id.to_owned()),
         email_verified: Set(false),
-        auth_type: Set(AuthType::Local.as_str().to_owned()),
+        auth_type: Set(AuthType::Local),
         password_hash: Set(Some(membership.password_hash.to_owned())),
         password_changed_at: Set(None),
         mfa: Set(None),
         language: Set("en".to_owned()),
         timezone: Set("UTC".to_owned()),
-        required_actions: Set(serde_json::json!([])),
+        required_actions: Set(RequiredActions::default()),
         refresh_timeout: Set(DEFAULT_REFRESH_TIMEOUT),
         tags: Set(member.tags.to_json()),
         created_at: Set(membership.now),
@@ -104,13 +108,13 @@ fn user_row(membership: &Membership<'_>, member: &NewMember) -> user::ActiveMode
 
 fn binding_row(membership: &Membership<'_>, member: &NewMember) -> role_binding::ActiveModel {
     role_binding::ActiveModel {
-        role_binding_id: Set(ids::generate("rb")),
-        domain_id: Set(membership.domain_id.to_owned()),
-        user_id: Set(member.user_id.as_str().to_owned()),
+        role_binding_id: Set(RoleBindingId::generate()),
+        domain_id: Set(membership.domain_id.clone()),
+        user_id: Set(member.user_id.clone()),
         role_id: Set(membership.role.role_id.clone()),
-        role_type: Set(membership.role.role_type.as_str().to_owned()),
-        resource_group: Set(ResourceGroup::Workspace.as_str().to_owned()),
-        workspace_id: Set(membership.workspace_id.to_owned()),
+        role_type: Set(membership.role.role_type),
+        resource_group: Set(ResourceGroup::Workspace),
+        workspace_id: Set(membership.workspace_id.clone()),
         workspace_group_id: Set(None),
         created_at: Set(membership.now),
     }

@@ -18,7 +18,7 @@ use std::time::{Duration, Instant};
 
 use quick_cache::{Equivalent, Weighter, sync::Cache};
 
-use crate::domain::User;
+use crate::domain::{DomainId, User, UserId};
 
 /// How long a record read from the database is served; the bound on how late a write made
 /// by another process is seen.
@@ -38,14 +38,14 @@ const STRIPES: usize = 64;
 /// The key of a cached record: a user of a domain.
 #[derive(Debug, Clone, PartialEq, Eq)]
 struct Key {
-    domain_id: String,
-    user_id: String,
+    domain_id: DomainId,
+    user_id: UserId,
 }
 
 /// A borrowed `Key`, to look one up without allocating.
 struct KeyRef<'a> {
-    domain_id: &'a str,
-    user_id: &'a str,
+    domain_id: &'a DomainId,
+    user_id: &'a UserId,
 }
 
 impl Hash for Key {
@@ -72,7 +72,7 @@ impl<'a> From<&'a Key> for KeyRef<'a> {
 
 impl Equivalent<Key> for KeyRef<'_> {
     fn equivalent(&self, key: &Key) -> bool {
-        self.domain_id == key.domain_id && self.user_id == key.user_id
+        *self.domain_id == key.domain_id && *self.user_id == key.user_id
     }
 }
 
@@ -97,12 +97,12 @@ impl Weighter<Key, Entry> for ByWeight {
 /// JSON text (a parsed JSON tree is larger than its text).
 fn weight(user: &User) -> u64 {
     let tags = serde_json::to_vec(user.tags.as_map()).map_or(0, |json| json.len());
-    let strings = user.domain_id.len()
-        + user.user_id.len()
-        + user.name.len()
-        + user.email.len()
+    let strings = user.domain_id.as_str().len()
+        + user.user_id.as_str().len()
+        + user.name.as_str().len()
+        + user.email.as_ref().map_or(0, |email| email.as_str().len())
         + user.password_hash.as_ref().map_or(0, String::len)
-        + user.required_actions.iter().map(String::len).sum::<usize>();
+        + 16 * user.required_actions.len();
     (1024 + 2 * strings + 4 * tags) as u64
 }
 
@@ -139,7 +139,7 @@ impl Default for UserCache {
 
 impl UserCache {
     /// The record of a user, if one read less than `MAX_AGE` ago is held.
-    pub fn get(&self, domain_id: &str, user_id: &str) -> Option<Arc<User>> {
+    pub fn get(&self, domain_id: &DomainId, user_id: &UserId) -> Option<Arc<User>> {
         let key = KeyRef { domain_id, user_id };
         self.entries
             .get(&key)
@@ -148,7 +148,7 @@ impl UserCache {
     }
 
     /// Taken before reading a user from the database, to `keep` what was read.
-    pub fn ticket(&self, domain_id: &str, user_id: &str) -> Ticket {
+    pub fn ticket(&self, domain_id: &DomainId, user_id: &UserId) -> Ticket {
         let stripe = stripe(domain_id, user_id);
         Ticket {
             stripe,
@@ -178,7 +178,7 @@ impl UserCache {
     }
 
     /// Forgets a user's record: it was written.
-    pub fn evict(&self, domain_id: &str, user_id: &str) {
+    pub fn evict(&self, domain_id: &DomainId, user_id: &UserId) {
         let stripe = stripe(domain_id, user_id);
         let mut generation = self.generation(stripe);
         *generation += 1;
@@ -211,7 +211,7 @@ impl UserCache {
     }
 }
 
-fn stripe(domain_id: &str, user_id: &str) -> usize {
+fn stripe(domain_id: &DomainId, user_id: &UserId) -> usize {
     let mut hasher = std::hash::DefaultHasher::new();
     KeyRef { domain_id, user_id }.hash(&mut hasher);
     (hasher.finish() % STRIPES as u64) as usize
@@ -220,15 +220,15 @@ fn stripe(domain_id: &str, user_id: &str) -> usize {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::domain::{AuthType, CredentialStamp, Tags, UserState};
+    use crate::domain::{AuthType, CredentialStamp, Language, Name, Tags, Timezone, UserState};
 
-    fn user(domain_id: &str, user_id: &str, version: i64) -> Arc<User> {
+    fn user(domain_id: &DomainId, user_id: &UserId, version: i64) -> Arc<User> {
         Arc::new(User {
-            domain_id: domain_id.into(),
-            user_id: user_id.into(),
-            name: String::new(),
+            domain_id: domain_id.clone(),
+            user_id: user_id.clone(),
+            name: Name::from_stored(String::new()),
             state: UserState::Enabled,
-            email: String::new(),
+            email: None,
             email_verified: false,
             auth_type: AuthType::Local,
             password_hash: None,
@@ -239,8 +239,8 @@ mod tests {
             },
             domain_role: None,
             mfa: None,
-            language: "en".into(),
-            timezone: "UTC".into(),
+            language: Language::from_stored("en".into()),
+            timezone: Timezone::from_stored("UTC".into()),
             required_actions: Vec::new(),
             refresh_timeout: 0,
             tags: Tags::default(),
@@ -252,42 +252,69 @@ mod tests {
     #[test]
     fn a_record_read_before_a_write_is_not_kept() {
         let cache = UserCache::default();
-        let ticket = cache.ticket("d", "u");
+        let ticket = cache.ticket(&DomainId::new("d"), &UserId::new("u"));
         // The write lands while the read is in flight.
-        cache.evict("d", "u");
-        cache.keep(ticket, user("d", "u", 1), Instant::now());
-        assert!(cache.get("d", "u").is_none());
+        cache.evict(&DomainId::new("d"), &UserId::new("u"));
+        cache.keep(
+            ticket,
+            user(&DomainId::new("d"), &UserId::new("u"), 1),
+            Instant::now(),
+        );
+        assert!(cache.get(&DomainId::new("d"), &UserId::new("u")).is_none());
         // A read that starts after the write is kept.
-        let ticket = cache.ticket("d", "u");
-        cache.keep(ticket, user("d", "u", 2), Instant::now());
-        assert_eq!(cache.get("d", "u").unwrap().stamp.version, 2);
+        let ticket = cache.ticket(&DomainId::new("d"), &UserId::new("u"));
+        cache.keep(
+            ticket,
+            user(&DomainId::new("d"), &UserId::new("u"), 2),
+            Instant::now(),
+        );
+        assert_eq!(
+            cache
+                .get(&DomainId::new("d"), &UserId::new("u"))
+                .unwrap()
+                .stamp
+                .version,
+            2
+        );
         cache.evict_all();
-        assert!(cache.get("d", "u").is_none());
+        assert!(cache.get(&DomainId::new("d"), &UserId::new("u")).is_none());
     }
 
     #[test]
     fn records_are_served_for_max_age_only_and_keys_do_not_mix() {
         let cache = UserCache::default();
         let old = Instant::now().checked_sub(MAX_AGE).unwrap();
-        cache.keep(cache.ticket("d", "old"), user("d", "old", 1), old);
-        assert!(cache.get("d", "old").is_none());
-        cache.keep(cache.ticket("d", "ab"), user("d", "ab", 1), Instant::now());
-        assert!(cache.get("da", "b").is_none());
-        assert!(cache.get("d", "ab").is_some());
+        cache.keep(
+            cache.ticket(&DomainId::new("d"), &UserId::new("old")),
+            user(&DomainId::new("d"), &UserId::new("old"), 1),
+            old,
+        );
+        assert!(
+            cache
+                .get(&DomainId::new("d"), &UserId::new("old"))
+                .is_none()
+        );
+        cache.keep(
+            cache.ticket(&DomainId::new("d"), &UserId::new("ab")),
+            user(&DomainId::new("d"), &UserId::new("ab"), 1),
+            Instant::now(),
+        );
+        assert!(cache.get(&DomainId::new("da"), &UserId::new("b")).is_none());
+        assert!(cache.get(&DomainId::new("d"), &UserId::new("ab")).is_some());
     }
 
     #[test]
     fn records_with_large_tags_weigh_more_and_the_total_stays_bounded() {
         let cache = UserCache::default();
-        let mut heavy = (*user("d", "heavy", 1)).clone();
+        let mut heavy = (*user(&DomainId::new("d"), &UserId::new("heavy"), 1)).clone();
         let big = serde_json::json!({ "note": "x".repeat(16 * 1024 - 16) });
         heavy.tags = Tags::from_json(big);
         assert!(weight(&heavy) > 64 * 1024);
         for i in 0..1_000 {
             let mut user = heavy.clone();
-            user.user_id = format!("u{i}");
+            user.user_id = UserId::new(format!("u{i}"));
             cache.keep(
-                cache.ticket("d", &user.user_id),
+                cache.ticket(&DomainId::new("d"), &user.user_id),
                 Arc::new(user),
                 Instant::now(),
             );

@@ -10,16 +10,16 @@ use sea_orm::{
 use tracing::instrument;
 
 use super::{Executor, conn, entities::code};
-use crate::domain::{MAX_CODE_ATTEMPTS, OneTimeCode};
+use crate::domain::{CodeId, CodeSlot, DomainId, MAX_CODE_ATTEMPTS, OneTimeCode, UserId};
 use crate::error::Result;
 
 /// The user's code for `purpose`, live or not.
 #[instrument(skip(db))]
 pub async fn get(
     db: &impl Executor,
-    domain_id: &str,
-    user_id: &str,
-    purpose: &str,
+    domain_id: &DomainId,
+    user_id: &UserId,
+    purpose: CodeSlot,
 ) -> Result<Option<OneTimeCode>> {
     let row = code::Entity::find()
         .filter(code::Column::DomainId.eq(domain_id))
@@ -33,13 +33,13 @@ pub async fn get(
 /// Stores `code` as the user's code for its purpose, replacing the one before. Wrong tries
 /// counted against a code that was still live carry over (`keep_attempts`); otherwise the
 /// count starts again.
-#[instrument(skip(db, code), fields(code_id = %code.code_id, purpose = %code.purpose))]
+#[instrument(skip(db, code), fields(code_id = %code.code_id, purpose = code.purpose.as_str()))]
 pub async fn replace(db: &impl Executor, code: &OneTimeCode, keep_attempts: bool) -> Result<()> {
     let row = code::ActiveModel {
         code_id: Set(code.code_id.clone()),
         domain_id: Set(code.domain_id.clone()),
         user_id: Set(code.user_id.clone()),
-        purpose: Set(code.purpose.clone()),
+        purpose: Set(code.purpose),
         code_hash: Set(code.code_hash.clone()),
         payload: Set(code.payload.clone()),
         attempts: Set(0),
@@ -89,9 +89,9 @@ pub enum Submission {
 #[instrument(skip(db))]
 pub async fn count_submission(
     db: &impl Executor,
-    domain_id: &str,
-    user_id: &str,
-    purpose: &str,
+    domain_id: &DomainId,
+    user_id: &UserId,
+    purpose: CodeSlot,
     now: DateTime<Utc>,
 ) -> Result<Submission> {
     let counted = code::Entity::update_many()
@@ -120,7 +120,7 @@ pub async fn count_submission(
 /// Marks a code used. Returns false when it was already used or replaced, so only one of
 /// several racing requests can succeed.
 #[instrument(skip(db))]
-pub async fn consume(db: &impl Executor, code_id: &str, now: DateTime<Utc>) -> Result<bool> {
+pub async fn consume(db: &impl Executor, code_id: &CodeId, now: DateTime<Utc>) -> Result<bool> {
     let result = code::Entity::update_many()
         .col_expr(code::Column::ConsumedAt, Expr::value(now))
         .filter(code::Column::CodeId.eq(code_id))
@@ -133,7 +133,7 @@ pub async fn consume(db: &impl Executor, code_id: &str, now: DateTime<Utc>) -> R
 /// Ends a code at once (its mail could not be sent), keeping its count of tries: it expires
 /// when it was made (`OneTimeCode::is_void`).
 #[instrument(skip(db))]
-pub async fn void(db: &impl Executor, code_id: &str) -> Result<()> {
+pub async fn void(db: &impl Executor, code_id: &CodeId) -> Result<()> {
     code::Entity::update_many()
         .col_expr(
             code::Column::ExpiresAt,
@@ -166,9 +166,9 @@ fn from_row(row: code::Model) -> OneTimeCode {
 #[instrument(skip(db))]
 pub async fn count_mail(
     db: &impl Executor,
-    domain_id: &str,
-    user_id: &str,
-    purpose: &str,
+    domain_id: &DomainId,
+    user_id: &UserId,
+    purpose: CodeSlot,
     now: DateTime<Utc>,
     window: chrono::TimeDelta,
     limit: i32,
@@ -217,12 +217,12 @@ pub async fn count_mail(
 #[instrument(skip(db))]
 pub async fn use_otp_step(
     db: &impl Executor,
-    domain_id: &str,
-    user_id: &str,
+    domain_id: &DomainId,
+    user_id: &UserId,
     step: i32,
     now: DateTime<Utc>,
 ) -> Result<bool> {
-    const PURPOSE: &str = "OTP_LAST_STEP";
+    const PURPOSE: CodeSlot = CodeSlot::OtpLastStep;
     let advanced = code::Entity::update_many()
         .col_expr(code::Column::Attempts, Expr::value(step))
         .filter(code::Column::DomainId.eq(domain_id))
@@ -241,18 +241,18 @@ pub async fn use_otp_step(
 /// the user has a row for `purpose` already. True if it was inserted.
 async fn insert_counter(
     db: &impl Executor,
-    domain_id: &str,
-    user_id: &str,
-    purpose: &str,
+    domain_id: &DomainId,
+    user_id: &UserId,
+    purpose: CodeSlot,
     count: i32,
     now: DateTime<Utc>,
     expires_at: DateTime<Utc>,
 ) -> Result<bool> {
     let row = code::ActiveModel {
-        code_id: Set(crate::domain::ids::generate("count")),
-        domain_id: Set(domain_id.to_owned()),
-        user_id: Set(user_id.to_owned()),
-        purpose: Set(purpose.to_owned()),
+        code_id: Set(CodeId::generate_counter()),
+        domain_id: Set(domain_id.clone()),
+        user_id: Set(user_id.clone()),
+        purpose: Set(purpose),
         code_hash: Set(String::new()),
         payload: Set(None),
         attempts: Set(count),
@@ -279,9 +279,9 @@ async fn insert_counter(
 #[instrument(skip(db))]
 pub async fn forget(
     db: &impl Executor,
-    domain_id: &str,
-    user_id: &str,
-    purpose: &str,
+    domain_id: &DomainId,
+    user_id: &UserId,
+    purpose: CodeSlot,
 ) -> Result<()> {
     code::Entity::delete_many()
         .filter(code::Column::DomainId.eq(domain_id))

@@ -4,7 +4,7 @@ use sea_orm::{ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter, QuerySele
 use tracing::instrument;
 
 use super::{Executor, conn, entities::domain, on_unique};
-use crate::domain::{Domain, Tags};
+use crate::domain::{Domain, DomainId, Tags};
 use crate::error::Result;
 
 /// Adds a domain; a taken name is ALREADY_EXISTS.
@@ -13,7 +13,7 @@ pub async fn insert(db: &impl Executor, domain: &Domain) -> Result<()> {
     let row = domain::ActiveModel {
         domain_id: Set(domain.domain_id.clone()),
         name: Set(domain.name.clone()),
-        state: Set(domain.state.clone()),
+        state: Set(domain.state),
         tags: Set(domain.tags.to_json()),
         created_at: Set(domain.created_at),
     };
@@ -26,8 +26,10 @@ pub async fn insert(db: &impl Executor, domain: &Domain) -> Result<()> {
 
 /// The domain with this id, if any.
 #[instrument(skip(db))]
-pub async fn get(db: &impl Executor, domain_id: &str) -> Result<Option<Domain>> {
-    let row = domain::Entity::find_by_id(domain_id).one(conn(db)).await?;
+pub async fn get(db: &impl Executor, domain_id: &DomainId) -> Result<Option<Domain>> {
+    let row = domain::Entity::find_by_id(domain_id.clone())
+        .one(conn(db))
+        .await?;
     Ok(row.map(from_row))
 }
 

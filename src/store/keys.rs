@@ -5,21 +5,21 @@ use sea_orm::{ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter, QuerySele
 use tracing::instrument;
 
 use super::{Executor, conn, entities::signing_key};
-use crate::domain::{KeyListing, KeyPurpose, SigningKey};
-use crate::error::{Error, Result};
+use crate::domain::{DomainId, KeyListing, KeyPurpose, SigningKey};
+use crate::error::Result;
 
 /// Stores a key pair of a domain.
 #[instrument(skip(db, key), fields(kid = %key.kid))]
 pub async fn insert(
     db: &impl Executor,
-    domain_id: &str,
+    domain_id: &DomainId,
     key: &SigningKey,
     now: chrono::DateTime<chrono::Utc>,
 ) -> Result<()> {
     let row = signing_key::ActiveModel {
         kid: Set(key.kid.clone()),
-        domain_id: Set(domain_id.to_owned()),
-        purpose: Set(key.purpose.as_str().to_owned()),
+        domain_id: Set(domain_id.clone()),
+        purpose: Set(key.purpose),
         private_pem: Set(key.private_pem.clone()),
         public_jwk: Set(key.public_jwk.clone()),
         created_at: Set(now),
@@ -33,7 +33,7 @@ pub async fn insert(
 /// Every key of every domain, without the key material: a few short columns a key.
 #[instrument(skip(db))]
 pub async fn listing(db: &impl Executor) -> Result<Vec<KeyListing>> {
-    let rows: Vec<(String, String, String, chrono::DateTime<chrono::Utc>)> =
+    let rows: Vec<(String, DomainId, KeyPurpose, chrono::DateTime<chrono::Utc>)> =
         signing_key::Entity::find()
             .select_only()
             .columns([
@@ -45,16 +45,15 @@ pub async fn listing(db: &impl Executor) -> Result<Vec<KeyListing>> {
             .into_tuple()
             .all(conn(db))
             .await?;
-    rows.into_iter()
-        .map(|(kid, domain_id, purpose, created_at)| {
-            Ok(KeyListing {
-                purpose: parse_purpose(&purpose)?,
-                kid,
-                domain_id,
-                created_at,
-            })
+    Ok(rows
+        .into_iter()
+        .map(|(kid, domain_id, purpose, created_at)| KeyListing {
+            purpose,
+            kid,
+            domain_id,
+            created_at,
         })
-        .collect()
+        .collect())
 }
 
 /// The keys with these ids (those that exist).
@@ -67,22 +66,13 @@ pub async fn by_kids(db: &impl Executor, kids: &[String]) -> Result<Vec<SigningK
         .filter(signing_key::Column::Kid.is_in(kids.iter().cloned()))
         .all(conn(db))
         .await?;
-    rows.into_iter()
-        .map(|row| {
-            Ok(SigningKey {
-                purpose: parse_purpose(&row.purpose)?,
-                kid: row.kid,
-                private_pem: row.private_pem,
-                public_jwk: row.public_jwk,
-            })
+    Ok(rows
+        .into_iter()
+        .map(|row| SigningKey {
+            purpose: row.purpose,
+            kid: row.kid,
+            private_pem: row.private_pem,
+            public_jwk: row.public_jwk,
         })
-        .collect()
-}
-
-fn parse_purpose(stored: &str) -> Result<KeyPurpose> {
-    match stored {
-        "ACCESS" => Ok(KeyPurpose::Access),
-        "REFRESH" => Ok(KeyPurpose::Refresh),
-        other => Err(Error::internal(format!("stored key purpose {other}"))),
-    }
+        .collect())
 }

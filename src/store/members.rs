@@ -15,10 +15,11 @@ use sea_orm::{
 };
 use tracing::instrument;
 
-use super::{Executor, conn, stored};
+use super::{Executor, conn};
 use crate::domain::{
-    AuthType, Listing, Member, ResourceGroup, RoleBinding, RoleType, Tags, UserState, UserSummary,
-    UserView, WORKSPACE_WILDCARD,
+    DomainId, Email, Language, Listing, Member, MemberFilter, Name, ResourceGroup, RoleBinding,
+    RoleType, Tags, Timezone, UserId, UserState, UserSummary, UserView, WORKSPACE_WILDCARD,
+    WorkspaceId,
 };
 use crate::error::{Error, Result};
 use crate::query::{self, Engine, Field, Kind, Resource, Search, Stat};
@@ -117,44 +118,16 @@ const BINDING_COLUMNS: [(&str, &str); 6] = [
     ("created_at", "rb_created_at"),
 ];
 
-/// The request's plain fields that narrow a member list; `None` does not narrow.
-#[derive(Debug, Clone, Default)]
-pub struct MemberFilter {
-    /// Exactly this user.
-    pub user_id: Option<String>,
-    /// Exactly this name.
-    pub name: Option<String>,
-    /// In this state.
-    pub state: Option<UserState>,
-    /// Exactly this address.
-    pub email: Option<String>,
-    /// Of this kind.
-    pub auth_type: Option<AuthType>,
-    /// Bound with this role type (owners or members).
-    pub role_type: Option<RoleType>,
-}
-
-impl MemberFilter {
-    fn is_empty(&self) -> bool {
-        self.user_id.is_none()
-            && self.name.is_none()
-            && self.state.is_none()
-            && self.email.is_none()
-            && self.auth_type.is_none()
-            && self.role_type.is_none()
-    }
-}
-
 /// The members of a workspace that `search` selects, and the fields to return (`None`:
 /// all).
 #[instrument(skip(db, filter, search))]
 pub async fn list(
     db: &impl Executor,
-    domain_id: &str,
-    workspace_id: &str,
+    domain_id: &DomainId,
+    workspace_id: &WorkspaceId,
     filter: &MemberFilter,
     search: &Search,
-) -> Result<(Listing<Member>, Option<Vec<String>>)> {
+) -> Result<Listing<Member>> {
     let compiled = query::compile_search(
         &RESOURCE,
         base(engine(db), domain_id, workspace_id, filter),
@@ -175,25 +148,23 @@ pub async fn list(
             .map(member_from_row)
             .collect::<Result<_>>()?
     };
-    Ok((
-        Listing {
-            results,
-            total_count,
-        },
-        compiled.only,
-    ))
+    Ok(Listing {
+        results,
+        total_count,
+        only: compiled.only,
+    })
 }
 
 /// One member of a workspace, if `user_id` is one.
 #[instrument(skip(db))]
 pub async fn get(
     db: &impl Executor,
-    domain_id: &str,
-    workspace_id: &str,
-    user_id: &str,
+    domain_id: &DomainId,
+    workspace_id: &WorkspaceId,
+    user_id: &UserId,
 ) -> Result<Option<Member>> {
     let filter = MemberFilter {
-        user_id: Some(user_id.to_owned()),
+        user_id: Some(user_id.clone()),
         ..MemberFilter::default()
     };
     let found = rows(db, &base(engine(db), domain_id, workspace_id, &filter)).await?;
@@ -204,9 +175,9 @@ pub async fn get(
 #[instrument(skip(db))]
 pub async fn binding_of(
     db: &impl Executor,
-    domain_id: &str,
-    workspace_id: &str,
-    user_id: &str,
+    domain_id: &DomainId,
+    workspace_id: &WorkspaceId,
+    user_id: &UserId,
 ) -> Result<Option<RoleBinding>> {
     Ok(get(db, domain_id, workspace_id, user_id)
         .await?
@@ -218,8 +189,8 @@ pub async fn binding_of(
 #[instrument(skip(db, stat))]
 pub async fn stat(
     db: &impl Executor,
-    domain_id: &str,
-    workspace_id: &str,
+    domain_id: &DomainId,
+    workspace_id: &WorkspaceId,
     stat: &Stat,
 ) -> Result<(Vec<serde_json::Value>, Option<u64>)> {
     let compiled = query::compile_stat(
@@ -270,8 +241,8 @@ pub struct Window {
 #[instrument(skip(db))]
 pub async fn find_outside(
     db: &impl Executor,
-    domain_id: &str,
-    workspace_id: &str,
+    domain_id: &DomainId,
+    workspace_id: &WorkspaceId,
     keyword: Option<&str>,
     state: Option<UserState>,
     window: Window,
@@ -292,7 +263,7 @@ pub async fn find_outside(
         )
         .and_where(
             Expr::col((b.clone(), Alias::new("workspace_id")))
-                .is_in([workspace_id, WORKSPACE_WILDCARD]),
+                .is_in([workspace_id.as_str(), WORKSPACE_WILDCARD]),
         )
         .and_where(Expr::col((b, Alias::new("role_type"))).is_in(MEMBER_ROLES));
     let mut matching = Query::select();
@@ -336,23 +307,27 @@ pub async fn find_outside(
         .await?
         .iter()
         .map(|row| {
-            let state: String = row.try_get("", "state")?;
             Ok(UserSummary {
                 user_id: row.try_get("", "user_id")?,
-                name: row.try_get("", "name")?,
-                state: stored(UserState::parse(&state), "user state")?,
+                name: Name::from_stored(row.try_get("", "name")?),
+                state: row.try_get("", "state")?,
             })
         })
         .collect::<Result<_>>()?;
     Ok(Listing {
         results,
         total_count,
+        only: None,
     })
 }
 
 /// The members of a workspace, as the database keeps count of them (no scan).
 #[instrument(skip(db))]
-pub async fn member_count(db: &impl Executor, domain_id: &str, workspace_id: &str) -> Result<u64> {
+pub async fn member_count(
+    db: &impl Executor,
+    domain_id: &DomainId,
+    workspace_id: &WorkspaceId,
+) -> Result<u64> {
     let mut statement = Query::select();
     statement
         .expr_as(
@@ -381,24 +356,28 @@ pub async fn member_count(db: &impl Executor, domain_id: &str, workspace_id: &st
 /// `ix_role_bindings_members_c` in `user_id` order, keeping both kinds of binding.
 fn base(
     engine: Engine,
-    domain_id: &str,
-    workspace_id: &str,
+    domain_id: &DomainId,
+    workspace_id: &WorkspaceId,
     filter: &MemberFilter,
 ) -> SelectStatement {
     match engine {
         Engine::Sqlite => {
-            let mut statement = arm(domain_id, &[workspace_id], filter);
+            let mut statement = arm(domain_id, &[workspace_id.as_str()], filter);
             statement.union(
                 UnionType::All,
                 arm(domain_id, &[WORKSPACE_WILDCARD], filter),
             );
             statement
         }
-        Engine::Postgres => arm(domain_id, &[workspace_id, WORKSPACE_WILDCARD], filter),
+        Engine::Postgres => arm(
+            domain_id,
+            &[workspace_id.as_str(), WORKSPACE_WILDCARD],
+            filter,
+        ),
     }
 }
 
-fn arm(domain_id: &str, workspace_ids: &[&str], filter: &MemberFilter) -> SelectStatement {
+fn arm(domain_id: &DomainId, workspace_ids: &[&str], filter: &MemberFilter) -> SelectStatement {
     let (u, b, d) = (Alias::new("u"), Alias::new("b"), Alias::new("d"));
     let col = |table: &Alias, column: &str| Expr::col((table.clone(), Alias::new(column)));
     let mut select = Query::select();
@@ -469,30 +448,30 @@ fn arm(domain_id: &str, workspace_ids: &[&str], filter: &MemberFilter) -> Select
 
 fn member_from_row(row: &QueryResult) -> Result<Member> {
     let text = |column: &str| -> Result<String> { Ok(row.try_get("", column)?) };
-    let role_type = stored(RoleType::parse(&text("rb_role_type")?), "role_type")?;
+    let email = text("email")?;
     let user = UserView {
-        domain_id: text("domain_id")?,
-        user_id: text("user_id")?,
-        name: text("name")?,
-        state: stored(UserState::parse(&text("state")?), "user state")?,
-        email: text("email")?,
+        domain_id: row.try_get("", "domain_id")?,
+        user_id: row.try_get("", "user_id")?,
+        name: Name::from_stored(text("name")?),
+        state: row.try_get("", "state")?,
+        email: (!email.is_empty()).then(|| Email::from_stored(email)),
         email_verified: row.try_get("", "email_verified")?,
-        auth_type: stored(AuthType::parse(&text("auth_type")?), "auth_type")?,
+        auth_type: row.try_get("", "auth_type")?,
         domain_admin: text("role_type")? == "DOMAIN_ADMIN",
-        language: text("language")?,
-        timezone: text("timezone")?,
+        language: Language::from_stored(text("language")?),
+        timezone: Timezone::from_stored(text("timezone")?),
         tags: Tags::from_json(row.try_get("", "tags")?),
         created_at: row.try_get("", "created_at")?,
         last_accessed_at: row.try_get("", "last_accessed_at")?,
     };
     let binding = RoleBinding {
-        role_binding_id: text("rb_role_binding_id")?,
+        role_binding_id: row.try_get("", "rb_role_binding_id")?,
         domain_id: user.domain_id.clone(),
         user_id: user.user_id.clone(),
-        role_id: text("rb_role_id")?,
-        role_type,
+        role_id: row.try_get("", "rb_role_id")?,
+        role_type: row.try_get("", "rb_role_type")?,
         resource_group: ResourceGroup::Workspace,
-        workspace_id: text("rb_workspace_id")?,
+        workspace_id: row.try_get("", "rb_workspace_id")?,
         workspace_group_id: row.try_get("", "rb_workspace_group_id")?,
         created_at: row.try_get("", "rb_created_at")?,
     };

@@ -32,6 +32,7 @@ use cache::UserCache;
 use sea_orm::{DatabaseConnection, DatabaseTransaction, DbErr, SqlErr, TransactionTrait};
 use sea_orm_migration::MigratorTrait;
 
+use crate::domain::{DomainId, UserId};
 use crate::error::{Error, Label, Result};
 
 mod sealed {
@@ -47,7 +48,7 @@ mod sealed {
         fn connection(&self, inside: Inside) -> &Self::Conn;
         /// Evicts what a write changed from the user cache: one user (domain, user id) or,
         /// with `None`, every user. A transaction evicts again when it commits.
-        fn wrote_users(&self, inside: Inside, user: Option<(&str, &str)>);
+        fn wrote_users(&self, inside: Inside, user: Option<(&super::DomainId, &super::UserId)>);
     }
 }
 
@@ -63,7 +64,7 @@ impl sealed::Connection for Store {
     fn connection(&self, _: sealed::Inside) -> &DatabaseConnection {
         &self.db
     }
-    fn wrote_users(&self, _: sealed::Inside, user: Option<(&str, &str)>) {
+    fn wrote_users(&self, _: sealed::Inside, user: Option<(&DomainId, &UserId)>) {
         evict(&self.users, user);
     }
 }
@@ -73,18 +74,18 @@ impl sealed::Connection for Tx {
     fn connection(&self, _: sealed::Inside) -> &DatabaseTransaction {
         &self.tx
     }
-    fn wrote_users(&self, _: sealed::Inside, user: Option<(&str, &str)>) {
+    fn wrote_users(&self, _: sealed::Inside, user: Option<(&DomainId, &UserId)>) {
         // Now, so nothing read before the write is kept; and at commit, so nothing read
         // before the commit is served after it.
         evict(&self.users, user);
         self.written
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .push(user.map(|(domain_id, user_id)| (domain_id.to_owned(), user_id.to_owned())));
+            .push(user.map(|(domain_id, user_id)| (domain_id.clone(), user_id.clone())));
     }
 }
 
-fn evict(cache: &UserCache, user: Option<(&str, &str)>) {
+fn evict(cache: &UserCache, user: Option<(&DomainId, &UserId)>) {
     match user {
         Some((domain_id, user_id)) => cache.evict(domain_id, user_id),
         None => cache.evict_all(),
@@ -98,7 +99,7 @@ fn conn<E: Executor>(db: &E) -> &E::Conn {
 
 /// Tells the user cache behind `db` that a user's record (or, with `None`, any user's)
 /// was written.
-fn wrote_users<E: Executor>(db: &E, user: Option<(&str, &str)>) {
+fn wrote_users<E: Executor>(db: &E, user: Option<(&DomainId, &UserId)>) {
     db.wrote_users(sealed::Inside(()), user);
 }
 
@@ -108,7 +109,7 @@ pub struct Tx {
     tx: DatabaseTransaction,
     users: Arc<UserCache>,
     /// The users written in this transaction (`None`: every user).
-    written: std::sync::Mutex<Vec<Option<(String, String)>>>,
+    written: std::sync::Mutex<Vec<Option<(DomainId, UserId)>>>,
 }
 
 impl Tx {
@@ -121,7 +122,7 @@ impl Tx {
             .into_inner()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
         {
-            evict(&users, user.as_ref().map(|(d, u)| (d.as_str(), u.as_str())));
+            evict(&users, user.as_ref().map(|(d, u)| (d, u)));
         }
         Ok(committed?)
     }
@@ -377,12 +378,6 @@ impl From<DbErr> for Error {
         }
         Error::Storage(err)
     }
-}
-
-/// A value read back from a row: one that does not parse is our fault (INTERNAL), never
-/// the caller's, whatever the parser would say of it as input.
-fn stored<T>(parsed: Result<T>, what: &str) -> Result<T> {
-    parsed.map_err(|err| Error::internal(format!("a stored {what} cannot be read: {err}")))
 }
 
 /// Turns a unique violation into ALREADY_EXISTS on `key = value`; other errors pass through.

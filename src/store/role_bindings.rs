@@ -9,9 +9,12 @@ use tracing::instrument;
 use super::{
     Executor, Tx, conn,
     entities::{role, role_binding, user},
-    on_unique, roles, stored, wrote_users,
+    on_unique, roles, wrote_users,
 };
-use crate::domain::{ResourceGroup, Role, RoleBinding, RoleType, WORKSPACE_WILDCARD};
+use crate::domain::{
+    DomainId, ResourceGroup, Role, RoleBinding, RoleBindingId, RoleType, UserId,
+    WORKSPACE_WILDCARD, WorkspaceId,
+};
 use crate::error::{Error, Result};
 
 /// Adds a binding, inside the transaction that made its user and role certain.
@@ -41,14 +44,14 @@ pub async fn insert(tx: &Tx, binding: &RoleBinding) -> Result<()> {
             .filter(role_binding::Column::DomainId.eq(&binding.domain_id))
             .filter(role_binding::Column::UserId.eq(&binding.user_id))
             .filter(role_binding::Column::ResourceGroup.eq(ResourceGroup::Workspace.as_str()));
-        if binding.workspace_id != WORKSPACE_WILDCARD {
+        if !binding.workspace_id.is_every() {
             overlapping = overlapping.filter(
                 role_binding::Column::WorkspaceId
-                    .is_in([WORKSPACE_WILDCARD, &binding.workspace_id]),
+                    .is_in([WORKSPACE_WILDCARD, binding.workspace_id.as_str()]),
             );
         }
         if let Some(existing) = overlapping.one(conn(tx)).await? {
-            let place = if existing.workspace_id == WORKSPACE_WILDCARD {
+            let place = if existing.workspace_id.is_every() {
                 format!("{} in every workspace (*)", binding.user_id)
             } else {
                 format!("{} in workspace {}", binding.user_id, existing.workspace_id)
@@ -61,8 +64,8 @@ pub async fn insert(tx: &Tx, binding: &RoleBinding) -> Result<()> {
         domain_id: Set(binding.domain_id.clone()),
         user_id: Set(binding.user_id.clone()),
         role_id: Set(binding.role_id.clone()),
-        role_type: Set(binding.role_type.as_str().to_owned()),
-        resource_group: Set(binding.resource_group.as_str().to_owned()),
+        role_type: Set(binding.role_type),
+        resource_group: Set(binding.resource_group),
         workspace_id: Set(binding.workspace_id.clone()),
         workspace_group_id: Set(binding.workspace_group_id.clone()),
         created_at: Set(binding.created_at),
@@ -82,8 +85,8 @@ pub async fn insert(tx: &Tx, binding: &RoleBinding) -> Result<()> {
 #[instrument(skip(db))]
 pub async fn for_user(
     db: &impl Executor,
-    domain_id: &str,
-    user_id: &str,
+    domain_id: &DomainId,
+    user_id: &UserId,
 ) -> Result<Vec<RoleBinding>> {
     let rows = role_binding::Entity::find()
         .filter(role_binding::Column::DomainId.eq(domain_id))
@@ -91,7 +94,7 @@ pub async fn for_user(
         .order_by_asc(role_binding::Column::CreatedAt)
         .all(conn(db))
         .await?;
-    rows.into_iter().map(from_row).collect()
+    Ok(rows.into_iter().map(from_row).collect())
 }
 
 /// The domain's bindings, oldest first, optionally only those of one user and of one
@@ -99,9 +102,9 @@ pub async fn for_user(
 #[instrument(skip(db))]
 pub async fn list(
     db: &impl Executor,
-    domain_id: &str,
-    user_id: Option<&str>,
-    workspace_id: Option<&str>,
+    domain_id: &DomainId,
+    user_id: Option<&UserId>,
+    workspace_id: Option<&WorkspaceId>,
 ) -> Result<Vec<RoleBinding>> {
     let mut query =
         role_binding::Entity::find().filter(role_binding::Column::DomainId.eq(domain_id));
@@ -116,7 +119,7 @@ pub async fn list(
         .order_by_asc(role_binding::Column::RoleBindingId)
         .all(conn(db))
         .await?;
-    rows.into_iter().map(from_row).collect()
+    Ok(rows.into_iter().map(from_row).collect())
 }
 
 /// Deletes one binding of the domain and returns it; `None` when there was no such
@@ -124,10 +127,10 @@ pub async fn list(
 #[instrument(skip(tx))]
 pub async fn delete(
     tx: &Tx,
-    domain_id: &str,
-    role_binding_id: &str,
+    domain_id: &DomainId,
+    role_binding_id: &RoleBindingId,
 ) -> Result<Option<RoleBinding>> {
-    let Some(row) = role_binding::Entity::find_by_id(role_binding_id)
+    let Some(row) = role_binding::Entity::find_by_id(role_binding_id.clone())
         .filter(role_binding::Column::DomainId.eq(domain_id))
         .one(conn(tx))
         .await?
@@ -144,15 +147,15 @@ pub async fn delete(
         return Ok(None);
     }
     wrote_users(tx, Some((&row.domain_id, &row.user_id)));
-    from_row(row).map(Some)
+    Ok(Some(from_row(row)))
 }
 
 /// The role of the user's domain-wide DOMAIN_ADMIN binding, if it has one now.
 #[instrument(skip(db))]
 pub async fn domain_admin_role(
     db: &impl Executor,
-    domain_id: &str,
-    user_id: &str,
+    domain_id: &DomainId,
+    user_id: &UserId,
 ) -> Result<Option<Role>> {
     let to_roles: RelationDef = role_binding::Entity::belongs_to(role::Entity)
         .from((role_binding::Column::DomainId, role_binding::Column::RoleId))
@@ -170,22 +173,21 @@ pub async fn domain_admin_role(
         .await?;
     match row {
         None => Ok(None),
-        Some((_, Some(role))) => roles::from_row(role).map(Some),
+        Some((_, Some(role))) => Ok(Some(roles::from_row(role))),
         Some((_, None)) => Err(Error::internal("an inner join returned no role")),
     }
 }
 
-pub(super) fn from_row(row: role_binding::Model) -> Result<RoleBinding> {
-    let role_type = stored(RoleType::parse(&row.role_type), "role_type")?;
-    Ok(RoleBinding {
+pub(super) fn from_row(row: role_binding::Model) -> RoleBinding {
+    RoleBinding {
         role_binding_id: row.role_binding_id,
         domain_id: row.domain_id,
         user_id: row.user_id,
         role_id: row.role_id,
-        resource_group: role_type.resource_group(),
-        role_type,
+        resource_group: row.role_type.resource_group(),
+        role_type: row.role_type,
         workspace_id: row.workspace_id,
         workspace_group_id: row.workspace_group_id,
         created_at: row.created_at,
-    })
+    }
 }

@@ -11,17 +11,17 @@ use super::{
     Executor, conn,
     entities::{familiar_address as familiar, sign_in_throttle as throttle},
 };
-use crate::domain::SignInThrottle;
+use crate::domain::{DomainId, SignInThrottle};
 use crate::error::Result;
 
 /// Where an account name stands, if it has failed lately.
 #[instrument(skip(db))]
 pub async fn get(
     db: &impl Executor,
-    domain_id: &str,
+    domain_id: &DomainId,
     user_key: &str,
 ) -> Result<Option<SignInThrottle>> {
-    let row = throttle::Entity::find_by_id((domain_id.to_owned(), user_key.to_owned()))
+    let row = throttle::Entity::find_by_id((domain_id.clone(), user_key.to_owned()))
         .one(conn(db))
         .await?;
     Ok(row.map(|row| SignInThrottle {
@@ -35,14 +35,14 @@ pub async fn get(
 #[instrument(skip(db))]
 pub async fn advance(
     db: &impl Executor,
-    domain_id: &str,
+    domain_id: &DomainId,
     user_key: &str,
     seen: Option<&SignInThrottle>,
     next: &SignInThrottle,
 ) -> Result<bool> {
     let Some(seen) = seen else {
         let row = throttle::ActiveModel {
-            domain_id: Set(domain_id.to_owned()),
+            domain_id: Set(domain_id.clone()),
             user_key: Set(user_key.to_owned()),
             failures: Set(next.failures),
             next_attempt_at: Set(next.next_attempt_at),
@@ -83,7 +83,7 @@ pub async fn advance(
 #[instrument(skip(db))]
 pub async fn restore(
     db: &impl Executor,
-    domain_id: &str,
+    domain_id: &DomainId,
     user_key: &str,
     counted: &SignInThrottle,
     previous: Option<&SignInThrottle>,
@@ -106,7 +106,7 @@ pub async fn restore(
 
 /// Forgets an account name's failures, after a successful sign-in.
 #[instrument(skip(db))]
-pub async fn clear(db: &impl Executor, domain_id: &str, user_key: &str) -> Result<()> {
+pub async fn clear(db: &impl Executor, domain_id: &DomainId, user_key: &str) -> Result<()> {
     throttle::Entity::delete_many()
         .filter(throttle::Column::DomainId.eq(domain_id))
         .filter(throttle::Column::UserKey.eq(user_key))
@@ -132,11 +132,11 @@ pub async fn purge(db: &impl Executor, before: DateTime<Utc>) -> Result<u64> {
 #[instrument(skip(db))]
 pub async fn is_familiar(
     db: &impl Executor,
-    domain_id: &str,
+    domain_id: &DomainId,
     address_key: &str,
     since: DateTime<Utc>,
 ) -> Result<bool> {
-    let row = familiar::Entity::find_by_id((domain_id.to_owned(), address_key.to_owned()))
+    let row = familiar::Entity::find_by_id((domain_id.clone(), address_key.to_owned()))
         .one(conn(db))
         .await?;
     Ok(row.is_some_and(|row| row.last_sign_in_at >= since))
@@ -147,12 +147,12 @@ pub async fn is_familiar(
 #[instrument(skip(db))]
 pub async fn remember_familiar(
     db: &impl Executor,
-    domain_id: &str,
+    domain_id: &DomainId,
     address_key: &str,
     now: DateTime<Utc>,
 ) -> Result<()> {
     let row = familiar::ActiveModel {
-        domain_id: Set(domain_id.to_owned()),
+        domain_id: Set(domain_id.clone()),
         address_key: Set(address_key.to_owned()),
         last_sign_in_at: Set(now),
     };

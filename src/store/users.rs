@@ -16,14 +16,17 @@ use tracing::instrument;
 
 use super::{
     Executor, Store, conn,
-    entities::{role_binding, user},
-    on_unique, stored, wrote_users,
+    entities::{
+        role_binding,
+        user::{self, MfaColumn, RequiredActions},
+    },
+    on_unique, wrote_users,
 };
 use crate::domain::{
-    AuthType, CredentialStamp, Mfa, MfaState, NewUser, ResourceGroup, RoleType, Tags, User,
-    UserState, account_key,
+    CredentialStamp, DomainId, Email, Language, Mfa, Name, NewUser, RequiredAction, ResourceGroup,
+    RoleId, RoleType, Tags, Timezone, User, UserId, UserState, account_key,
 };
-use crate::error::{Error, Result};
+use crate::error::Result;
 
 /// Default lifetime of a user's refresh tokens, in seconds.
 pub const DEFAULT_REFRESH_TIMEOUT: i32 = 10_800;
@@ -33,7 +36,7 @@ pub const DEFAULT_REFRESH_TIMEOUT: i32 = 10_800;
 #[instrument(skip(db, new, password_hash), fields(user_id = new.user_id.as_str()))]
 pub async fn insert(
     db: &impl Executor,
-    domain_id: &str,
+    domain_id: &DomainId,
     new: &NewUser,
     password_hash: Option<String>,
     state: UserState,
@@ -41,21 +44,21 @@ pub async fn insert(
 ) -> Result<()> {
     let stamp = CredentialStamp::new_account();
     let row = user::ActiveModel {
-        domain_id: Set(domain_id.to_owned()),
-        user_id: Set(new.user_id.as_str().to_owned()),
+        domain_id: Set(domain_id.clone()),
+        user_id: Set(new.user_id.clone()),
         name: Set(new
             .name
             .as_ref()
             .map(|n| n.as_str().to_owned())
             .unwrap_or_default()),
-        state: Set(state.as_str().to_owned()),
+        state: Set(state),
         email: Set(new
             .email
             .as_ref()
             .map(|e| e.as_str().to_owned())
             .unwrap_or_default()),
         email_verified: Set(false),
-        auth_type: Set(new.auth_type.as_str().to_owned()),
+        auth_type: Set(new.auth_type),
         password_changed_at: Set(None),
         password_hash: Set(password_hash),
         mfa: Set(None),
@@ -69,7 +72,7 @@ pub async fn insert(
             .as_ref()
             .map_or("UTC", |t| t.as_str())
             .to_owned()),
-        required_actions: Set(serde_json::json!([])),
+        required_actions: Set(RequiredActions::default()),
         refresh_timeout: Set(DEFAULT_REFRESH_TIMEOUT),
         tags: Set(new.tags.to_json()),
         created_at: Set(now),
@@ -82,14 +85,18 @@ pub async fn insert(
         .exec_without_returning(conn(db))
         .await
         .map_err(|err| on_unique(err, "user_id", new.user_id.as_str()))?;
-    wrote_users(db, Some((domain_id, new.user_id.as_str())));
+    wrote_users(db, Some((domain_id, &new.user_id)));
     Ok(())
 }
 
 /// The user, with its domain-wide role binding, if it exists.
 #[instrument(skip(db))]
-pub async fn get(db: &impl Executor, domain_id: &str, user_id: &str) -> Result<Option<User>> {
-    let Some(row) = user::Entity::find_by_id((domain_id.to_owned(), user_id.to_owned()))
+pub async fn get(
+    db: &impl Executor,
+    domain_id: &DomainId,
+    user_id: &UserId,
+) -> Result<Option<User>> {
+    let Some(row) = user::Entity::find_by_id((domain_id.clone(), user_id.clone()))
         .one(conn(db))
         .await?
     else {
@@ -101,23 +108,16 @@ pub async fn get(db: &impl Executor, domain_id: &str, user_id: &str) -> Result<O
         .filter(role_binding::Column::ResourceGroup.eq(ResourceGroup::Domain.as_str()))
         .one(conn(db))
         .await?;
-    let domain_role = domain_binding
-        .map(|b| {
-            Ok::<_, Error>((
-                b.role_id,
-                stored(RoleType::parse(&b.role_type), "role_type")?,
-            ))
-        })
-        .transpose()?;
-    from_row(row, domain_role).map(Some)
+    let domain_role = domain_binding.map(|b| (b.role_id, b.role_type));
+    Ok(Some(from_row(row, domain_role)))
 }
 
 /// The user as `get` reads it, from the user cache when it holds a record read less than
 /// `cache::MAX_AGE` ago (see `store::cache`): what token verification reads on every call.
 pub async fn get_cached(
     store: &Store,
-    domain_id: &str,
-    user_id: &str,
+    domain_id: &DomainId,
+    user_id: &UserId,
 ) -> Result<Option<Arc<User>>> {
     if let Some(user) = store.users.get(domain_id, user_id) {
         return Ok(Some(user));
@@ -137,7 +137,7 @@ pub async fn get_cached(
 /// One statement: the users left-joined to their domain-wide bindings (a user has at most
 /// one: bindings are unique per user and workspace, and a domain-wide one names `*`).
 #[instrument(skip(db))]
-pub async fn list(db: &impl Executor, domain_id: &str) -> Result<Vec<User>> {
+pub async fn list(db: &impl Executor, domain_id: &DomainId) -> Result<Vec<User>> {
     let to_domain_binding: RelationDef = user::Entity::belongs_to(role_binding::Entity)
         .from((user::Column::DomainId, user::Column::UserId))
         .to((role_binding::Column::DomainId, role_binding::Column::UserId))
@@ -153,20 +153,10 @@ pub async fn list(db: &impl Executor, domain_id: &str) -> Result<Vec<User>> {
         .select_also(role_binding::Entity)
         .all(conn(db))
         .await?;
-    let mut users = rows
+    let mut users: Vec<User> = rows
         .into_iter()
-        .map(|(row, binding)| {
-            let domain_role = binding
-                .map(|b| {
-                    Ok::<_, Error>((
-                        b.role_id,
-                        stored(RoleType::parse(&b.role_type), "role_type")?,
-                    ))
-                })
-                .transpose()?;
-            from_row(row, domain_role)
-        })
-        .collect::<Result<Vec<_>>>()?;
+        .map(|(row, binding)| from_row(row, binding.map(|b| (b.role_id, b.role_type))))
+        .collect();
     // Byte order, so that PostgreSQL's collation and SQLite's answer alike.
     users.sort_by(|a, b| a.user_id.cmp(&b.user_id));
     Ok(users)
@@ -176,22 +166,22 @@ pub async fn list(db: &impl Executor, domain_id: &str) -> Result<Vec<User>> {
 #[derive(Debug, Default)]
 pub struct UserChanges {
     /// New display name.
-    pub name: Option<String>,
-    /// New e-mail address.
-    pub email: Option<String>,
+    pub name: Option<Name>,
+    /// New e-mail address; `Some(None)` clears it.
+    pub email: Option<Option<Email>>,
     /// New verification flag.
     pub email_verified: Option<bool>,
     /// New language code.
-    pub language: Option<String>,
+    pub language: Option<Language>,
     /// New time zone.
-    pub timezone: Option<String>,
+    pub timezone: Option<Timezone>,
     /// New tags.
     pub tags: Option<Tags>,
     /// New bcrypt hash; sets `password_changed_at` to `changed_at` and increments the
     /// credential version, which ends every token issued before.
     pub password_hash: Option<(String, DateTime<Utc>)>,
     /// New list of required actions.
-    pub required_actions: Option<Vec<String>>,
+    pub required_actions: Option<Vec<RequiredAction>>,
 }
 
 /// Applies `changes` to one user if its stamp is still `expected`. Returns false (and
@@ -200,8 +190,8 @@ pub struct UserChanges {
 #[instrument(skip(db, changes))]
 pub async fn update(
     db: &impl Executor,
-    domain_id: &str,
-    user_id: &str,
+    domain_id: &DomainId,
+    user_id: &UserId,
     expected: &CredentialStamp,
     changes: UserChanges,
 ) -> Result<bool> {
@@ -217,19 +207,19 @@ pub async fn update(
     } = changes;
     let mut row = <user::ActiveModel as Default>::default();
     if let Some(name) = name {
-        row.name = Set(name);
+        row.name = Set(name.as_str().to_owned());
     }
     if let Some(email) = email {
-        row.email = Set(email);
+        row.email = Set(email.map(|e| e.as_str().to_owned()).unwrap_or_default());
     }
     if let Some(verified) = email_verified {
         row.email_verified = Set(verified);
     }
     if let Some(language) = language {
-        row.language = Set(language);
+        row.language = Set(language.as_str().to_owned());
     }
     if let Some(timezone) = timezone {
-        row.timezone = Set(timezone);
+        row.timezone = Set(timezone.as_str().to_owned());
     }
     if let Some(tags) = tags {
         row.tags = Set(tags.to_json());
@@ -240,7 +230,7 @@ pub async fn update(
         row.password_changed_at = Set(Some(changed_at));
     }
     if let Some(actions) = required_actions {
-        row.required_actions = Set(serde_json::json!(actions));
+        row.required_actions = Set(RequiredActions(actions));
     }
     if !row.is_changed() {
         return Ok(true);
@@ -267,8 +257,8 @@ pub async fn update(
 #[instrument(skip(db))]
 pub async fn record_sign_in(
     db: &impl Executor,
-    domain_id: &str,
-    user_id: &str,
+    domain_id: &DomainId,
+    user_id: &UserId,
     expected: &CredentialStamp,
     now: DateTime<Utc>,
 ) -> Result<bool> {
@@ -293,15 +283,15 @@ pub async fn record_sign_in(
 #[instrument(skip(db))]
 pub async fn mark_email_verified(
     db: &impl Executor,
-    domain_id: &str,
-    user_id: &str,
+    domain_id: &DomainId,
+    user_id: &UserId,
     expected: &CredentialStamp,
-    email: &str,
+    email: &Email,
 ) -> Result<bool> {
     let result = user::Entity::update_many()
         .col_expr(user::Column::EmailVerified, Expr::value(true))
         .filter(still_at(domain_id, user_id, expected))
-        .filter(user::Column::Email.eq(email))
+        .filter(user::Column::Email.eq(email.as_str()))
         .exec(conn(db))
         .await?;
     wrote_users(db, Some((domain_id, user_id)));
@@ -322,14 +312,14 @@ pub enum Sessions {
 #[instrument(skip(db))]
 pub async fn set_mfa(
     db: &impl Executor,
-    domain_id: &str,
-    user_id: &str,
+    domain_id: &DomainId,
+    user_id: &UserId,
     expected: &CredentialStamp,
     mfa: &Mfa,
     sessions: Sessions,
 ) -> Result<bool> {
     let mut statement =
-        user::Entity::update_many().col_expr(user::Column::Mfa, Expr::value(mfa_json(mfa)));
+        user::Entity::update_many().col_expr(user::Column::Mfa, Expr::value(mfa_column(mfa)));
     if sessions == Sessions::End {
         statement = statement.col_expr(
             user::Column::CredentialVersion,
@@ -344,16 +334,13 @@ pub async fn set_mfa(
     Ok(result.rows_affected == 1)
 }
 
-fn mfa_json(mfa: &Mfa) -> serde_json::Value {
-    let mut value = serde_json::json!({
-        "state": mfa.state.as_str(),
-        "mfa_type": mfa.mfa_type,
-        "options": mfa.options.as_map(),
-    });
-    if let Some(secret) = &mfa.sealed_secret {
-        value["secret"] = secret.clone().into();
+fn mfa_column(mfa: &Mfa) -> MfaColumn {
+    MfaColumn {
+        state: mfa.state,
+        mfa_type: mfa.mfa_type,
+        options: mfa.options.as_map().clone(),
+        secret: mfa.sealed_secret.clone(),
     }
-    value
 }
 
 /// Replaces a password hash by a hash of the same password at another cost, if the user
@@ -362,8 +349,8 @@ fn mfa_json(mfa: &Mfa) -> serde_json::Value {
 #[instrument(skip(db, old, new))]
 pub async fn replace_hash(
     db: &impl Executor,
-    domain_id: &str,
-    user_id: &str,
+    domain_id: &DomainId,
+    user_id: &UserId,
     expected: &CredentialStamp,
     old: &str,
     new: &str,
@@ -384,13 +371,12 @@ pub async fn replace_hash(
 #[instrument(skip(db))]
 pub async fn change_state(
     db: &impl Executor,
-    domain_id: &str,
-    user_id: &str,
+    domain_id: &DomainId,
+    user_id: &UserId,
     from: UserState,
     to: UserState,
 ) -> Result<bool> {
-    let mut statement =
-        user::Entity::update_many().col_expr(user::Column::State, Expr::value(to.as_str()));
+    let mut statement = user::Entity::update_many().col_expr(user::Column::State, Expr::value(to));
     if to == UserState::Disabled {
         statement = statement.col_expr(
             user::Column::CredentialVersion,
@@ -400,7 +386,7 @@ pub async fn change_state(
     let result = statement
         .filter(user::Column::DomainId.eq(domain_id))
         .filter(user::Column::UserId.eq(user_id))
-        .filter(user::Column::State.eq(from.as_str()))
+        .filter(user::Column::State.eq(from))
         .exec(conn(db))
         .await?;
     wrote_users(db, Some((domain_id, user_id)));
@@ -412,14 +398,14 @@ pub async fn change_state(
 #[instrument(skip(db))]
 pub async fn set_required_actions(
     db: &impl Executor,
-    domain_id: &str,
-    user_id: &str,
-    actions: &[&str],
+    domain_id: &DomainId,
+    user_id: &UserId,
+    actions: &[RequiredAction],
 ) -> Result<()> {
     user::Entity::update_many()
         .col_expr(
             user::Column::RequiredActions,
-            Expr::value(serde_json::json!(actions)),
+            Expr::value(RequiredActions(actions.to_vec())),
         )
         .filter(user::Column::DomainId.eq(domain_id))
         .filter(user::Column::UserId.eq(user_id))
@@ -432,7 +418,7 @@ pub async fn set_required_actions(
 /// Deletes a user with its role bindings, group memberships and codes (the foreign keys
 /// cascade). Returns false when there was no such user.
 #[instrument(skip(db))]
-pub async fn delete(db: &impl Executor, domain_id: &str, user_id: &str) -> Result<bool> {
+pub async fn delete(db: &impl Executor, domain_id: &DomainId, user_id: &UserId) -> Result<bool> {
     let result = user::Entity::delete_many()
         .filter(user::Column::DomainId.eq(domain_id))
         .filter(user::Column::UserId.eq(user_id))
@@ -443,7 +429,7 @@ pub async fn delete(db: &impl Executor, domain_id: &str, user_id: &str) -> Resul
 }
 
 /// The user's row, if it is still the account `expected` names at its credential version.
-fn still_at(domain_id: &str, user_id: &str, expected: &CredentialStamp) -> Condition {
+fn still_at(domain_id: &DomainId, user_id: &UserId, expected: &CredentialStamp) -> Condition {
     Condition::all()
         .add(user::Column::DomainId.eq(domain_id))
         .add(user::Column::UserId.eq(user_id))
@@ -451,61 +437,56 @@ fn still_at(domain_id: &str, user_id: &str, expected: &CredentialStamp) -> Condi
         .add(user::Column::CredentialVersion.eq(expected.version))
 }
 
-fn from_row(row: user::Model, domain_role: Option<(String, RoleType)>) -> Result<User> {
-    let mfa = row
-        .mfa
-        .map(|value| -> Result<Mfa> {
-            let state = value
-                .get("state")
-                .and_then(|v| v.as_str())
-                .unwrap_or("DISABLED");
-            Ok(Mfa {
-                state: stored(MfaState::parse(state), "mfa.state")?,
-                mfa_type: value
-                    .get("mfa_type")
-                    .and_then(|v| v.as_str())
-                    .unwrap_or_default()
-                    .to_owned(),
-                options: Tags::from_json(value.get("options").cloned().unwrap_or_default()),
-                sealed_secret: value
-                    .get("secret")
-                    .and_then(|v| v.as_str())
-                    .map(str::to_owned),
-            })
-        })
-        .transpose()?;
-    let required_actions = row
-        .required_actions
-        .as_array()
-        .map(|items| {
-            items
-                .iter()
-                .filter_map(|v| v.as_str().map(str::to_owned))
-                .collect()
-        })
-        .unwrap_or_default();
-    Ok(User {
-        state: stored(UserState::parse(&row.state), "user state")?,
-        auth_type: stored(AuthType::parse(&row.auth_type), "auth_type")?,
-        domain_id: row.domain_id,
-        user_id: row.user_id,
-        name: row.name,
-        email: row.email,
-        email_verified: row.email_verified,
-        password_hash: row.password_hash,
-        password_changed_at: row.password_changed_at,
+fn from_row(row: user::Model, domain_role: Option<(RoleId, RoleType)>) -> User {
+    let user::Model {
+        domain_id,
+        user_id,
+        name,
+        state,
+        email,
+        email_verified,
+        auth_type,
+        password_hash,
+        password_changed_at,
+        mfa,
+        language,
+        timezone,
+        required_actions,
+        refresh_timeout,
+        tags,
+        created_at,
+        last_accessed_at,
+        account_id,
+        credential_version,
+        user_key: _,
+    } = row;
+    User {
+        domain_id,
+        user_id,
+        name: Name::from_stored(name),
+        state,
+        email: (!email.is_empty()).then(|| Email::from_stored(email)),
+        email_verified,
+        auth_type,
+        password_hash,
+        password_changed_at,
         stamp: CredentialStamp {
-            account_id: row.account_id,
-            version: row.credential_version,
+            account_id,
+            version: credential_version,
         },
         domain_role,
-        mfa,
-        language: row.language,
-        timezone: row.timezone,
-        required_actions,
-        refresh_timeout: row.refresh_timeout,
-        tags: Tags::from_json(row.tags),
-        created_at: row.created_at,
-        last_accessed_at: row.last_accessed_at,
-    })
+        mfa: mfa.map(|mfa| Mfa {
+            state: mfa.state,
+            mfa_type: mfa.mfa_type,
+            options: Tags::from_json(serde_json::Value::Object(mfa.options)),
+            sealed_secret: mfa.secret,
+        }),
+        language: Language::from_stored(language),
+        timezone: Timezone::from_stored(timezone),
+        required_actions: required_actions.0,
+        refresh_timeout,
+        tags: Tags::from_json(tags),
+        created_at,
+        last_accessed_at,
+    }
 }

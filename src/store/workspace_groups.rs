@@ -11,11 +11,11 @@ use tracing::instrument;
 use super::{
     Executor, conn,
     entities::{role_binding, user, workspace_group, workspace_group_user},
-    on_unique, role_bindings, stored,
+    on_unique, role_bindings,
 };
 use crate::domain::{
-    ResourceGroup, Role, RoleBinding, RoleType, Tags, UserState, WorkspaceGroup,
-    WorkspaceGroupMember,
+    DomainId, Name, ResourceGroup, Role, RoleBinding, RoleId, RoleType, Tags, UserId, UserState,
+    WorkspaceGroup, WorkspaceGroupId, WorkspaceGroupMember,
 };
 use crate::error::Result;
 
@@ -53,21 +53,21 @@ pub async fn insert(db: &impl Executor, group: &WorkspaceGroup) -> Result<()> {
 pub async fn add_member(
     db: &impl Executor,
     group: &WorkspaceGroup,
-    user_id: &str,
+    user_id: &UserId,
     role: &Role,
 ) -> Result<()> {
     let row = workspace_group_user::ActiveModel {
         workspace_group_id: Set(group.workspace_group_id.clone()),
-        user_id: Set(user_id.to_owned()),
+        user_id: Set(user_id.clone()),
         domain_id: Set(group.domain_id.clone()),
         role_id: Set(role.role_id.clone()),
-        role_type: Set(role.role_type.as_str().to_owned()),
+        role_type: Set(role.role_type),
         created_at: Set(group.created_at),
     };
     workspace_group_user::Entity::insert(row)
         .exec_without_returning(conn(db))
         .await
-        .map_err(|err| on_unique(err, "user_id", user_id))?;
+        .map_err(|err| on_unique(err, "user_id", user_id.as_str()))?;
     Ok(())
 }
 
@@ -79,8 +79,8 @@ pub async fn add_member(
 #[instrument(skip(db))]
 pub async fn with_binding_of(
     db: &impl Executor,
-    domain_id: &str,
-    user_id: &str,
+    domain_id: &DomainId,
+    user_id: &UserId,
     scope: GroupScope,
 ) -> Result<Vec<(WorkspaceGroup, Option<RoleBinding>)>> {
     let bound_user = user_id.to_owned();
@@ -132,7 +132,7 @@ pub async fn with_binding_of(
         {
             continue;
         }
-        let binding = binding.map(role_bindings::from_row).transpose()?;
+        let binding = binding.map(role_bindings::from_row);
         groups.push((from_row(group), binding));
     }
     // Byte order, so that PostgreSQL's collation and SQLite's answer alike.
@@ -148,17 +148,17 @@ pub async fn with_binding_of(
 #[instrument(skip(db, workspace_group_ids), fields(groups = workspace_group_ids.len()))]
 pub async fn members(
     db: &impl Executor,
-    domain_id: &str,
-    workspace_group_ids: &[String],
+    domain_id: &DomainId,
+    workspace_group_ids: &[WorkspaceGroupId],
 ) -> Result<Vec<WorkspaceGroupMember>> {
     #[derive(FromQueryResult)]
     struct MemberRow {
-        workspace_group_id: String,
-        user_id: String,
-        role_id: String,
-        role_type: String,
+        workspace_group_id: WorkspaceGroupId,
+        user_id: UserId,
+        role_id: RoleId,
+        role_type: RoleType,
         user_name: String,
-        state: String,
+        state: UserState,
     }
     if workspace_group_ids.is_empty() {
         return Ok(Vec::new());
@@ -186,19 +186,17 @@ pub async fn members(
         .into_model::<MemberRow>()
         .all(conn(db))
         .await?;
-    let mut members = rows
+    let mut members: Vec<WorkspaceGroupMember> = rows
         .into_iter()
-        .map(|row| {
-            Ok(WorkspaceGroupMember {
-                state: stored(UserState::parse(&row.state), "user state")?,
-                role_type: stored(RoleType::parse(&row.role_type), "role_type")?,
-                workspace_group_id: row.workspace_group_id,
-                user_id: row.user_id,
-                user_name: row.user_name,
-                role_id: row.role_id,
-            })
+        .map(|row| WorkspaceGroupMember {
+            state: row.state,
+            role_type: row.role_type,
+            workspace_group_id: row.workspace_group_id,
+            user_id: row.user_id,
+            user_name: Name::from_stored(row.user_name),
+            role_id: row.role_id,
         })
-        .collect::<Result<Vec<_>>>()?;
+        .collect();
     members.sort_by(|a, b| {
         (a.workspace_group_id.as_str(), a.user_id.as_str())
             .cmp(&(b.workspace_group_id.as_str(), b.user_id.as_str()))

@@ -9,10 +9,11 @@ use tracing::instrument;
 use super::{
     Executor, conn,
     entities::{role, role_binding, workspace},
-    on_unique, role_bindings, stored,
+    on_unique, role_bindings,
 };
 use crate::domain::{
-    ResourceGroup, Tags, WORKSPACE_WILDCARD, Workspace, WorkspaceState, WorkspaceWithRole,
+    DomainId, ResourceGroup, Tags, UserId, WORKSPACE_WILDCARD, Workspace, WorkspaceGroupId,
+    WorkspaceId, WorkspaceState, WorkspaceWithRole,
 };
 use crate::error::{Error, Result};
 
@@ -22,7 +23,7 @@ pub struct WorkspaceFilter<'a> {
     /// Only workspaces in this state.
     pub state: Option<WorkspaceState>,
     /// Only workspaces of this group.
-    pub workspace_group_id: Option<&'a str>,
+    pub workspace_group_id: Option<&'a WorkspaceGroupId>,
 }
 
 /// Adds a workspace; a name taken in the domain is ALREADY_EXISTS.
@@ -32,7 +33,7 @@ pub async fn insert(db: &impl Executor, ws: &Workspace) -> Result<()> {
         workspace_id: Set(ws.workspace_id.clone()),
         domain_id: Set(ws.domain_id.clone()),
         name: Set(ws.name.clone()),
-        state: Set(ws.state.as_str().to_owned()),
+        state: Set(ws.state),
         tags: Set(ws.tags.to_json()),
         created_by: Set(ws.created_by.clone()),
         reference_id: Set(ws.reference_id.clone()),
@@ -54,21 +55,21 @@ pub async fn insert(db: &impl Executor, ws: &Workspace) -> Result<()> {
 #[instrument(skip(db))]
 pub async fn get(
     db: &impl Executor,
-    domain_id: &str,
-    workspace_id: &str,
+    domain_id: &DomainId,
+    workspace_id: &WorkspaceId,
 ) -> Result<Option<Workspace>> {
-    let row = workspace::Entity::find_by_id(workspace_id)
+    let row = workspace::Entity::find_by_id(workspace_id.clone())
         .filter(workspace::Column::DomainId.eq(domain_id))
         .one(conn(db))
         .await?;
-    row.map(from_row).transpose()
+    Ok(row.map(from_row))
 }
 
 /// The domain's workspaces that pass `filter`, by name, then id.
 #[instrument(skip(db))]
 pub async fn list(
     db: &impl Executor,
-    domain_id: &str,
+    domain_id: &DomainId,
     filter: WorkspaceFilter<'_>,
 ) -> Result<Vec<Workspace>> {
     let WorkspaceFilter {
@@ -83,7 +84,7 @@ pub async fn list(
         query = query.filter(workspace::Column::WorkspaceGroupId.eq(group));
     }
     let rows = query.all(conn(db)).await?;
-    let mut workspaces = rows.into_iter().map(from_row).collect::<Result<Vec<_>>>()?;
+    let mut workspaces: Vec<Workspace> = rows.into_iter().map(from_row).collect();
     sort_by_name(&mut workspaces, |w| w);
     Ok(workspaces)
 }
@@ -97,9 +98,9 @@ pub async fn list(
 #[instrument(skip(db))]
 pub async fn entered_by(
     db: &impl Executor,
-    domain_id: &str,
-    user_id: &str,
-    workspace_group_id: Option<&str>,
+    domain_id: &DomainId,
+    user_id: &UserId,
+    workspace_group_id: Option<&WorkspaceGroupId>,
 ) -> Result<Vec<WorkspaceWithRole>> {
     let to_bindings: RelationDef = workspace::Entity::belongs_to(role_binding::Entity)
         .from(workspace::Column::DomainId)
@@ -138,9 +139,9 @@ pub async fn entered_by(
         let (Some(binding), Some(role)) = (binding, role) else {
             return Err(Error::internal("an inner join returned no binding or role"));
         };
-        let binding = role_bindings::from_row(binding)?;
+        let binding = role_bindings::from_row(binding);
         entries.push(WorkspaceWithRole {
-            workspace: from_row(workspace)?,
+            workspace: from_row(workspace),
             role_id: binding.role_id,
             role_name: role.name,
             role_type: binding.role_type,
@@ -164,13 +165,13 @@ fn sort_by_name<T>(items: &mut [T], workspace: impl Fn(&T) -> &Workspace) {
 #[instrument(skip(db))]
 pub async fn set_group(
     db: &impl Executor,
-    domain_id: &str,
-    workspace_id: &str,
-    workspace_group_id: &str,
+    domain_id: &DomainId,
+    workspace_id: &WorkspaceId,
+    workspace_group_id: &WorkspaceGroupId,
 ) -> Result<()> {
     let result = workspace::Entity::update_many()
         .set(workspace::ActiveModel {
-            workspace_group_id: Set(Some(workspace_group_id.to_owned())),
+            workspace_group_id: Set(Some(workspace_group_id.clone())),
             ..Default::default()
         })
         .filter(workspace::Column::DomainId.eq(domain_id))
@@ -183,9 +184,9 @@ pub async fn set_group(
     Ok(())
 }
 
-fn from_row(row: workspace::Model) -> Result<Workspace> {
-    Ok(Workspace {
-        state: stored(WorkspaceState::parse(&row.state), "workspace state")?,
+fn from_row(row: workspace::Model) -> Workspace {
+    Workspace {
+        state: row.state,
         workspace_id: row.workspace_id,
         domain_id: row.domain_id,
         name: row.name,
@@ -198,5 +199,5 @@ fn from_row(row: workspace::Model) -> Result<Workspace> {
         last_synced_at: row.last_synced_at,
         workspace_group_id: row.workspace_group_id,
         created_at: row.created_at,
-    })
+    }
 }

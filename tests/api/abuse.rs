@@ -65,8 +65,8 @@ async fn world(flags: &[&str]) -> World {
 
 async fn world_on(app: TestApp) -> World {
     let acme = app.domain("acme").await;
-    let one = app.workspace(&acme, "One").await.workspace_id;
-    let two = app.workspace(&acme, "Two").await.workspace_id;
+    let one = app.workspace(&acme, "One").await.workspace_id.into_string();
+    let two = app.workspace(&acme, "Two").await.workspace_id.into_string();
     for (user, workspace) in [(ATTACKER, &one), (BYSTANDER, &one), (NEIGHBOUR, &two)] {
         app.user(&acme, user).await;
         app.bind(&acme, user, MEMBER_ROLE, Some(workspace)).await;
@@ -589,8 +589,8 @@ async fn on_sqlite_too_a_long_statement_is_interrupted_at_the_statement_timeout(
         .find(|role| role.role_type == RoleType::WorkspaceMember)
         .unwrap();
     let membership = bulk::Membership {
-        domain_id: &w.acme.domain_id,
-        workspace_id: &w.one,
+        domain_id: &w.acme.id(),
+        workspace_id: &w.one.as_str().into(),
         role: &role,
         password_hash: "x",
         now: chrono::Utc::now(),

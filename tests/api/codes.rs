@@ -317,9 +317,9 @@ async fn a_mail_server_that_refuses_leaves_no_live_code() {
     );
     let stored = spaceid::store::codes::get(
         &f.app.ctx.store,
-        &f.domain_id,
-        "bob@acme.test",
-        "VERIFY_EMAIL",
+        &f.domain_id.as_str().into(),
+        &"bob@acme.test".into(),
+        spaceid::domain::CodeSlot::VerifyEmail,
     )
     .await
     .unwrap()
@@ -559,19 +559,15 @@ async fn external_users_cannot_use_mfa() {
     let sink = SmtpSink::start().await;
     let app = TestApp::spawn_with(&["--smtp-url", &sink.url()]).await;
     let acme = app.domain("acme").await;
-    spaceid::service::admin::create_user(
-        &app.ctx,
-        &acme.domain_id,
-        new_user("ext@acme.test", None),
-    )
-    .await
-    .unwrap();
+    spaceid::service::admin::create_user(&app.ctx, &acme.id(), new_user("ext@acme.test", None))
+        .await
+        .unwrap();
     // EXTERNAL users sign in elsewhere: mint the token their sign-in would give.
-    let user = spaceid::store::users::get(&app.ctx.store, &acme.domain_id, "ext@acme.test")
+    let user = spaceid::store::users::get(&app.ctx.store, &acme.id(), &"ext@acme.test".into())
         .await
         .unwrap()
         .unwrap();
-    let keys = app.ctx.keys.signing_keys(&acme.domain_id).await.unwrap();
+    let keys = app.ctx.keys.signing_keys(&acme.id()).await.unwrap();
     let claims = Claims::for_user(TokenKind::Access, &user, 600, app.clock.now().timestamp())
         .with_role(TokenRole::User, None);
     let token = jwt::sign(&keys.access, &claims).unwrap();

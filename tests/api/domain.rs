@@ -133,7 +133,7 @@ async fn the_public_key_needs_a_valid_system_token() {
     }
 
     // A domain's own key cannot make a system token.
-    let keys = app.ctx.keys.signing_keys(&acme.domain_id).await.unwrap();
+    let keys = app.ctx.keys.signing_keys(&acme.id()).await.unwrap();
     let now = app.clock.now().timestamp();
     let forged = jwt::sign(
         &keys.access,
@@ -324,7 +324,7 @@ async fn a_system_token_opens_no_user_api() {
         &[],
     );
     let list = WorkspaceUserSearchQuery {
-        workspace_id: workspace.workspace_id.clone(),
+        workspace_id: workspace.workspace_id.to_string(),
         ..Default::default()
     };
     assert_status(

@@ -12,8 +12,8 @@ use spaceid::{
     config::Settings,
     context::Context,
     domain::{
-        AuthType, Name, NewUser, Password, RoleBinding, SigningKey, Tags, UserId, UserState,
-        Workspace,
+        AuthType, DomainId, Name, NewUser, Password, RoleBinding, RoleId, SigningKey, Tags, UserId,
+        UserState, Workspace, WorkspaceId,
     },
     pb::identity::{
         GrantTokenRequest, IssueTokenRequest, TokenInfo,
@@ -55,6 +55,18 @@ pub struct TestDomain {
     pub domain_id: String,
     /// The admin's user id.
     pub admin_id: String,
+}
+
+impl TestDomain {
+    /// The domain's id, as the service layer takes it.
+    pub fn id(&self) -> DomainId {
+        DomainId::new(&self.domain_id)
+    }
+
+    /// The admin's user id, as the service layer takes it.
+    pub fn admin(&self) -> UserId {
+        UserId::new(&self.admin_id)
+    }
 }
 
 impl TestApp {
@@ -220,7 +232,7 @@ impl TestApp {
             .await
             .expect("init");
         TestDomain {
-            domain_id: domain.domain_id,
+            domain_id: domain.domain_id.into_string(),
             admin_id,
         }
     }
@@ -234,7 +246,7 @@ impl TestApp {
         let new = new_user(user_id, Some(PASSWORD));
         store::users::insert(
             &self.ctx.store,
-            &domain.domain_id,
+            &DomainId::new(&domain.domain_id),
             &new,
             Some(hash),
             state,
@@ -246,6 +258,7 @@ impl TestApp {
 
     /// Changes a user's row directly, as arranged data for a test.
     pub async fn set_user(&self, domain_id: &str, user_id: &str, changes: UserChanges) {
+        let (domain_id, user_id) = (&DomainId::new(domain_id), &UserId::new(user_id));
         let user = store::users::get(&self.ctx.store, domain_id, user_id)
             .await
             .unwrap()
@@ -295,7 +308,7 @@ impl TestApp {
             .await
             .unwrap()
             .into_iter()
-            .filter(|key| key.domain_id == domain_id)
+            .filter(|key| key.domain_id == *domain_id)
             .map(|key| key.kid)
             .collect();
         store::keys::by_kids(&self.ctx.store, &kids).await.unwrap()
@@ -305,7 +318,7 @@ impl TestApp {
     pub async fn user(&self, domain: &TestDomain, user_id: &str) {
         admin::create_user(
             &self.ctx,
-            &domain.domain_id,
+            &DomainId::new(&domain.domain_id),
             new_user(user_id, Some(PASSWORD)),
         )
         .await
@@ -314,9 +327,14 @@ impl TestApp {
 
     /// A new enabled workspace.
     pub async fn workspace(&self, domain: &TestDomain, name: &str) -> Workspace {
-        admin::create_workspace(&self.ctx, &domain.domain_id, name, Tags::default())
-            .await
-            .expect("create workspace")
+        admin::create_workspace(
+            &self.ctx,
+            &DomainId::new(&domain.domain_id),
+            name,
+            Tags::default(),
+        )
+        .await
+        .expect("create workspace")
     }
 
     /// Binds a user to a role, in a workspace or (None) domain-wide.
@@ -327,9 +345,15 @@ impl TestApp {
         role_id: &str,
         workspace_id: Option<&str>,
     ) -> RoleBinding {
-        admin::create_role_binding(&self.ctx, &domain.domain_id, user_id, role_id, workspace_id)
-            .await
-            .expect("bind")
+        admin::create_role_binding(
+            &self.ctx,
+            &DomainId::new(&domain.domain_id),
+            &UserId::new(user_id),
+            &RoleId::new(role_id),
+            workspace_id.map(WorkspaceId::new).as_ref(),
+        )
+        .await
+        .expect("bind")
     }
 
     /// Signs in with LOCAL credentials.
@@ -397,9 +421,14 @@ impl Drop for TestApp {
 
 /// Disables a user, as `spaceid user disable` does.
 pub async fn disable(app: &TestApp, domain_id: &str, user_id: &str) {
-    admin::set_user_state(&app.ctx, domain_id, user_id, UserState::Disabled)
-        .await
-        .expect("disable");
+    admin::set_user_state(
+        &app.ctx,
+        &DomainId::new(domain_id),
+        &UserId::new(user_id),
+        UserState::Disabled,
+    )
+    .await
+    .expect("disable");
 }
 
 /// Settings for a test server: the given database, the cheapest bcrypt cost, and `flags`.

@@ -93,8 +93,7 @@ async fn look_alike_and_case_variant_user_ids_are_refused() {
         "\u{ff42}ob@acme.test",
         "jose\u{301}@acme.test",
     ] {
-        let result =
-            admin::create_user(&app.ctx, &acme.domain_id, new_user(twin, Some(PASSWORD))).await;
+        let result = admin::create_user(&app.ctx, &acme.id(), new_user(twin, Some(PASSWORD))).await;
         assert!(
             matches!(&result, Err(Error::AlreadyExists { key, .. }) if key == "user_id"),
             "{twin:?}: {result:?}"

@@ -74,7 +74,7 @@ async fn calls_are_logged_without_secrets() {
         log.contains("Unauthenticated"),
         "the refused sign-in is logged with its code"
     );
-    let stored = spaceid::store::users::get(&app.ctx.store, &acme.domain_id, &acme.admin_id)
+    let stored = spaceid::store::users::get(&app.ctx.store, &acme.id(), &acme.admin())
         .await
         .unwrap()
         .unwrap();

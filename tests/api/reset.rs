@@ -25,13 +25,9 @@ async fn fixture(flags: &[&str]) -> (TestApp, SmtpSink, TestDomain) {
     let acme = app.domain("acme").await;
     app.user(&acme, "bob@acme.test").await;
     app.user(&acme, "carol@acme.test").await;
-    spaceid::service::admin::create_user(
-        &app.ctx,
-        &acme.domain_id,
-        new_user("ext@acme.test", None),
-    )
-    .await
-    .unwrap();
+    spaceid::service::admin::create_user(&app.ctx, &acme.id(), new_user("ext@acme.test", None))
+        .await
+        .unwrap();
     for (user_id, verified) in [
         ("bob@acme.test", true),
         ("carol@acme.test", false),
@@ -41,10 +37,13 @@ async fn fixture(flags: &[&str]) -> (TestApp, SmtpSink, TestDomain) {
             &acme.domain_id,
             user_id,
             spaceid::store::users::UserChanges {
-                email: Some(format!(
-                    "{}@mail.test",
-                    &user_id[..user_id.find('@').unwrap()]
-                )),
+                email: Some(
+                    spaceid::domain::Email::parse(&format!(
+                        "{}@mail.test",
+                        &user_id[..user_id.find('@').unwrap()]
+                    ))
+                    .ok(),
+                ),
                 email_verified: Some(verified),
                 ..Default::default()
             },

@@ -121,7 +121,7 @@ async fn a_disable_during_sign_in_wins_and_stays() {
         "ERROR_AUTHENTICATE_FAILURE",
         &[],
     );
-    let user = store::users::get(&app.ctx.store, &acme.domain_id, "pending@acme.test")
+    let user = store::users::get(&app.ctx.store, &acme.id(), &"pending@acme.test".into())
         .await
         .unwrap()
         .unwrap();
@@ -145,8 +145,8 @@ async fn enabling_a_disabled_user_does_not_revive_its_tokens() {
     disable(&app, &acme.domain_id, "bob@acme.test").await;
     admin::set_user_state(
         &app.ctx,
-        &acme.domain_id,
-        "bob@acme.test",
+        &acme.id(),
+        &"bob@acme.test".into(),
         UserState::Enabled,
     )
     .await
@@ -179,7 +179,7 @@ async fn a_recreated_user_does_not_inherit_the_old_accounts_tokens() {
         .unwrap();
     get_profile(&app, &old.access_token).await.unwrap();
 
-    admin::delete_user(&app.ctx, &acme.domain_id, "bob@acme.test")
+    admin::delete_user(&app.ctx, &acme.id(), &"bob@acme.test".into())
         .await
         .unwrap();
     app.user(&acme, "bob@acme.test").await;
@@ -331,7 +331,8 @@ async fn a_record_read_while_a_write_is_uncommitted_is_not_served_after_the_comm
     app.user(&acme, bob).await;
     let store = &app.ctx.store;
     let state = |user: Option<Arc<spaceid::domain::User>>| user.unwrap().state;
-    let cached = || store::users::get_cached(store, &acme.domain_id, bob);
+    let (acme_id, bob_id) = (acme.id(), bob.into());
+    let cached = || store::users::get_cached(store, &acme_id, &bob_id);
     assert_eq!(state(cached().await.unwrap()), UserState::Enabled);
 
     let tx = store.begin().await.unwrap();
@@ -363,8 +364,8 @@ async fn a_disable_by_another_process_ends_tokens_within_a_second() {
 async fn disable_in_storage(db: &impl store::Executor, domain_id: &str, user_id: &str) {
     let changed = store::users::change_state(
         db,
-        domain_id,
-        user_id,
+        &domain_id.into(),
+        &user_id.into(),
         UserState::Enabled,
         UserState::Disabled,
     )
@@ -438,7 +439,7 @@ async fn a_second_key_of_a_domain_verifies_by_kid_and_unknown_kids_fail() {
     let claims = claims_of(&genuine);
 
     let second = keys::generate(KeyPurpose::Access).await.unwrap();
-    store::keys::insert(&app.ctx.store, &acme.domain_id, &second, chrono::Utc::now())
+    store::keys::insert(&app.ctx.store, &acme.id(), &second, chrono::Utc::now())
         .await
         .unwrap();
     let encoding = EncodingKey::from_rsa_pem(second.private_pem.as_bytes()).unwrap();
@@ -497,7 +498,7 @@ async fn a_flood_of_made_up_keys_and_domains_costs_no_query_each() {
 
     let calls = (0..200).map(|_| {
         let mut claims = claims_of(&genuine);
-        claims["did"] = json!(spaceid::domain::ids::generate("domain"));
+        claims["did"] = json!(spaceid::domain::DomainId::generate());
         let header = json!({"alg": "RS256", "kid": spaceid::domain::ids::random_hex(16)});
         let encode = |value: &serde_json::Value| {
             use base64::Engine;

@@ -1,7 +1,11 @@
 //! Storage rules that hold on both engines: natural keys enforced by the database, and
 //! multi-row writes that commit whole or not at all.
 
-use spaceid::{domain::UserState, error::Error, store};
+use spaceid::{
+    domain::{CodeSlot, DomainId, UserId, UserState},
+    error::Error,
+    store,
+};
 
 use crate::helpers::*;
 
@@ -16,7 +20,7 @@ async fn concurrent_inserts_of_one_user_leave_exactly_one_row() {
             let new = new_user("twin@acme.test", None);
             store::users::insert(
                 &ctx.store,
-                &domain_id,
+                &DomainId::new(domain_id),
                 &new,
                 None,
                 UserState::Enabled,
@@ -99,7 +103,7 @@ async fn every_domain_gets_the_managed_roles_and_two_key_pairs() {
         "managed-workspace-owner",
         "managed-workspace-member",
     ] {
-        let role = store::roles::get(&app.ctx.store, &acme.domain_id, role_id)
+        let role = store::roles::get(&app.ctx.store, &acme.id(), &role_id.into())
             .await
             .unwrap();
         assert!(role.is_some_and(|r| r.is_managed), "{role_id}");
@@ -133,7 +137,7 @@ async fn a_workspace_group_binds_its_members_in_each_workspace_in_one_transactio
 
     let bad = spaceid::service::admin::create_workspace_group(
         &app.ctx,
-        &acme.domain_id,
+        &acme.id(),
         "platform",
         &workspaces,
         &[
@@ -151,23 +155,24 @@ async fn a_workspace_group_binds_its_members_in_each_workspace_in_one_transactio
 
     let group = spaceid::service::admin::create_workspace_group(
         &app.ctx,
-        &acme.domain_id,
+        &acme.id(),
         "platform",
         &workspaces,
         &[member("bob@acme.test", "managed-workspace-member")],
     )
     .await
     .unwrap();
-    let bindings = store::role_bindings::for_user(&app.ctx.store, &acme.domain_id, "bob@acme.test")
-        .await
-        .unwrap();
+    let bindings =
+        store::role_bindings::for_user(&app.ctx.store, &acme.id(), &"bob@acme.test".into())
+            .await
+            .unwrap();
     assert_eq!(bindings.len(), 2);
     assert!(
         bindings
             .iter()
-            .all(|b| b.workspace_group_id.as_deref() == Some(group.workspace_group_id.as_str()))
+            .all(|b| b.workspace_group_id.as_ref() == Some(&group.workspace_group_id))
     );
-    let ws = store::workspaces::get(&app.ctx.store, &acme.domain_id, &ops.workspace_id)
+    let ws = store::workspaces::get(&app.ctx.store, &acme.id(), &ops.workspace_id)
         .await
         .unwrap()
         .unwrap();
@@ -175,17 +180,17 @@ async fn a_workspace_group_binds_its_members_in_each_workspace_in_one_transactio
 }
 
 fn code(
-    domain_id: &str,
-    user_id: &str,
-    purpose: &str,
+    domain_id: &DomainId,
+    user_id: &UserId,
+    purpose: CodeSlot,
     expires_in: i64,
 ) -> spaceid::domain::OneTimeCode {
     let now = chrono::Utc::now();
     spaceid::domain::OneTimeCode {
-        code_id: spaceid::domain::ids::generate("code"),
-        domain_id: domain_id.into(),
-        user_id: user_id.into(),
-        purpose: purpose.into(),
+        code_id: spaceid::domain::CodeId::generate(),
+        domain_id: domain_id.clone(),
+        user_id: user_id.clone(),
+        purpose,
         code_hash: "hash".into(),
         payload: Some(serde_json::json!({"address": "new@acme.test"})),
         attempts: 0,
@@ -202,15 +207,15 @@ async fn one_time_codes_are_one_per_purpose_counted_before_compared_and_used_onc
     let acme = app.domain("acme").await;
     let db = &app.ctx.store;
     let now = chrono::Utc::now;
-    let (d, u) = (acme.domain_id.as_str(), acme.admin_id.as_str());
-    let first = code(d, u, "VERIFY_EMAIL", 300);
+    let (d, u) = (&acme.id(), &acme.admin());
+    let first = code(d, u, CodeSlot::VerifyEmail, 300);
     store::codes::replace(db, &first, false).await.unwrap();
-    let mfa = code(d, u, "ENABLE_MFA", 300);
+    let mfa = code(d, u, CodeSlot::EnableMfa, 300);
     store::codes::replace(db, &mfa, false).await.unwrap();
 
     // Two tries against the first code, counted in one statement each.
     for expected in 1..=2 {
-        match store::codes::count_submission(db, d, u, "VERIFY_EMAIL", now())
+        match store::codes::count_submission(db, d, u, CodeSlot::VerifyEmail, now())
             .await
             .unwrap()
         {
@@ -219,9 +224,9 @@ async fn one_time_codes_are_one_per_purpose_counted_before_compared_and_used_onc
         }
     }
     // A resend replaces the code in place; the tries carry over, or not, as asked.
-    let second = code(d, u, "VERIFY_EMAIL", 300);
+    let second = code(d, u, CodeSlot::VerifyEmail, 300);
     store::codes::replace(db, &second, true).await.unwrap();
-    let stored = store::codes::get(db, d, u, "VERIFY_EMAIL")
+    let stored = store::codes::get(db, d, u, CodeSlot::VerifyEmail)
         .await
         .unwrap()
         .unwrap();
@@ -247,9 +252,15 @@ async fn one_time_codes_are_one_per_purpose_counted_before_compared_and_used_onc
         let store = app.ctx.store.clone();
         let (d, u) = (d.to_owned(), u.to_owned());
         tokio::spawn(async move {
-            store::codes::count_submission(&store, &d, &u, "VERIFY_EMAIL", chrono::Utc::now())
-                .await
-                .unwrap()
+            store::codes::count_submission(
+                &store,
+                &d,
+                &u,
+                CodeSlot::VerifyEmail,
+                chrono::Utc::now(),
+            )
+            .await
+            .unwrap()
         })
     });
     let outcomes: Vec<Submission> = futures::future::join_all(racers)
@@ -284,29 +295,29 @@ async fn one_time_codes_are_one_per_purpose_counted_before_compared_and_used_onc
         .collect();
     assert_eq!(used.iter().filter(|u| **u).count(), 1, "{used:?}");
     assert!(matches!(
-        store::codes::count_submission(db, d, u, "ENABLE_MFA", now())
+        store::codes::count_submission(db, d, u, CodeSlot::EnableMfa, now())
             .await
             .unwrap(),
         Submission::NoLiveCode
     ));
 
     // A new code after a used or expired one starts from zero tries.
-    let third = code(d, u, "ENABLE_MFA", 300);
+    let third = code(d, u, CodeSlot::EnableMfa, 300);
     store::codes::replace(db, &third, false).await.unwrap();
     assert_eq!(
-        store::codes::get(db, d, u, "ENABLE_MFA")
+        store::codes::get(db, d, u, CodeSlot::EnableMfa)
             .await
             .unwrap()
             .unwrap()
             .attempts,
         0
     );
-    store::codes::replace(db, &code(d, u, "MFA_SIGN_IN", -1), false)
+    store::codes::replace(db, &code(d, u, CodeSlot::SignIn, -1), false)
         .await
         .unwrap();
     assert!(
         matches!(
-            store::codes::count_submission(db, d, u, "MFA_SIGN_IN", now())
+            store::codes::count_submission(db, d, u, CodeSlot::SignIn, now())
                 .await
                 .unwrap(),
             Submission::NoLiveCode
@@ -398,5 +409,5 @@ async fn admin_create(
     domain: &TestDomain,
     user_id: &str,
 ) -> Result<spaceid::domain::User, Error> {
-    spaceid::service::admin::create_user(&app.ctx, &domain.domain_id, new_user(user_id, None)).await
+    spaceid::service::admin::create_user(&app.ctx, &domain.id(), new_user(user_id, None)).await
 }

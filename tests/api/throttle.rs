@@ -83,14 +83,10 @@ async fn the_101st_failure_is_refused_unchecked_and_the_lock_ends() {
     app.user(&acme, "bob@acme.test").await;
     fail_in_a_row(&app, &acme.domain_id, "bob@acme.test", 100).await;
     app.clock.advance(TimeDelta::minutes(-16));
-    let counted = store::throttles::get(
-        &app.ctx.store,
-        &acme.domain_id,
-        &throttle_key("bob@acme.test"),
-    )
-    .await
-    .unwrap()
-    .expect("the failures are counted");
+    let counted = store::throttles::get(&app.ctx.store, &acme.id(), &throttle_key("bob@acme.test"))
+        .await
+        .unwrap()
+        .expect("the failures are counted");
     assert_eq!(counted.failures, 100);
 
     let computed = app.ctx.hasher.computed();
@@ -113,14 +109,10 @@ async fn the_101st_failure_is_refused_unchecked_and_the_lock_ends() {
         .await
         .expect("the account was not locked for good");
     assert!(
-        store::throttles::get(
-            &app.ctx.store,
-            &acme.domain_id,
-            &throttle_key("bob@acme.test")
-        )
-        .await
-        .unwrap()
-        .is_none()
+        store::throttles::get(&app.ctx.store, &acme.id(), &throttle_key("bob@acme.test"))
+            .await
+            .unwrap()
+            .is_none()
     );
     assert_status(
         app.issue(&acme.domain_id, "bob@acme.test", "Wr0ngPassword")
@@ -168,7 +160,7 @@ async fn a_full_bcrypt_queue_answers_at_once() {
         let new = new_user(&format!("user{i}@acme.test"), Some(PASSWORD));
         store::users::insert(
             &app.ctx.store,
-            &acme.domain_id,
+            &acme.id(),
             &new,
             Some(hash.clone()),
             UserState::Enabled,
@@ -211,7 +203,7 @@ async fn a_full_bcrypt_queue_answers_at_once() {
     for (i, (result, _)) in results.iter().enumerate() {
         let row = store::throttles::get(
             &app.ctx.store,
-            &acme.domain_id,
+            &acme.id(),
             &throttle_key(&format!("user{i}@acme.test")),
         )
         .await

@@ -155,7 +155,7 @@ async fn disabled_users_cannot_sign_in_and_sign_in_records_the_time() {
     let app = TestApp::spawn().await;
     let acme = app.domain("acme").await;
     app.user(&acme, "bob@acme.test").await;
-    let before = spaceid::store::users::get(&app.ctx.store, &acme.domain_id, "bob@acme.test")
+    let before = spaceid::store::users::get(&app.ctx.store, &acme.id(), &"bob@acme.test".into())
         .await
         .unwrap()
         .unwrap();
@@ -164,7 +164,7 @@ async fn disabled_users_cannot_sign_in_and_sign_in_records_the_time() {
     app.issue(&acme.domain_id, "bob@acme.test", PASSWORD)
         .await
         .unwrap();
-    let after = spaceid::store::users::get(&app.ctx.store, &acme.domain_id, "bob@acme.test")
+    let after = spaceid::store::users::get(&app.ctx.store, &acme.id(), &"bob@acme.test".into())
         .await
         .unwrap()
         .unwrap();
@@ -191,7 +191,7 @@ async fn grant_gives_the_role_of_the_scope() {
         &acme,
         "member@acme.test",
         "managed-workspace-member",
-        Some(&ops.workspace_id),
+        Some(ops.workspace_id.as_str()),
     )
     .await;
     app.user(&acme, "owner@acme.test").await;
@@ -213,7 +213,7 @@ async fn grant_gives_the_role_of_the_scope() {
             &acme.domain_id,
             &acme.admin_id,
             Scope::Workspace,
-            &ops.workspace_id,
+            ops.workspace_id.as_str(),
         )
         .await
         .unwrap();
@@ -228,7 +228,7 @@ async fn grant_gives_the_role_of_the_scope() {
             &acme.domain_id,
             "member@acme.test",
             Scope::Workspace,
-            &ops.workspace_id,
+            ops.workspace_id.as_str(),
         )
         .await
         .unwrap();
@@ -241,7 +241,7 @@ async fn grant_gives_the_role_of_the_scope() {
             &acme.domain_id,
             "owner@acme.test",
             Scope::Workspace,
-            &dev.workspace_id,
+            dev.workspace_id.as_str(),
         )
         .await
         .unwrap();
@@ -270,7 +270,7 @@ async fn grant_refuses_scopes_the_user_has_no_role_in() {
         &acme,
         "member@acme.test",
         "managed-workspace-member",
-        Some(&ops.workspace_id),
+        Some(ops.workspace_id.as_str()),
     )
     .await;
 
@@ -279,14 +279,14 @@ async fn grant_refuses_scopes_the_user_has_no_role_in() {
             &acme.domain_id,
             "member@acme.test",
             Scope::Workspace,
-            &dev.workspace_id,
+            dev.workspace_id.as_str(),
         )
         .await;
     assert_status(
         result,
         Code::PermissionDenied,
         "ERROR_PERMISSION_DENIED",
-        &[&dev.workspace_id],
+        &[dev.workspace_id.as_str()],
     );
 
     let result = app
@@ -402,7 +402,7 @@ async fn a_hash_of_another_cost_is_replaced_at_sign_in_and_tokens_live_on() {
         let store = app.ctx.store.clone();
         let domain_id = acme.domain_id.clone();
         async move {
-            spaceid::store::users::get(&store, &domain_id, "old@acme.test")
+            spaceid::store::users::get(&store, &domain_id.as_str().into(), &"old@acme.test".into())
                 .await
                 .unwrap()
                 .unwrap()

@@ -50,7 +50,7 @@ impl Target {
             .app
             .ctx
             .keys
-            .signing_keys(&self.domain.domain_id)
+            .signing_keys(&self.domain.id())
             .await
             .unwrap();
         let mut header = Header::new(Algorithm::RS256);
@@ -133,13 +133,7 @@ async fn unsigned_tokens_are_refused() {
 #[tokio::test]
 async fn hmac_tokens_keyed_with_the_public_key_are_refused() {
     let t = target().await;
-    let keys = t
-        .app
-        .ctx
-        .keys
-        .signing_keys(&t.domain.domain_id)
-        .await
-        .unwrap();
+    let keys = t.app.ctx.keys.signing_keys(&t.domain.id()).await.unwrap();
     let private_pem = t
         .app
         .domain_keys(&t.domain.domain_id)

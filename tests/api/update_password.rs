@@ -143,7 +143,7 @@ async fn a_user_that_must_change_its_password_needs_no_current_one() {
         &acme.domain_id,
         "bob@acme.test",
         UserChanges {
-            required_actions: Some(vec!["UPDATE_PASSWORD".into()]),
+            required_actions: Some(vec![spaceid::domain::RequiredAction::UpdatePassword]),
             ..UserChanges::default()
         },
     )

@@ -191,7 +191,7 @@ async fn changing_the_email_makes_it_unverified() {
         &acme.domain_id,
         &acme.admin_id,
         spaceid::store::users::UserChanges {
-            email: Some("old@acme.test".into()),
+            email: Some(spaceid::domain::Email::parse("old@acme.test").ok()),
             email_verified: Some(true),
             ..Default::default()
         },
@@ -351,7 +351,7 @@ async fn a_password_change_clears_update_password_and_takes_effect() {
         &acme.domain_id,
         &acme.admin_id,
         spaceid::store::users::UserChanges {
-            required_actions: Some(vec!["UPDATE_PASSWORD".into()]),
+            required_actions: Some(vec![spaceid::domain::RequiredAction::UpdatePassword]),
             ..Default::default()
         },
     )
@@ -397,13 +397,9 @@ async fn a_password_change_clears_update_password_and_takes_effect() {
 async fn external_users_cannot_sign_in_with_a_password() {
     let app = TestApp::spawn().await;
     let acme = app.domain("acme").await;
-    spaceid::service::admin::create_user(
-        &app.ctx,
-        &acme.domain_id,
-        new_user("ext@acme.test", None),
-    )
-    .await
-    .unwrap();
+    spaceid::service::admin::create_user(&app.ctx, &acme.id(), new_user("ext@acme.test", None))
+        .await
+        .unwrap();
     // EXTERNAL users have no password here: a LOCAL sign-in fails like an unknown user.
     assert_status(
         app.issue(&acme.domain_id, "ext@acme.test", PASSWORD).await,

@@ -32,8 +32,8 @@ struct World {
 async fn world() -> World {
     let app = TestApp::spawn().await;
     let acme = app.domain("acme").await;
-    let one = app.workspace(&acme, "One").await.workspace_id;
-    let two = app.workspace(&acme, "Two").await.workspace_id;
+    let one = app.workspace(&acme, "One").await.workspace_id.into_string();
+    let two = app.workspace(&acme, "Two").await.workspace_id.into_string();
     for user in [
         "owner@acme.test",
         "member@acme.test",
@@ -648,10 +648,11 @@ async fn create_with_reset_password_mails_an_invitation_and_requires_a_new_passw
         .find(|m| m.to == "invited@acme.test")
         .expect("an invitation in the outbox");
     assert!(mail.text.contains("reset-password?token="), "{}", mail.text);
-    let user = spaceid::store::users::get(&w.app.ctx.store, &w.acme.domain_id, "invited@acme.test")
-        .await
-        .unwrap()
-        .unwrap();
+    let user =
+        spaceid::store::users::get(&w.app.ctx.store, &w.acme.id(), &"invited@acme.test".into())
+            .await
+            .unwrap()
+            .unwrap();
     assert!(user.must_update_password());
     assert!(user.password_hash.is_none());
     let no_email = CreateWorkspaceUserRequest {
@@ -841,10 +842,10 @@ async fn one_membership_binding_covers_a_workspace() {
     // cannot also get a `*` membership.
     let result = admin(
         &w.app.ctx,
-        &w.acme.domain_id,
-        "everywhere@acme.test",
-        OWNER_ROLE,
-        Some(&w.one),
+        &w.acme.id(),
+        &"everywhere@acme.test".into(),
+        &OWNER_ROLE.into(),
+        Some(&w.one.as_str().into()),
     )
     .await;
     assert!(
@@ -853,9 +854,9 @@ async fn one_membership_binding_covers_a_workspace() {
     );
     let result = admin(
         &w.app.ctx,
-        &w.acme.domain_id,
-        "member@acme.test",
-        MEMBER_ROLE,
+        &w.acme.id(),
+        &"member@acme.test".into(),
+        &MEMBER_ROLE.into(),
         None,
     )
     .await;
@@ -902,10 +903,10 @@ async fn the_kept_member_count_follows_every_write() {
     assert_eq!(info.total_count, 6);
     assert_eq!(info.results.len(), 6);
     // Deleting users (their bindings go with them) and a `*` binding.
-    spaceid::service::admin::delete_user(&w.app.ctx, &w.acme.domain_id, "n1@acme.test")
+    spaceid::service::admin::delete_user(&w.app.ctx, &w.acme.id(), &"n1@acme.test".into())
         .await
         .unwrap();
-    spaceid::service::admin::delete_user(&w.app.ctx, &w.acme.domain_id, "everywhere@acme.test")
+    spaceid::service::admin::delete_user(&w.app.ctx, &w.acme.id(), &"everywhere@acme.test".into())
         .await
         .unwrap();
     let info = unfiltered().await;

@@ -57,7 +57,7 @@ fn roles(workspaces: &[MyWorkspaceInfo]) -> Vec<(&str, &str, RoleType)> {
 async fn named_user(app: &TestApp, domain: &TestDomain, user_id: &str, name: &str) {
     let mut new = new_user(user_id, Some(PASSWORD));
     new.name = Some(Name::parse(name).unwrap());
-    admin::create_user(&app.ctx, &domain.domain_id, new)
+    admin::create_user(&app.ctx, &domain.id(), new)
         .await
         .expect("create user");
 }
@@ -69,18 +69,19 @@ async fn group(
     workspaces: &[&Workspace],
     members: &[(&str, &str)],
 ) -> String {
-    let workspace_ids: Vec<String> = workspaces.iter().map(|w| w.workspace_id.clone()).collect();
+    let workspace_ids: Vec<_> = workspaces.iter().map(|w| w.workspace_id.clone()).collect();
     let members: Vec<GroupMember> = members
         .iter()
         .map(|(user_id, role_id)| GroupMember {
-            user_id: (*user_id).to_owned(),
-            role_id: (*role_id).to_owned(),
+            user_id: (*user_id).into(),
+            role_id: (*role_id).into(),
         })
         .collect();
-    admin::create_workspace_group(&app.ctx, &domain.domain_id, name, &workspace_ids, &members)
+    admin::create_workspace_group(&app.ctx, &domain.id(), name, &workspace_ids, &members)
         .await
         .expect("create group")
         .workspace_group_id
+        .into_string()
 }
 
 async fn disable_workspace(app: &TestApp, workspace: &Workspace) {
@@ -128,7 +129,7 @@ async fn a_domain_admin_sees_every_enabled_workspace_as_its_owner() {
             &acme.domain_id,
             &acme.admin_id,
             Scope::Workspace,
-            &one.workspace_id,
+            one.workspace_id.as_str(),
         )
         .await
         .unwrap();
@@ -152,7 +153,7 @@ async fn owners_and_members_see_the_workspaces_they_are_bound_to_with_their_role
         &acme,
         owner_id,
         "managed-workspace-owner",
-        Some(&one.workspace_id),
+        Some(one.workspace_id.as_str()),
     )
     .await;
     for workspace in [&two, &one, &closed] {
@@ -160,7 +161,7 @@ async fn owners_and_members_see_the_workspaces_they_are_bound_to_with_their_role
             &acme,
             "member@acme.test",
             "managed-workspace-member",
-            Some(&workspace.workspace_id),
+            Some(workspace.workspace_id.as_str()),
         )
         .await;
     }
@@ -206,9 +207,9 @@ async fn a_domain_wide_binding_holds_in_every_workspace() {
     // One membership binding covers a workspace: the `*` one already does.
     let second = spaceid::service::admin::create_role_binding(
         &app.ctx,
-        &acme.domain_id,
-        user_id,
-        "managed-workspace-owner",
+        &acme.id(),
+        &user_id.into(),
+        &"managed-workspace-owner".into(),
         Some(&one.workspace_id),
     )
     .await;
@@ -277,7 +278,7 @@ async fn who_is_a_domain_admin_is_read_from_the_bindings_at_the_time_of_the_call
         &acme,
         user_id,
         "managed-workspace-member",
-        Some(&one.workspace_id),
+        Some(one.workspace_id.as_str()),
     )
     .await;
     // A token whose `rol` is USER, taken before the user became a domain admin.
@@ -294,7 +295,7 @@ async fn who_is_a_domain_admin_is_read_from_the_bindings_at_the_time_of_the_call
             .all(|w| w.role_id == "managed-domain-admin")
     );
 
-    admin::delete_role_binding(&app.ctx, &acme.domain_id, &admin_binding.role_binding_id)
+    admin::delete_role_binding(&app.ctx, &acme.id(), &admin_binding.role_binding_id)
         .await
         .unwrap();
     let (workspaces, _) = my_workspaces(&app, &token, "").await.unwrap();
@@ -476,7 +477,7 @@ async fn the_cli_lists_users_workspaces_and_role_bindings() {
             &acme,
             "bob@acme.test",
             "managed-workspace-owner",
-            Some(&ops.workspace_id),
+            Some(ops.workspace_id.as_str()),
         )
         .await;
     let bob_all = app
@@ -565,7 +566,7 @@ async fn the_cli_lists_users_workspaces_and_role_bindings() {
             "--user-id",
             "bob@acme.test",
             "--workspace-id",
-            &ops.workspace_id,
+            ops.workspace_id.as_str(),
         ],
     ));
     assert_eq!(in_ops.as_array().unwrap().len(), 1);
@@ -592,14 +593,14 @@ async fn a_deleted_role_binding_no_longer_grants_its_workspace() {
             &acme,
             "bob@acme.test",
             "managed-workspace-member",
-            Some(&ops.workspace_id),
+            Some(ops.workspace_id.as_str()),
         )
         .await;
     app.scoped_token(
         &acme.domain_id,
         "bob@acme.test",
         Scope::Workspace,
-        &ops.workspace_id,
+        ops.workspace_id.as_str(),
     )
     .await
     .expect("bound: granted");
@@ -612,7 +613,7 @@ async fn a_deleted_role_binding_no_longer_grants_its_workspace() {
             "delete",
             "--domain-id",
             &other.domain_id,
-            &binding.role_binding_id,
+            binding.role_binding_id.as_str(),
         ],
     );
     assert!(!output.status.success());
@@ -624,7 +625,7 @@ async fn a_deleted_role_binding_no_longer_grants_its_workspace() {
             "delete",
             "--domain-id",
             &acme.domain_id,
-            &binding.role_binding_id,
+            binding.role_binding_id.as_str(),
         ],
     ));
     assert_eq!(
@@ -636,7 +637,7 @@ async fn a_deleted_role_binding_no_longer_grants_its_workspace() {
             &acme.domain_id,
             "bob@acme.test",
             Scope::Workspace,
-            &ops.workspace_id,
+            ops.workspace_id.as_str(),
         )
         .await,
         Code::PermissionDenied,
@@ -654,7 +655,7 @@ async fn a_deleted_role_binding_no_longer_grants_its_workspace() {
             "delete",
             "--domain-id",
             &acme.domain_id,
-            &binding.role_binding_id,
+            binding.role_binding_id.as_str(),
         ],
     );
     assert!(!again.status.success());
@@ -662,7 +663,10 @@ async fn a_deleted_role_binding_no_longer_grants_its_workspace() {
     let lines: Vec<&str> = stderr.lines().filter(|l| !l.trim().is_empty()).collect();
     assert_eq!(lines.len(), 1, "{stderr}");
     assert!(lines[0].contains("not found"), "{stderr}");
-    assert!(lines[0].contains(&binding.role_binding_id), "{stderr}");
+    assert!(
+        lines[0].contains(binding.role_binding_id.as_str()),
+        "{stderr}"
+    );
 }
 
 #[tokio::test]
@@ -677,27 +681,27 @@ async fn deleting_a_binding_leaves_the_users_state_and_other_bindings_alone() {
             &acme,
             "bob@acme.test",
             "managed-workspace-member",
-            Some(&ops.workspace_id),
+            Some(ops.workspace_id.as_str()),
         )
         .await;
     app.bind(
         &acme,
         "bob@acme.test",
         "managed-workspace-owner",
-        Some(&dev.workspace_id),
+        Some(dev.workspace_id.as_str()),
     )
     .await;
-    let removed = admin::delete_role_binding(&app.ctx, &acme.domain_id, &in_ops.role_binding_id)
+    let removed = admin::delete_role_binding(&app.ctx, &acme.id(), &in_ops.role_binding_id)
         .await
         .unwrap();
     assert_eq!(removed.role_binding_id, in_ops.role_binding_id);
     assert_eq!(removed.workspace_id, ops.workspace_id);
-    let left = admin::list_role_bindings(&app.ctx, &acme.domain_id, Some("bob@acme.test"), None)
+    let left = admin::list_role_bindings(&app.ctx, &acme.id(), Some(&"bob@acme.test".into()), None)
         .await
         .unwrap();
     assert_eq!(left.len(), 1);
     assert_eq!(left[0].workspace_id, dev.workspace_id);
-    let users = admin::list_users(&app.ctx, &acme.domain_id).await.unwrap();
+    let users = admin::list_users(&app.ctx, &acme.id()).await.unwrap();
     let bob = users.iter().find(|u| u.user_id == "bob@acme.test").unwrap();
     assert_eq!(bob.state, UserState::Enabled);
     assert!(users.iter().any(|u| u.is_domain_admin()));

@@ -2,14 +2,16 @@
 
 use sea_orm::entity::prelude::*;
 
+use crate::domain::{CodeId, CodeSlot, DomainId, UserId};
+
 #[derive(Clone, Debug, PartialEq, DeriveEntityModel)]
 #[sea_orm(table_name = "codes")]
 pub struct Model {
     #[sea_orm(primary_key, auto_increment = false)]
-    pub code_id: String,
-    pub domain_id: String,
-    pub user_id: String,
-    pub purpose: String,
+    pub code_id: CodeId,
+    pub domain_id: DomainId,
+    pub user_id: UserId,
+    pub purpose: CodeSlot,
     pub code_hash: String,
     #[sea_orm(column_type = "JsonBinary", nullable)]
     pub payload: Option<Json>,

@@ -3,11 +3,13 @@
 
 use sea_orm::entity::prelude::*;
 
+use crate::domain::DomainId;
+
 #[derive(Clone, Debug, PartialEq, DeriveEntityModel)]
 #[sea_orm(table_name = "familiar_addresses")]
 pub struct Model {
     #[sea_orm(primary_key, auto_increment = false)]
-    pub domain_id: String,
+    pub domain_id: DomainId,
     #[sea_orm(primary_key, auto_increment = false)]
     pub address_key: String,
     pub last_sign_in_at: DateTimeUtc,

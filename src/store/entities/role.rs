@@ -2,15 +2,17 @@
 
 use sea_orm::entity::prelude::*;
 
+use crate::domain::{DomainId, RoleId, RoleType};
+
 #[derive(Clone, Debug, PartialEq, DeriveEntityModel)]
 #[sea_orm(table_name = "roles")]
 pub struct Model {
     #[sea_orm(primary_key, auto_increment = false)]
-    pub domain_id: String,
+    pub domain_id: DomainId,
     #[sea_orm(primary_key, auto_increment = false)]
-    pub role_id: String,
+    pub role_id: RoleId,
     pub name: String,
-    pub role_type: String,
+    pub role_type: RoleType,
     pub is_managed: bool,
     pub created_at: DateTimeUtc,
 }

@@ -2,11 +2,13 @@
 
 use sea_orm::entity::prelude::*;
 
+use crate::domain::DomainId;
+
 #[derive(Clone, Debug, PartialEq, DeriveEntityModel)]
 #[sea_orm(table_name = "sign_in_throttles")]
 pub struct Model {
     #[sea_orm(primary_key, auto_increment = false)]
-    pub domain_id: String,
+    pub domain_id: DomainId,
     #[sea_orm(primary_key, auto_increment = false)]
     pub user_key: String,
     pub failures: i32,

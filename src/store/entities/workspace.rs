@@ -2,14 +2,16 @@
 
 use sea_orm::entity::prelude::*;
 
+use crate::domain::{DomainId, WorkspaceGroupId, WorkspaceId, WorkspaceState};
+
 #[derive(Clone, Debug, PartialEq, DeriveEntityModel)]
 #[sea_orm(table_name = "workspaces")]
 pub struct Model {
     #[sea_orm(primary_key, auto_increment = false)]
-    pub workspace_id: String,
-    pub domain_id: String,
+    pub workspace_id: WorkspaceId,
+    pub domain_id: DomainId,
     pub name: String,
-    pub state: String,
+    pub state: WorkspaceState,
     #[sea_orm(column_type = "JsonBinary")]
     pub tags: Json,
     pub created_by: String,
@@ -18,7 +20,7 @@ pub struct Model {
     pub is_dormant: bool,
     pub dormant_updated_at: Option<DateTimeUtc>,
     pub last_synced_at: Option<DateTimeUtc>,
-    pub workspace_group_id: Option<String>,
+    pub workspace_group_id: Option<WorkspaceGroupId>,
     pub created_at: DateTimeUtc,
 }
 

@@ -2,12 +2,14 @@
 
 use sea_orm::entity::prelude::*;
 
+use crate::domain::{DomainId, WorkspaceGroupId};
+
 #[derive(Clone, Debug, PartialEq, DeriveEntityModel)]
 #[sea_orm(table_name = "workspace_groups")]
 pub struct Model {
     #[sea_orm(primary_key, auto_increment = false)]
-    pub workspace_group_id: String,
-    pub domain_id: String,
+    pub workspace_group_id: WorkspaceGroupId,
+    pub domain_id: DomainId,
     pub name: String,
     #[sea_orm(column_type = "JsonBinary")]
     pub tags: Json,
