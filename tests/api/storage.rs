@@ -411,3 +411,39 @@ async fn admin_create(
 ) -> Result<spaceid::domain::User, Error> {
     spaceid::service::admin::create_user(&app.ctx, &domain.id(), new_user(user_id, None)).await
 }
+
+#[tokio::test]
+async fn a_stored_name_its_enum_lacks_is_an_internal_error_and_is_not_patched() {
+    let app = TestApp::spawn().await;
+    let acme = app.domain("acme").await;
+    for (user_id, column) in [
+        ("state@acme.test", "state = 'SLEEPING'"),
+        (
+            "mfa@acme.test",
+            r#"mfa = '{"state": "ON", "mfa_type": "EMAIL", "options": {}}'"#,
+        ),
+        ("actions@acme.test", r#"required_actions = '["DANCE"]'"#),
+    ] {
+        app.user(&acme, user_id).await;
+        app.sql(&[&format!(
+            "UPDATE users SET {column} WHERE user_id = '{user_id}'"
+        )])
+        .await;
+        let refused = app
+            .issue(&acme.domain_id, user_id, PASSWORD)
+            .await
+            .unwrap_err();
+        assert_eq!(
+            refused.code(),
+            tonic::Code::Internal,
+            "{user_id}: {refused:?}"
+        );
+        assert!(
+            !refused.message().contains("SLEEPING") && !refused.message().contains("DANCE"),
+            "the cause stays in the log: {refused:?}"
+        );
+    }
+    // Nothing was rewritten on the way.
+    let still = "SELECT COUNT(*) FROM users WHERE state = 'SLEEPING'";
+    assert_eq!(app.count(still).await, 1);
+}
