@@ -2,11 +2,12 @@
 //! and `bench`. Admin commands print one JSON value on success (an object, or an array for
 //! `list`), and one line on standard error on failure.
 
-use std::{sync::Arc, time::Duration};
+use std::time::Duration;
 
 use clap::{Parser, Subcommand};
 use serde_json::{Value, json};
 
+#[cfg(feature = "bench")]
 use crate::bench::{self, BenchOptions, Scenario};
 use crate::config::{GlobalSettings, Settings};
 use crate::context::Context;
@@ -66,7 +67,7 @@ pub enum Command {
     #[command(subcommand, name = "system-token")]
     SystemToken(SystemTokenCommand),
     /// Seed a database (or reuse one seeded before) and measure the API under load; see
-    /// BENCHMARKS.md.
+    /// BENCHMARKS.md. Only in a build with the `bench` feature.
     Bench(BenchArgs),
     /// Ask a running server for its health (grpc.health.v1, plaintext); prints the status
     /// and exits 0 only for SERVING. For container health checks.
@@ -148,6 +149,7 @@ pub struct BenchArgs {
     pub json: bool,
 }
 
+#[cfg(feature = "bench")]
 impl BenchArgs {
     /// The run these flags ask for.
     pub fn options(&self) -> Result<BenchOptions> {
@@ -164,8 +166,27 @@ impl BenchArgs {
     }
 }
 
+/// What `spaceid bench` answers in a build without the `bench` feature.
+pub const BENCH_NOT_BUILT: &str = "this spaceid is built without the bench (the `bench` \
+    feature): run it with `cargo run --release --features bench -- bench ...`";
+
+/// Refuses `spaceid bench` in a build without the `bench` feature, so the command says so
+/// before it opens (and migrates) the database.
+pub fn bench_built() -> Result<()> {
+    if cfg!(feature = "bench") {
+        Ok(())
+    } else {
+        Err(Error::Config(BENCH_NOT_BUILT.to_owned()))
+    }
+}
+
 /// Runs `spaceid bench` and returns what it prints.
-pub async fn run_bench(ctx: Arc<Context>, settings: &Settings, args: &BenchArgs) -> Result<String> {
+#[cfg(feature = "bench")]
+pub async fn run_bench(
+    ctx: std::sync::Arc<Context>,
+    settings: &Settings,
+    args: &BenchArgs,
+) -> Result<String> {
     let report = bench::run(ctx, settings, &args.options()?).await?;
     Ok(if args.json {
         format!("{}\n", report.to_json())

@@ -1,8 +1,9 @@
 //! The one error type of the service, and its single mapping to gRPC statuses.
 //!
 //! Every message starts with a SpaceONE error code (`ERROR_NOT_FOUND: ...`) because
-//! SpaceONE clients and people read that prefix. Internal causes are logged here and
-//! never sent to the caller.
+//! SpaceONE clients and people read that prefix. `ErrorCode` is the one table of those codes
+//! and their gRPC status codes; the edge takes from it the code of a status that tonic or a
+//! library wrote without one. Internal causes are logged here and never sent to the caller.
 
 use std::borrow::Cow;
 
@@ -151,104 +152,184 @@ impl Error {
     }
 }
 
+/// The SpaceONE error codes this service sends: the one table of their names and of the
+/// gRPC status codes they go with. Every status message starts with its code's name.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum ErrorCode {
+    /// A required field was empty.
+    RequiredParameter,
+    /// A field's value is refused (also: bytes that are not a valid request).
+    InvalidParameter,
+    /// No such resource, or the caller may not see it.
+    NotFound,
+    /// The natural key is taken.
+    NotUnique,
+    /// Credentials or a token did not pass.
+    AuthenticateFailure,
+    /// The caller may not do this.
+    PermissionDenied,
+    /// The resource's state forbids the call.
+    InvalidState,
+    /// Throttled after failed attempts, or over a per-client limit.
+    TooManyAttempts,
+    /// `update_password`: the current password is wrong.
+    PasswordNotMatched,
+    /// `update_password`: the new password is the current one.
+    PasswordNotChanged,
+    /// The password must be changed first.
+    UpdatePasswordRequired,
+    /// A second factor is needed to sign in.
+    MfaRequired,
+    /// At capacity; try again shortly.
+    ServerBusy,
+    /// The e-mail could not be handed over.
+    MailUnavailable,
+    /// The call exists in the API but not in this server.
+    NotImplemented,
+    /// The call ran out of time or was cancelled.
+    RequestTimeout,
+    /// A fault of the server's; the cause is logged, not sent.
+    InternalApi,
+}
+
+impl ErrorCode {
+    /// The code's name and the gRPC status code it is sent with.
+    const fn parts(self) -> (&'static str, Code) {
+        match self {
+            Self::RequiredParameter => ("ERROR_REQUIRED_PARAMETER", Code::InvalidArgument),
+            Self::InvalidParameter => ("ERROR_INVALID_PARAMETER", Code::InvalidArgument),
+            Self::NotFound => ("ERROR_NOT_FOUND", Code::NotFound),
+            Self::NotUnique => ("ERROR_NOT_UNIQUE", Code::AlreadyExists),
+            Self::AuthenticateFailure => ("ERROR_AUTHENTICATE_FAILURE", Code::Unauthenticated),
+            Self::PermissionDenied => ("ERROR_PERMISSION_DENIED", Code::PermissionDenied),
+            Self::InvalidState => ("ERROR_INVALID_STATE", Code::FailedPrecondition),
+            Self::TooManyAttempts => ("ERROR_TOO_MANY_ATTEMPTS", Code::ResourceExhausted),
+            Self::PasswordNotMatched => ("ERROR_PASSWORD_NOT_MATCHED", Code::InvalidArgument),
+            Self::PasswordNotChanged => ("ERROR_PASSWORD_NOT_CHANGED", Code::InvalidArgument),
+            Self::UpdatePasswordRequired => {
+                ("ERROR_UPDATE_PASSWORD_REQUIRED", Code::FailedPrecondition)
+            }
+            Self::MfaRequired => ("ERROR_MFA_REQUIRED", Code::Unauthenticated),
+            Self::ServerBusy => ("ERROR_SERVER_BUSY", Code::Unavailable),
+            Self::MailUnavailable => ("ERROR_MAIL_UNAVAILABLE", Code::Unavailable),
+            Self::NotImplemented => ("ERROR_NOT_IMPLEMENTED", Code::Unimplemented),
+            Self::RequestTimeout => ("ERROR_REQUEST_TIMEOUT", Code::DeadlineExceeded),
+            Self::InternalApi => ("ERROR_INTERNAL_API", Code::Internal),
+        }
+    }
+
+    /// The name a status message starts with: `ERROR_NOT_FOUND`, ...
+    pub(crate) const fn name(self) -> &'static str {
+        self.parts().0
+    }
+
+    /// The code of a status written without one (by tonic or a library, which name only a
+    /// gRPC status code): the general one sent with that status code.
+    pub(crate) fn of_status(code: Code) -> Self {
+        match code {
+            Code::InvalidArgument | Code::OutOfRange => Self::InvalidParameter,
+            Code::NotFound => Self::NotFound,
+            Code::AlreadyExists => Self::NotUnique,
+            Code::Unauthenticated => Self::AuthenticateFailure,
+            Code::PermissionDenied => Self::PermissionDenied,
+            Code::FailedPrecondition => Self::InvalidState,
+            Code::ResourceExhausted => Self::TooManyAttempts,
+            Code::Unimplemented => Self::NotImplemented,
+            Code::Unavailable => Self::ServerBusy,
+            Code::Cancelled | Code::DeadlineExceeded => Self::RequestTimeout,
+            Code::Ok | Code::Unknown | Code::Aborted | Code::Internal | Code::DataLoss => {
+                Self::InternalApi
+            }
+        }
+    }
+
+    /// The status `NAME: detail`, with this code's gRPC status code.
+    fn status(self, detail: impl std::fmt::Display) -> Status {
+        let (name, code) = self.parts();
+        Status::new(code, format!("{name}: {detail}"))
+    }
+}
+
 impl From<Error> for Status {
     fn from(error: Error) -> Self {
-        let (code, message) = match &error {
+        use ErrorCode as C;
+        let (code, detail) = match &error {
             Error::RequiredParameter { key } => (
-                Code::InvalidArgument,
-                format!("ERROR_REQUIRED_PARAMETER: Required parameter. (key = {key})"),
+                C::RequiredParameter,
+                format!("Required parameter. (key = {key})"),
             ),
             Error::InvalidParameter { key, reason } => (
-                Code::InvalidArgument,
-                format!(
-                    "ERROR_INVALID_PARAMETER: Invalid parameter. (key = {key}, reason = {reason})"
-                ),
+                C::InvalidParameter,
+                format!("Invalid parameter. (key = {key}, reason = {reason})"),
             ),
             Error::NotFound { key, value } => (
-                Code::NotFound,
-                format!(
-                    "ERROR_NOT_FOUND: Resource cannot be found or access is denied. ({key} = {value})"
-                ),
+                C::NotFound,
+                format!("Resource cannot be found or access is denied. ({key} = {value})"),
             ),
             Error::AlreadyExists { key, value } => (
-                Code::AlreadyExists,
-                format!("ERROR_NOT_UNIQUE: Value already exists. ({key} = {value})"),
+                C::NotUnique,
+                format!("Value already exists. ({key} = {value})"),
             ),
             Error::Authentication(reason) => (
-                Code::Unauthenticated,
-                format!("ERROR_AUTHENTICATE_FAILURE: Authenticate failure. (message = {reason})"),
+                C::AuthenticateFailure,
+                format!("Authenticate failure. (message = {reason})"),
             ),
             Error::PermissionDenied(reason) => (
-                Code::PermissionDenied,
-                format!("ERROR_PERMISSION_DENIED: Permission denied. ({reason})"),
+                C::PermissionDenied,
+                format!("Permission denied. ({reason})"),
             ),
-            Error::Precondition(reason) => (
-                Code::FailedPrecondition,
-                format!("ERROR_INVALID_STATE: {reason}"),
-            ),
+            Error::Precondition(reason) => (C::InvalidState, reason.to_string()),
             Error::Throttled {
                 what,
                 retry_after_secs,
             } => (
-                Code::ResourceExhausted,
-                format!("ERROR_TOO_MANY_ATTEMPTS: {what}; try again in {retry_after_secs} s."),
+                C::TooManyAttempts,
+                format!("{what}; try again in {retry_after_secs} s."),
             ),
             Error::PasswordNotMatched => (
-                Code::InvalidArgument,
-                "ERROR_PASSWORD_NOT_MATCHED: The current password does not match. \
-                 (key = current_password)"
-                    .to_owned(),
+                C::PasswordNotMatched,
+                "The current password does not match. (key = current_password)".to_owned(),
             ),
             Error::PasswordNotChanged => (
-                Code::InvalidArgument,
-                "ERROR_PASSWORD_NOT_CHANGED: The new password is the current password. \
-                 (key = new_password)"
-                    .to_owned(),
+                C::PasswordNotChanged,
+                "The new password is the current password. (key = new_password)".to_owned(),
             ),
             Error::UpdatePasswordRequired => (
-                Code::FailedPrecondition,
-                "ERROR_UPDATE_PASSWORD_REQUIRED: The password must be changed first \
-                 (UserProfile.update with a new password)."
+                C::UpdatePasswordRequired,
+                "The password must be changed first (UserProfile.update with a new password)."
                     .to_owned(),
             ),
             Error::MfaRequired => (
-                Code::Unauthenticated,
-                "ERROR_MFA_REQUIRED: Multi-factor authentication is required: sign in again \
-                 with auth_type MFA and the verify_code sent by e-mail (MFA type EMAIL) or \
-                 shown by the authenticator app (OTP)."
+                C::MfaRequired,
+                "Multi-factor authentication is required: sign in again with auth_type MFA \
+                 and the verify_code sent by e-mail (MFA type EMAIL) or shown by the \
+                 authenticator app (OTP)."
                     .to_owned(),
             ),
-            Error::Busy(what) => (
-                Code::Unavailable,
-                format!("ERROR_SERVER_BUSY: {what}; try again shortly."),
-            ),
+            Error::Busy(what) => (C::ServerBusy, format!("{what}; try again shortly.")),
             Error::MailUnavailable(_) => (
-                Code::Unavailable,
-                "ERROR_MAIL_UNAVAILABLE: The e-mail could not be sent; try again later.".into(),
+                C::MailUnavailable,
+                "The e-mail could not be sent; try again later.".to_owned(),
             ),
             Error::NotImplemented(method) => (
-                Code::Unimplemented,
-                format!("ERROR_NOT_IMPLEMENTED: {method} is not implemented by this server."),
+                C::NotImplemented,
+                format!("{method} is not implemented by this server."),
             ),
-            Error::Storage(cause) => {
-                tracing::error!(error = %cause, "storage failure");
-                (Code::Internal, internal_message())
-            }
-            Error::Internal(cause) => {
-                tracing::error!(error = %cause, "internal failure");
-                (Code::Internal, internal_message())
-            }
-            Error::Config(cause) => {
-                tracing::error!(error = %cause, "configuration failure");
-                (Code::Internal, internal_message())
-            }
+            Error::Storage(cause) => internal("storage failure", cause),
+            Error::Internal(cause) => internal("internal failure", cause),
+            Error::Config(cause) => internal("configuration failure", cause),
         };
-        Status::new(code, message)
+        code.status(detail)
     }
 }
 
-fn internal_message() -> String {
-    "ERROR_INTERNAL_API: The server met an internal error; the request was not completed.".into()
+/// Logs a fault's cause; the caller gets only the general INTERNAL message.
+fn internal(what: &'static str, cause: &dyn std::fmt::Display) -> (ErrorCode, String) {
+    tracing::error!(error = %cause, "{what}");
+    (
+        ErrorCode::InternalApi,
+        "The server met an internal error; the request was not completed.".to_owned(),
+    )
 }
 
 #[cfg(test)]
@@ -329,6 +410,33 @@ mod tests {
         assert_eq!(
             status(Error::NotImplemented("UserProfile.verify_email")).0,
             Code::Unimplemented
+        );
+    }
+
+    #[test]
+    fn a_status_without_a_code_gets_the_general_code_of_its_grpc_code() {
+        let every_grpc_code = (0..=16).map(Code::from_i32);
+        for grpc in every_grpc_code {
+            let code = ErrorCode::of_status(grpc);
+            assert!(code.name().starts_with("ERROR_"), "{grpc:?}");
+            if matches!(grpc, Code::OutOfRange | Code::Cancelled) {
+                continue;
+            }
+            // The general code of a gRPC code is one this service sends with that code
+            // (OK and the faults the service never names all stand for INTERNAL).
+            let sent_with = code.parts().1;
+            assert!(
+                sent_with == grpc || code == ErrorCode::InternalApi,
+                "{grpc:?}"
+            );
+        }
+        assert_eq!(
+            ErrorCode::of_status(Code::OutOfRange),
+            ErrorCode::InvalidParameter
+        );
+        assert_eq!(
+            ErrorCode::of_status(Code::Cancelled).name(),
+            "ERROR_REQUEST_TIMEOUT"
         );
     }
 

@@ -6,6 +6,7 @@
 
 pub mod api;
 pub mod auth;
+#[cfg(feature = "bench")]
 pub mod bench;
 pub mod cli;
 pub mod clock;

@@ -4,7 +4,7 @@ use std::{io::IsTerminal, process::ExitCode};
 
 use clap::Parser;
 use spaceid::{
-    cli::{Cli, Command, run_admin, run_bench, run_health},
+    cli::{Cli, Command, bench_built, run_admin, run_health},
     config::{LogFormat, Settings, one_line},
     context::Context,
     error::Result,
@@ -72,9 +72,16 @@ async fn run(settings: Settings, command: Command) -> Result<bool> {
         tracing::info!("server stopped");
         return Ok(true);
     }
+    if let Command::Bench(_) = command {
+        bench_built()?;
+    }
     let ctx = Context::open(&settings).await?;
     match command {
-        Command::Bench(args) => print!("{}", run_bench(ctx.clone(), &settings, &args).await?),
+        #[cfg(feature = "bench")]
+        Command::Bench(args) => print!(
+            "{}",
+            spaceid::cli::run_bench(ctx.clone(), &settings, &args).await?
+        ),
         command => {
             let output = run_admin(&ctx, command).await?;
             println!("{output}");

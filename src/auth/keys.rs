@@ -11,13 +11,13 @@ use std::{
     time::{Duration, Instant},
 };
 
+use aws_lc_rs::{
+    encoding::AsDer,
+    rsa::{KeyPair, KeySize, PublicKeyComponents},
+    signature::KeyPair as _,
+};
 use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
 use jsonwebtoken::{DecodingKey, EncodingKey};
-use rsa::{
-    RsaPrivateKey,
-    pkcs8::{EncodePrivateKey, LineEnding},
-    traits::PublicKeyParts,
-};
 use tokio::sync::{Mutex, Semaphore};
 
 use crate::domain::{DomainId, KeyListing, KeyPurpose, SigningKey, ids};
@@ -25,7 +25,7 @@ use crate::error::{Error, Result};
 use crate::store::{self, Store};
 
 /// RSA modulus size of new keys.
-const RSA_BITS: usize = 2048;
+const RSA_SIZE: KeySize = KeySize::Rsa2048;
 
 /// Reloads caused by a key id this process does not know happen at most this often, so a
 /// flood of tokens naming made-up keys or domains costs at most one query a second.
@@ -248,33 +248,42 @@ impl Keyring {
     }
 }
 
-/// A new key pair for `purpose`. RSA generation is slow, so it runs on the blocking pool.
+/// A new key pair for `purpose`: the private key as PKCS#8 PEM and the public key as a JWK,
+/// the forms every stored key has had. RSA generation is slow, so it runs on the blocking
+/// pool.
 pub async fn generate(purpose: KeyPurpose) -> Result<SigningKey> {
     tokio::task::spawn_blocking(move || {
-        let private =
-            RsaPrivateKey::new(&mut rsa::rand_core::OsRng, RSA_BITS).map_err(Error::internal)?;
-        let private_pem = private
-            .to_pkcs8_pem(LineEnding::LF)
-            .map_err(Error::internal)?
-            .to_string();
+        let pair = KeyPair::generate(RSA_SIZE).map_err(Error::internal)?;
+        let pkcs8 = pair.as_der().map_err(Error::internal)?;
         let kid = ids::random_hex(16);
-        let public = private.to_public_key();
-        let public_jwk = serde_json::json!({
-            "kty": "RSA",
-            "alg": "RS256",
-            "kid": kid,
-            "n": URL_SAFE_NO_PAD.encode(public.n().to_bytes_be()),
-            "e": URL_SAFE_NO_PAD.encode(public.e().to_bytes_be()),
-        });
+        let public_jwk = public_jwk(&kid, &PublicKeyComponents::from(pair.public_key()));
         Ok(SigningKey {
             kid,
             purpose,
-            private_pem,
+            private_pem: private_pem(pkcs8.as_ref()),
             public_jwk,
         })
     })
     .await
     .map_err(Error::internal)?
+}
+
+/// A PKCS#8 private key (DER) as PEM: `PRIVATE KEY`, 64 columns, LF line ends.
+fn private_pem(pkcs8: &[u8]) -> String {
+    let config = pem::EncodeConfig::new().set_line_ending(pem::LineEnding::LF);
+    pem::encode_config(&pem::Pem::new("PRIVATE KEY", pkcs8), config)
+}
+
+/// The bare JWK of an RSA public key, as `get_public_key` publishes it. `n` and `e` are
+/// big-endian without leading zeros, as JWK (RFC 7518) asks.
+fn public_jwk(kid: &str, public: &PublicKeyComponents<Vec<u8>>) -> serde_json::Value {
+    serde_json::json!({
+        "kty": "RSA",
+        "alg": "RS256",
+        "kid": kid,
+        "n": URL_SAFE_NO_PAD.encode(&public.n),
+        "e": URL_SAFE_NO_PAD.encode(&public.e),
+    })
 }
 
 /// A stored key pair, parsed for signing and verifying the tokens of `domain_id`.
@@ -294,4 +303,112 @@ pub(crate) fn material(key: &SigningKey, domain_id: &DomainId) -> Result<KeyMate
             .map_err(Error::internal)?,
         public_jwk: key.public_jwk.clone(),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use jsonwebtoken::{Algorithm, Header, Validation};
+
+    use super::*;
+
+    /// An access key made by the previous generator (the `rsa` crate's PKCS#8 PEM), as a
+    /// database written before the switch to aws-lc-rs holds it. It signs nothing but the
+    /// tokens of this test.
+    const EARLIER_PEM: &str = "-----BEGIN PRIVATE KEY-----\n\
+        MIIEvgIBADANBgkqhkiG9w0BAQEFAASCBKgwggSkAgEAAoIBAQDglxLhzmFYSBk2\n\
+        w4ExXzl2IuIapyT8ImGpbjbtbGMHx60iCg4jXjzV5wFjl0Qvdwi8Iin+QnPvV9AG\n\
+        +nAvG8hYBkpss8LdYyPf9a4n/zAoKwC9cT4QFkqJlOaKuHTCbUkeqdbK+3n0WedU\n\
+        vmQy+nTjWyG/2Raa2qOfWWpzlDE5OrE/CMngQ7B4mMM7iN3PFgNROO075CLndE7M\n\
+        0dUNk+Pnum8HFFtNZ4VgRQTh8/PubTVHK5YQ36HoVnTnXIzhz3Ut/sFbQ4ykWDuj\n\
+        ajpCDUcCL9YJz3yDUyKUuuCQaFcr0og1w6pwFcaivocO/ZJxGv+0C/7wcjwhNrTg\n\
+        OVFK8byFAgMBAAECggEAdG0ctr48LH3DxGX5NVT9/sX6nIKFY8eXBTRDeTU06TWU\n\
+        BQ9dYOxbcS+9wpkKGekFODIlvs9INo05JETznxgx9Z/dORi/LfFVCabcz5M0rb4N\n\
+        NifcWo6TuVrdYJBaxufMff7hgHx5Ljjk+UNxwhOgQLRffIrXcxNguxypWJ08H0Pa\n\
+        1UEdaraQo8CAC1ovAG/J8YI2p1ExvaMiD+z1p5w2aTVbdcQsWNOgpf6/PC+yDe5D\n\
+        nU2wI3j2eL0B2EJ4fRqnXCY7lCMOHzE3eKR3svSoKW7yRvJgcGPnse3vbTtuzS8/\n\
+        b4UEVCmBAo5kH7eE5/Qrr/FuTHrYmvbw1X4kVI3tyQKBgQDiUs9x5lPXAY3JAZba\n\
+        vKLerPz9o80CIHPcy5w1mus/qtyBZL8mse7Q5ayflZdf70MUp0d/gPZtWiW/zieo\n\
+        AJ9wer4UTgIWflIxD1XFpnE9Ai3GVymSSRpa108I/Hq6+QYJFj6Ey/1+q/JtWk0G\n\
+        cclyOCk3ha1RumyHSrkzxyY8swKBgQD+ChQo+SNo9mTQNhnHrNbryVIxj4BbNsHB\n\
+        REuCFihwHSFogl8TYn2fM9B+Sv+P5oHPZg5lEeZEWfXacsRu+PHlF3VdLRg2R03N\n\
+        Iz+o3HCB6gMWmdKDQtMKJ/yJkJ8MVQ2n9T6PBOC88Iwuk9Lq6hOKeBCLuV4VHMCn\n\
+        tfg+C+St5wKBgE7Y6syTocHWGL9efl/WOCe7vKfg2RtUkwjpJpLGVg7oR8oMf0vL\n\
+        0ZeVbH5sb0BM6uHXJWGWXEPclCoueEJfdSyKlo4cXz3W5GuTHB6vzeOjTq86zpDY\n\
+        RwY+3JoU2+0ntKKVzVIWf0oSPXM7cno8SiIwzqs5NxiyCf1YWw1e5ENhAoGBAJVs\n\
+        MDd5c06Fvv6JE9jS3QeLPwFPutvr9UNMfG1jwx1OxRvHs0yfnexKedQPIQrvNmNb\n\
+        UBQ61wpVL7rxzoDHhOCPT8UihR9ICYcjuIoGP1bq4i4lBCGY6LEMnAn+Os7yKDom\n\
+        kkllQRthEdNDt8fdLuk/fdvxiFk6tEbxTbaRIEz5AoGBAKUPv+I0bxnTM5+Upips\n\
+        s379UB9lRnTURcgvk8WWHk7Ogz8wvwSiFhpGee3FhUzy6A5Rdeu0JoRY94iRQZQJ\n\
+        zLxTLTOTzQjn82DWRTm8eeDq7e0MEsj365cVBQU4+r7lRjTqayJ0QQFYeBMd3U3r\n\
+        GsF5OvKq6QcNVEgtgG3JycBT\n\
+        -----END PRIVATE KEY-----\n";
+    const EARLIER_KID: &str = "2b4deb1afb4f2c0ca8853fcd21e7542c";
+    const EARLIER_N: &str = "4JcS4c5hWEgZNsOBMV85diLiGqck_CJhqW427WxjB8etIgoOI1481ecBY5dEL3cIvCIp_kJz71fQBvpwLxvIWAZKbLPC3WMj3_WuJ_8wKCsAvXE-EBZKiZTmirh0wm1JHqnWyvt59FnnVL5kMvp041shv9kWmtqjn1lqc5QxOTqxPwjJ4EOweJjDO4jdzxYDUTjtO-Qi53ROzNHVDZPj57pvBxRbTWeFYEUE4fPz7m01RyuWEN-h6FZ051yM4c91Lf7BW0OMpFg7o2o6Qg1HAi_WCc98g1MilLrgkGhXK9KINcOqcBXGor6HDv2ScRr_tAv-8HI8ITa04DlRSvG8hQ";
+
+    fn earlier_key() -> SigningKey {
+        SigningKey {
+            kid: EARLIER_KID.to_owned(),
+            purpose: KeyPurpose::Access,
+            private_pem: EARLIER_PEM.to_owned(),
+            public_jwk: serde_json::json!({
+                "kty": "RSA", "alg": "RS256", "kid": EARLIER_KID, "n": EARLIER_N, "e": "AQAB",
+            }),
+        }
+    }
+
+    /// Signs a token with the key's private half and checks it with the public JWK.
+    fn signs_and_verifies(key: &SigningKey) {
+        let material = material(key, "domain-1").expect("stored key parses");
+        let mut header = Header::new(Algorithm::RS256);
+        header.kid = Some(key.kid.clone());
+        let claims = serde_json::json!({"sub": "user-1"});
+        let token = jsonwebtoken::encode(&header, &claims, &material.encoding).expect("signs");
+        let mut validation = Validation::new(Algorithm::RS256);
+        validation.required_spec_claims.clear();
+        validation.validate_exp = false;
+        let decoded =
+            jsonwebtoken::decode::<serde_json::Value>(&token, &material.decoding, &validation)
+                .expect("the JWK verifies what the PEM signed");
+        assert_eq!(decoded.claims, claims);
+    }
+
+    /// The DER of a PEM body.
+    fn der(pem_text: &str) -> Vec<u8> {
+        pem::parse(pem_text).expect("PEM").into_contents()
+    }
+
+    #[test]
+    fn keys_made_by_the_previous_generator_still_sign_and_verify() {
+        signs_and_verifies(&earlier_key());
+    }
+
+    #[tokio::test]
+    async fn new_keys_are_stored_in_the_form_of_earlier_ones() {
+        let key = generate(KeyPurpose::Refresh).await.expect("generates");
+        signs_and_verifies(&key);
+
+        let lines: Vec<&str> = key.private_pem.split_terminator('\n').collect();
+        assert!(key.private_pem.ends_with("-----END PRIVATE KEY-----\n"));
+        assert!(!key.private_pem.contains('\r'));
+        assert_eq!(lines[0], "-----BEGIN PRIVATE KEY-----");
+        let body = &lines[1..lines.len() - 1];
+        assert!(body[..body.len() - 1].iter().all(|line| line.len() == 64));
+        // PKCS#8 v1 with the rsaEncryption algorithm and its NULL parameters, the private
+        // key in an OCTET STRING: the same bytes as the earlier key's, lengths aside.
+        assert_eq!(der(&key.private_pem)[4..24], der(EARLIER_PEM)[4..24]);
+
+        let earlier = earlier_key().public_jwk;
+        let fields =
+            |jwk: &serde_json::Value| jwk.as_object().unwrap().keys().cloned().collect::<Vec<_>>();
+        assert_eq!(fields(&key.public_jwk), fields(&earlier));
+        assert_eq!(key.public_jwk["kty"], "RSA");
+        assert_eq!(key.public_jwk["alg"], "RS256");
+        assert_eq!(key.public_jwk["kid"], key.kid.as_str());
+        assert_eq!(key.public_jwk["e"], "AQAB");
+        let n = URL_SAFE_NO_PAD
+            .decode(key.public_jwk["n"].as_str().unwrap())
+            .expect("n is base64url without padding");
+        assert_eq!(n.len(), 256, "a 2048-bit modulus without a leading zero");
+        assert_ne!(n, URL_SAFE_NO_PAD.decode(EARLIER_N).unwrap());
+    }
 }

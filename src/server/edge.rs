@@ -24,7 +24,7 @@ use tracing::Instrument;
 use super::connections::{ConnectionInfo, ResponseInFlight};
 use super::prometheus::{CallMetrics, MethodMetrics};
 use crate::api::ClientAddress;
-use crate::error::Error;
+use crate::error::{Error, ErrorCode};
 
 /// Limits on calls in progress: in all, and from one client address. A call over either
 /// limit is answered at once (UNAVAILABLE, or RESOURCE_EXHAUSTED for one address), never
@@ -329,15 +329,16 @@ fn correct_status(headers: &mut http::HeaderMap) -> Option<tonic::Code> {
     let corrected = if status.code() == tonic::Code::Internal
         && CLIENT_FAULTS.iter().any(|fault| message.starts_with(fault))
     {
-        Some(Status::invalid_argument(bounded(&format!(
-            "ERROR_INVALID_PARAMETER: Invalid parameter. (key = request, reason = the message is not valid gRPC protobuf: {message})"
-        ))))
+        let reason = format!("the message is not valid gRPC protobuf: {message}");
+        let refusal = Status::from(Error::invalid("request", reason));
+        Some(Status::new(refusal.code(), bounded(refusal.message())))
     } else if status.code() != tonic::Code::Ok && !message.starts_with("ERROR_") {
         // Written by tonic or a library (an unknown method, gzip, a reply too large): given
         // the SpaceONE error code its status stands for, like every other error.
+        let code = ErrorCode::of_status(status.code());
         Some(Status::new(
             status.code(),
-            bounded(&format!("{}: {message}", spaceone_code(status.code()))),
+            bounded(&format!("{}: {message}", code.name())),
         ))
     } else if message.len() > MAX_STATUS_MESSAGE {
         Some(Status::new(status.code(), bounded(message)))
@@ -352,26 +353,6 @@ fn correct_status(headers: &mut http::HeaderMap) -> Option<tonic::Code> {
             Some(corrected.code())
         }
         None => Some(status.code()),
-    }
-}
-
-/// The SpaceONE error code a gRPC status code stands for, for messages written without one.
-fn spaceone_code(code: tonic::Code) -> &'static str {
-    use tonic::Code;
-    match code {
-        Code::InvalidArgument | Code::OutOfRange => "ERROR_INVALID_PARAMETER",
-        Code::NotFound => "ERROR_NOT_FOUND",
-        Code::AlreadyExists => "ERROR_NOT_UNIQUE",
-        Code::Unauthenticated => "ERROR_AUTHENTICATE_FAILURE",
-        Code::PermissionDenied => "ERROR_PERMISSION_DENIED",
-        Code::FailedPrecondition => "ERROR_INVALID_STATE",
-        Code::ResourceExhausted => "ERROR_TOO_MANY_ATTEMPTS",
-        Code::Unimplemented => "ERROR_NOT_IMPLEMENTED",
-        Code::Unavailable => "ERROR_SERVER_BUSY",
-        Code::Cancelled | Code::DeadlineExceeded => "ERROR_REQUEST_TIMEOUT",
-        Code::Ok | Code::Unknown | Code::Aborted | Code::Internal | Code::DataLoss => {
-            "ERROR_INTERNAL_API"
-        }
     }
 }
 

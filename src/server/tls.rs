@@ -23,16 +23,18 @@ use crate::error::{Error, Result};
 /// How often the files are checked for a change.
 pub const FILE_CHECK_INTERVAL: Duration = Duration::from_secs(2);
 
-/// The one crypto provider of the process. Several crates bring their own rustls
-/// back-end (ring here; aws-lc-rs through others), and rustls refuses to guess between two:
-/// installing one explicitly, before any TLS is used, settles it for every client and
-/// server in the process. Calling it again does nothing.
+/// The one crypto provider of the process: aws-lc-rs, the back-end the JWT signatures
+/// already use and the only one rustls is built with (see Cargo.toml), so the gRPC
+/// listener, SMTP (lettre) and PostgreSQL (sqlx) all run on it. It is installed as the
+/// process default before any TLS is used because rustls refuses to guess once a second
+/// back-end is compiled in, as one dependency's default features could do. Calling it
+/// again does nothing.
 pub fn install_crypto_provider() {
     let _ = provider().install_default();
 }
 
 fn provider() -> CryptoProvider {
-    rustls::crypto::ring::default_provider()
+    rustls::crypto::aws_lc_rs::default_provider()
 }
 
 /// The files TLS is made of.

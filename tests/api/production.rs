@@ -81,7 +81,7 @@ async fn tls_channel(app: &TestApp, trusted: &str, identity: Option<&(String, St
     for cert in CertificateDer::pem_slice_iter(trusted.as_bytes()) {
         roots.add(cert.unwrap()).unwrap();
     }
-    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
     let builder = ClientConfig::builder_with_provider(provider)
         .with_safe_default_protocol_versions()
         .unwrap()

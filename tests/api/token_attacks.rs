@@ -3,8 +3,9 @@
 
 use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
 use jsonwebtoken::{Algorithm, EncodingKey, Header};
-use rsa::pkcs8::{DecodePrivateKey, EncodePublicKey, LineEnding};
 use serde_json::{Value, json};
+use spaceid::auth::keys;
+use spaceid::domain::KeyPurpose;
 use spaceid::pb::identity::{
     UpdateUserProfileRequest, UserProfileRequest, grant_token_request::Scope,
 };
@@ -142,11 +143,7 @@ async fn hmac_tokens_keyed_with_the_public_key_are_refused() {
         .find(|k| k.kid == keys.access.kid)
         .unwrap()
         .private_pem;
-    let public_pem = rsa::RsaPrivateKey::from_pkcs8_pem(&private_pem)
-        .unwrap()
-        .to_public_key()
-        .to_public_key_pem(LineEnding::LF)
-        .unwrap();
+    let public_pem = public_key_pem(&private_pem);
     let jwk = keys.access.public_jwk.to_string();
     for secret in [public_pem.as_bytes(), jwk.as_bytes()] {
         let token = jsonwebtoken::encode(
@@ -159,12 +156,22 @@ async fn hmac_tokens_keyed_with_the_public_key_are_refused() {
     }
 }
 
+/// The public half of a PKCS#8 private key as SubjectPublicKeyInfo PEM (`PUBLIC KEY`), the
+/// form an attacker would take for a verifier's "secret".
+fn public_key_pem(private_pem: &str) -> String {
+    use aws_lc_rs::{encoding::AsDer, signature::KeyPair as _};
+    let pkcs8 = pem::parse(private_pem).unwrap().into_contents();
+    let pair = aws_lc_rs::rsa::KeyPair::from_pkcs8(&pkcs8).unwrap();
+    let spki: aws_lc_rs::encoding::PublicKeyX509Der = pair.public_key().as_der().unwrap();
+    let config = pem::EncodeConfig::new().set_line_ending(pem::LineEnding::LF);
+    pem::encode_config(&pem::Pem::new("PUBLIC KEY", spki.as_ref()), config)
+}
+
 #[tokio::test]
 async fn tokens_signed_with_another_key_are_refused() {
     let t = target().await;
-    let stranger = rsa::RsaPrivateKey::new(&mut rsa::rand_core::OsRng, 2048).unwrap();
-    let pem = rsa::pkcs8::EncodePrivateKey::to_pkcs8_pem(&stranger, LineEnding::LF).unwrap();
-    let stranger = EncodingKey::from_rsa_pem(pem.as_bytes()).unwrap();
+    let stranger = keys::generate(KeyPurpose::Access).await.unwrap();
+    let stranger = EncodingKey::from_rsa_pem(stranger.private_pem.as_bytes()).unwrap();
     // Naming the domain's real key id does not make the stranger's signature ours.
     let mut header = Header::new(Algorithm::RS256);
     header.kid = header_of(&t.genuine)["kid"].as_str().map(str::to_owned);
