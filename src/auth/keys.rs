@@ -358,7 +358,7 @@ mod tests {
 
     /// Signs a token with the key's private half and checks it with the public JWK.
     fn signs_and_verifies(key: &SigningKey) {
-        let material = material(key, "domain-1").expect("stored key parses");
+        let material = material(key, &DomainId::new("domain-1")).expect("stored key parses");
         let mut header = Header::new(Algorithm::RS256);
         header.kid = Some(key.kid.clone());
         let claims = serde_json::json!({"sub": "user-1"});
