@@ -17,12 +17,14 @@
 
 mod compile;
 mod filter;
+mod fold;
 mod keys;
 mod regex;
 mod sql;
 mod stat;
 
 pub use compile::{CompiledSearch, compile_search};
+pub use fold::{fold_json, fold_text};
 pub use stat::{CompiledStat, compile_stat};
 
 /// Most rows one page may hold.
