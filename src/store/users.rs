@@ -24,6 +24,7 @@ use crate::domain::{
     UserState, account_key,
 };
 use crate::error::{Error, Result};
+use crate::query::{fold_json, fold_text};
 
 /// Default lifetime of a user's refresh tokens, in seconds.
 pub const DEFAULT_REFRESH_TIMEOUT: i32 = 10_800;
@@ -40,20 +41,15 @@ pub async fn insert(
     now: DateTime<Utc>,
 ) -> Result<()> {
     let stamp = CredentialStamp::new_account();
+    let name = new.name.as_ref().map_or("", |n| n.as_str());
+    let email = new.email.as_ref().map_or("", |e| e.as_str());
+    let tags = new.tags.to_json();
     let row = user::ActiveModel {
         domain_id: Set(domain_id.to_owned()),
         user_id: Set(new.user_id.as_str().to_owned()),
-        name: Set(new
-            .name
-            .as_ref()
-            .map(|n| n.as_str().to_owned())
-            .unwrap_or_default()),
+        name: Set(name.to_owned()),
         state: Set(state.as_str().to_owned()),
-        email: Set(new
-            .email
-            .as_ref()
-            .map(|e| e.as_str().to_owned())
-            .unwrap_or_default()),
+        email: Set(email.to_owned()),
         email_verified: Set(false),
         auth_type: Set(new.auth_type.as_str().to_owned()),
         password_changed_at: Set(None),
@@ -71,12 +67,16 @@ pub async fn insert(
             .to_owned()),
         required_actions: Set(serde_json::json!([])),
         refresh_timeout: Set(DEFAULT_REFRESH_TIMEOUT),
-        tags: Set(new.tags.to_json()),
+        tags_folded: Set(fold_json(&tags)),
+        tags: Set(tags),
         created_at: Set(now),
         last_accessed_at: Set(None),
         account_id: Set(stamp.account_id),
         credential_version: Set(stamp.version),
         user_key: Set(account_key(new.user_id.as_str())),
+        user_id_folded: Set(fold_text(new.user_id.as_str())),
+        name_folded: Set(fold_text(name)),
+        email_folded: Set(fold_text(email)),
     };
     user::Entity::insert(row)
         .exec_without_returning(conn(db))
@@ -217,9 +217,11 @@ pub async fn update(
     } = changes;
     let mut row = <user::ActiveModel as Default>::default();
     if let Some(name) = name {
+        row.name_folded = Set(fold_text(&name));
         row.name = Set(name);
     }
     if let Some(email) = email {
+        row.email_folded = Set(fold_text(&email));
         row.email = Set(email);
     }
     if let Some(verified) = email_verified {
@@ -232,7 +234,9 @@ pub async fn update(
         row.timezone = Set(timezone);
     }
     if let Some(tags) = tags {
-        row.tags = Set(tags.to_json());
+        let tags = tags.to_json();
+        row.tags_folded = Set(fold_json(&tags));
+        row.tags = Set(tags);
     }
     let new_credentials = password_hash.is_some();
     if let Some((hash, changed_at)) = password_hash {
