@@ -17,45 +17,54 @@ use spaceid::error::Error;
 use spaceid::query::{
     Condition, Engine, Field, GroupField, GroupKey, Kind, MAX_CONDITIONS, MAX_LIST_VALUES,
     MAX_PAGE_LIMIT, MAX_SORT_KEYS, MAX_STAGES, Page, ProjectField, Resource, Search, SortKey,
-    Stage, Stat, compile_search, compile_stat,
+    Stage, Stat, compile_search, compile_stat, fold_json, fold_text,
 };
 
 const FIELDS: &[Field] = &[
     Field {
         key: "id",
         kind: Kind::Text,
+        folded: Some("id_folded"),
     },
     Field {
         key: "name",
         kind: Kind::Text,
+        folded: Some("name_folded"),
     },
     Field {
         key: "state",
         kind: Kind::Text,
+        folded: None,
     },
     Field {
         key: "active",
         kind: Kind::Bool,
+        folded: None,
     },
     Field {
         key: "score",
         kind: Kind::Integer,
+        folded: None,
     },
     Field {
         key: "created_at",
         kind: Kind::DateTime,
+        folded: None,
     },
     Field {
         key: "tags",
         kind: Kind::Json,
+        folded: Some("tags_folded"),
     },
     Field {
         key: "required_actions",
         kind: Kind::JsonArray,
+        folded: None,
     },
 ];
 
-/// The test resource: `query_items` without its `password` column.
+/// The test resource: `query_items` without its `password` column (and its folded
+/// columns, which no key names).
 static ITEMS: Resource = Resource {
     name: "item",
     fields: FIELDS,
@@ -144,6 +153,13 @@ impl TestDb {
                     .null(),
             )
             .col(ColumnDef::new(Alias::new("password")).string().null())
+            .col(ColumnDef::new(Alias::new("id_folded")).string().not_null())
+            .col(ColumnDef::new(Alias::new("name_folded")).string().null())
+            .col(
+                ColumnDef::new(Alias::new("tags_folded"))
+                    .json_binary()
+                    .null(),
+            )
             .to_owned();
         let backend = db.get_database_backend();
         db.execute(backend.build(&create))
@@ -175,6 +191,9 @@ impl TestDb {
                 "tags",
                 "required_actions",
                 "password",
+                "id_folded",
+                "name_folded",
+                "tags_folded",
             ]
             .map(Alias::new),
         );
@@ -192,6 +211,12 @@ impl TestDb {
                     .map(|actions| json!(actions))
                     .into(),
                 item.password.clone().into(),
+                fold_text(&item.id).into(),
+                item.name.as_deref().map(fold_text).into(),
+                item.tags
+                    .clone()
+                    .map(|tags| fold_json(&Value::Object(tags)))
+                    .into(),
             ];
             insert.values_panic(values.into_iter().map(Into::into));
         }
@@ -1109,9 +1134,7 @@ fn parse_time(text: &str) -> DateTime<Utc> {
 
 fn folded_contains(haystack: &V, needle: &str) -> bool {
     match haystack {
-        V::Text(text) => text
-            .to_ascii_lowercase()
-            .contains(&needle.to_ascii_lowercase()),
+        V::Text(text) => crate::folding::reference_contains(text, needle),
         _ => false,
     }
 }
@@ -1324,7 +1347,8 @@ fn time_pool() -> Vec<DateTime<Utc>> {
 }
 
 const WORDS: &[&str] = &[
-    "", "a", "A", "ab", "Ab_", "%", "a%b", "_", "é", "É", "x'y", "\\", "zz", "a.b", "ß",
+    "", "a", "A", "ab", "Ab_", "%", "a%b", "_", "é", "É", "x'y", "\\", "zz", "a.b", "ß", "ẞ", "SS",
+    "Ö", "o\u{308}", "Σ", "ς", "σ", "İ", "ı", "I", "i", "\u{212A}", "k", "한", "🙂",
 ];
 
 fn text_strategy() -> impl Strategy<Value = String> {
@@ -1441,8 +1465,12 @@ fn condition_strategy(times: Vec<DateTime<Utc>>) -> impl Strategy<Value = Condit
     ][..];
     let text_value = prop_oneof![
         text_strategy().prop_map(Value::from),
-        proptest::sample::select(&["ENABLED", "red", "Red", "5", "true", "1"][..])
-            .prop_map(Value::from),
+        proptest::sample::select(
+            &[
+                "ENABLED", "red", "Red", "5", "true", "1", "0.3", "2.0", "ÖZ", "σς"
+            ][..]
+        )
+        .prop_map(Value::from),
     ];
     let text_list = proptest::collection::vec(text_value.clone(), 0..3).prop_map(Value::from);
     let text = (
