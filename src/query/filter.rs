@@ -179,6 +179,18 @@ fn folded_operand(engine: Engine, key: &Key<'_>) -> SimpleExpr {
     }
 }
 
+/// Whether the key has a value, and whether it has none: a column that is not NULL, or a
+/// member of a JSON object that is there and not JSON null, whatever its type (an object
+/// reads as no text, yet it is there).
+fn presence(engine: Engine, key: &Key<'_>, column: &SimpleExpr) -> (SimpleExpr, SimpleExpr) {
+    if key.path.is_empty() {
+        (column.clone().is_not_null(), column.clone().is_null())
+    } else {
+        let present = sql::json_present(engine, sql::column(BASE, key.field.key), &key.path);
+        (present.clone(), present.not())
+    }
+}
+
 /// What an operator does, once its name is known.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Op {
@@ -289,18 +301,12 @@ fn condition_expr(
         let Value::Bool(exists) = value else {
             return Err(check.refuse("the value must be a boolean"));
         };
-        return Ok(if *exists {
-            column.is_not_null()
-        } else {
-            column.is_null()
-        });
+        let (present, absent) = presence(engine, &key, &column);
+        return Ok(if *exists { present } else { absent });
     }
     if value.is_null() && matches!(op, Op::Eq | Op::Not) {
-        return Ok(if op == Op::Eq {
-            column.is_null()
-        } else {
-            column.is_not_null()
-        });
+        let (present, absent) = presence(engine, &key, &column);
+        return Ok(if op == Op::Eq { absent } else { present });
     }
 
     match key.kind() {

@@ -12,9 +12,10 @@
 //! and `keyword` compare Unicode NFC text under simple case folding (the `fold` module),
 //! against folded columns the store keeps; datetimes compare as points in time (to the
 //! millisecond on SQLite); NULLs sort first ascending and last descending; and a member of
-//! a JSON object (`tags.team`) reads as text. `regex` is full (but checked) on PostgreSQL
-//! and literal-only on SQLite; the `filter`, `regex`, `compile` and `stat` modules say the
-//! details.
+//! a JSON object (`tags.team`, each segment an object member) reads as text when it holds a
+//! string, a number or a boolean, and as NULL otherwise. `regex` is full (but checked) on
+//! PostgreSQL and literal-only on SQLite; the `filter`, `regex`, `compile` and `stat`
+//! modules say the details.
 
 mod compile;
 mod filter;
