@@ -355,10 +355,10 @@ pub async fn find_outside(
     })
 }
 
-/// `user_id` or `name` of the users aliased `users` holds `keyword`: its folded form looked
-/// for in their folded columns, with LIKE, which PostgreSQL's trigram indexes answer. Folded
-/// text has no upper-case ASCII letter, so SQLite's LIKE, blind to ASCII case, tests the
-/// same thing.
+/// Whether the `user_id` or `name` of the user row aliased `users` holds `keyword`: its
+/// folded form looked for in the folded columns with LIKE, which PostgreSQL's trigram
+/// indexes answer. Folded text has no upper-case ASCII letter, so SQLite's LIKE, blind to
+/// ASCII case, tests the same thing.
 fn holds_keyword(users: &Alias, keyword: &str) -> Cond {
     let pattern = format!("%{}%", escape_like(&query::fold_text(keyword)));
     let mut any = Cond::any();
