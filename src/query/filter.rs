@@ -10,6 +10,7 @@ use chrono::{DateTime, Duration, NaiveDate, NaiveDateTime, Utc};
 use sea_orm::sea_query::{Condition as Where, Expr, ExprTrait, SimpleExpr};
 use serde_json::Value;
 
+use super::fold::fold_text;
 use super::keys::{self, Key, shown};
 use super::regex::{self, Pattern};
 use super::sql::{self, bind, custom};
@@ -140,15 +141,11 @@ fn keyword_expr(resource: &Resource, engine: Engine, keyword: &str) -> Result<Si
             format!("longer than {MAX_VALUE_CHARS} characters"),
         ));
     }
-    let needle = keyword.to_ascii_lowercase();
+    let needle = fold_text(keyword);
     let mut any: Option<SimpleExpr> = None;
     for key in resource.keyword_fields {
         let key = keys::resolve(resource, key, "query.keyword")?;
-        let matches = sql::contains(
-            engine,
-            sql::ascii_lower(engine, operand(engine, &key)),
-            needle.clone(),
-        );
+        let matches = sql::contains(engine, folded_operand(engine, &key), needle.clone());
         any = Some(match any {
             Some(any) => any.or(matches),
             None => matches,
@@ -164,6 +161,33 @@ pub(super) fn operand(engine: Engine, key: &Key<'_>) -> SimpleExpr {
         column
     } else {
         sql::json_text(engine, column, &key.path)
+    }
+}
+
+/// The key's value as `keyword` and the `contain` operators search it: read from the
+/// field's folded column, or, for a field kept without one (ASCII by construction), with
+/// its ASCII letters lowered, which folds it alike.
+fn folded_operand(engine: Engine, key: &Key<'_>) -> SimpleExpr {
+    let Some(folded) = key.field.folded else {
+        return sql::ascii_lower(engine, operand(engine, key));
+    };
+    let column = sql::column(BASE, folded);
+    if key.path.is_empty() {
+        column
+    } else {
+        sql::json_text(engine, column, &key.path)
+    }
+}
+
+/// Whether the key has a value, and whether it has none: a column that is not NULL, or a
+/// member of a JSON object that is there and not JSON null, whatever its type (an object
+/// reads as no text, yet it is there).
+fn presence(engine: Engine, key: &Key<'_>, column: &SimpleExpr) -> (SimpleExpr, SimpleExpr) {
+    if key.path.is_empty() {
+        (column.clone().is_not_null(), column.clone().is_null())
+    } else {
+        let present = sql::json_present(engine, sql::column(BASE, key.field.key), &key.path);
+        (present.clone(), present.not())
     }
 }
 
@@ -271,35 +295,27 @@ fn condition_expr(
         key: &condition.key,
         op: if operator.is_empty() { "eq" } else { operator },
     };
-    let kind = key.kind();
     let column = operand(engine, &key);
 
     if op == Op::Exists {
         let Value::Bool(exists) = value else {
             return Err(check.refuse("the value must be a boolean"));
         };
-        return Ok(if *exists {
-            column.is_not_null()
-        } else {
-            column.is_null()
-        });
+        let (present, absent) = presence(engine, &key, &column);
+        return Ok(if *exists { present } else { absent });
     }
     if value.is_null() && matches!(op, Op::Eq | Op::Not) {
-        return Ok(if op == Op::Eq {
-            column.is_null()
-        } else {
-            column.is_not_null()
-        });
+        let (present, absent) = presence(engine, &key, &column);
+        return Ok(if op == Op::Eq { absent } else { present });
     }
 
-    match kind {
+    match key.kind() {
         Kind::Json => Err(check.refuse(
             "a JSON object supports only exists (or eq/not null); name a member, such as tags.team",
         )),
         Kind::JsonArray => array_condition(engine, &check, op, column, value),
         Kind::Text | Kind::Bool | Kind::Integer | Kind::DateTime => {
-            let from_path = !key.path.is_empty();
-            scalar_condition(engine, &check, op, kind, from_path, column, value, now)
+            scalar_condition(engine, &check, op, &key, value, now)
         }
     }
 }
@@ -333,17 +349,16 @@ fn array_condition(
     })
 }
 
-#[allow(clippy::too_many_arguments)]
 fn scalar_condition(
     engine: Engine,
     check: &Check<'_>,
     op: Op,
-    kind: Kind,
-    from_path: bool,
-    column: SimpleExpr,
+    key: &Key<'_>,
     value: &Value,
     now: DateTime<Utc>,
 ) -> Result<SimpleExpr> {
+    let (kind, from_path) = (key.kind(), !key.path.is_empty());
+    let column = operand(engine, key);
     let scalar = |value: &Value| scalar_value(check, kind, from_path, value);
     let compared = |column: SimpleExpr| match kind {
         Kind::Text => sql::text_order(engine, column),
@@ -387,66 +402,14 @@ fn scalar_condition(
             })
         }
         Op::Contain | Op::NotContain | Op::ContainIn | Op::NotContainIn => {
-            if kind != Kind::Text {
-                return Err(check.refuse("contain operators apply to text only"));
-            }
-            let needles: Vec<String> = match op {
-                Op::Contain | Op::NotContain => vec![text_of(check, from_path, value)?],
-                _ => list(check, value)?
-                    .iter()
-                    .map(|item| text_of(check, from_path, item))
-                    .collect::<Result<_>>()?,
-            };
-            let folded = sql::ascii_lower(engine, column.clone());
-            let found = needles
-                .into_iter()
-                .map(|needle| sql::contains(engine, folded.clone(), needle.to_ascii_lowercase()))
-                .reduce(|any, next| any.or(next))
-                .unwrap_or_else(|| truth(false));
-            Ok(match op {
-                Op::Contain | Op::ContainIn => found,
-                _ => column.is_null().or(found.not()),
-            })
+            contain_condition(engine, check, op, key, value)
         }
-        Op::Regex | Op::RegexIn => {
-            if kind != Kind::Text {
-                return Err(check.refuse("regex operators apply to text only"));
-            }
-            let patterns: Vec<&Value> = match op {
-                Op::Regex => vec![value],
-                _ => list(check, value)?.iter().collect(),
-            };
-            let mut matched: Option<SimpleExpr> = None;
-            for pattern in patterns {
-                let Value::String(pattern) = pattern else {
-                    return Err(check.refuse("a regular expression must be text"));
-                };
-                let pattern = regex::parse(pattern).map_err(|reason| check.refuse(reason))?;
-                let test = regex_expr(engine, check, column.clone(), pattern)?;
-                matched = Some(match matched {
-                    Some(matched) => matched.or(test),
-                    None => test,
-                });
-            }
-            Ok(matched.unwrap_or_else(|| truth(false)))
-        }
+        Op::Regex | Op::RegexIn => regex_condition(engine, check, op, kind, column, value),
         Op::Datetime(symbol) | Op::Timediff(symbol) => {
             if kind != Kind::DateTime {
                 return Err(check.refuse("datetime and timediff operators apply to datetimes only"));
             }
-            let Value::String(text) = value else {
-                return Err(check.refuse("the value must be text"));
-            };
-            let at = match op {
-                Op::Datetime(_) => parse_datetime(text),
-                _ => parse_timediff(text, now),
-            }
-            .ok_or_else(|| match op {
-                Op::Datetime(_) => check.refuse("the value must be an ISO 8601 datetime"),
-                _ => {
-                    check.refuse("the value must look like now, now-7d or now+1h (units s m h d w)")
-                }
-            })?;
+            let at = moment(check, op, value, now)?;
             Ok(compare(
                 engine,
                 compared(column),
@@ -455,6 +418,83 @@ fn scalar_condition(
             ))
         }
         Op::Exists => unreachable!("handled before"),
+    }
+}
+
+/// `contain`, `not_contain`, `contain_in` and `not_contain_in`: each value, folded as the
+/// `fold` module says, looked for in the key's folded value.
+fn contain_condition(
+    engine: Engine,
+    check: &Check<'_>,
+    op: Op,
+    key: &Key<'_>,
+    value: &Value,
+) -> Result<SimpleExpr> {
+    if key.kind() != Kind::Text {
+        return Err(check.refuse("contain operators apply to text only"));
+    }
+    let from_path = !key.path.is_empty();
+    let needles: Vec<String> = match op {
+        Op::Contain | Op::NotContain => vec![text_of(check, from_path, value)?],
+        _ => list(check, value)?
+            .iter()
+            .map(|item| text_of(check, from_path, item))
+            .collect::<Result<_>>()?,
+    };
+    let haystack = folded_operand(engine, key);
+    let found = needles
+        .iter()
+        .map(|needle| sql::contains(engine, haystack.clone(), fold_text(needle)))
+        .reduce(|any, next| any.or(next))
+        .unwrap_or_else(|| truth(false));
+    Ok(match op {
+        Op::Contain | Op::ContainIn => found,
+        _ => haystack.is_null().or(found.not()),
+    })
+}
+
+/// `regex` and `regex_in`: any of the patterns matches.
+fn regex_condition(
+    engine: Engine,
+    check: &Check<'_>,
+    op: Op,
+    kind: Kind,
+    column: SimpleExpr,
+    value: &Value,
+) -> Result<SimpleExpr> {
+    if kind != Kind::Text {
+        return Err(check.refuse("regex operators apply to text only"));
+    }
+    let patterns: Vec<&Value> = match op {
+        Op::Regex => vec![value],
+        _ => list(check, value)?.iter().collect(),
+    };
+    let mut matched: Option<SimpleExpr> = None;
+    for pattern in patterns {
+        let Value::String(pattern) = pattern else {
+            return Err(check.refuse("a regular expression must be text"));
+        };
+        let pattern = regex::parse(pattern).map_err(|reason| check.refuse(reason))?;
+        let test = regex_expr(engine, check, column.clone(), pattern)?;
+        matched = Some(match matched {
+            Some(matched) => matched.or(test),
+            None => test,
+        });
+    }
+    Ok(matched.unwrap_or_else(|| truth(false)))
+}
+
+/// The point in time a `datetime_*` or `timediff_*` value names.
+fn moment(check: &Check<'_>, op: Op, value: &Value, now: DateTime<Utc>) -> Result<DateTime<Utc>> {
+    let Value::String(text) = value else {
+        return Err(check.refuse("the value must be text"));
+    };
+    match op {
+        Op::Datetime(_) => parse_datetime(text)
+            .ok_or_else(|| check.refuse("the value must be an ISO 8601 datetime")),
+        _ => parse_timediff(text, now).ok_or_else(|| {
+            check.refuse("the value must look like now, now-7d or now+1h (units s m h d w)")
+        }),
     }
 }
 

@@ -8,21 +8,25 @@
 //! from outside, so no `filter_or` can reach past the scope. Values are always bound
 //! parameters, JSON paths too.
 //!
-//! Both engines give the same answers: text compares and sorts in byte order, `contain`
-//! and `keyword` fold ASCII letters only, datetimes compare as points in time (to the
-//! millisecond on SQLite), NULLs sort first ascending and last descending, and a member of
-//! a JSON object (`tags.team`) reads as text. `regex` is full (but checked) on PostgreSQL
-//! and literal-only on SQLite; the `filter`, `regex`, `compile` and `stat` modules say
-//! the details.
+//! Both engines give the same answers: text compares and sorts in byte order; `contain`
+//! and `keyword` compare Unicode NFC text under simple case folding (the `fold` module),
+//! against folded columns the store keeps; datetimes compare as points in time (to the
+//! millisecond on SQLite); NULLs sort first ascending and last descending; and a member of
+//! a JSON object (`tags.team`, each segment an object member) reads as text when it holds a
+//! string, a number or a boolean, and as NULL otherwise. `regex` is full (but checked) on
+//! PostgreSQL and literal-only on SQLite; the `filter`, `regex`, `compile` and `stat`
+//! modules say the details.
 
 mod compile;
 mod filter;
+mod fold;
 mod keys;
 mod regex;
 mod sql;
 mod stat;
 
 pub use compile::{CompiledSearch, compile_search};
+pub use fold::{fold_json, fold_text};
 pub use stat::{CompiledStat, compile_stat};
 
 /// Most rows one page may hold.
@@ -84,6 +88,11 @@ pub struct Field {
     pub key: &'static str,
     /// What its values are.
     pub kind: Kind,
+    /// The base relation's column holding the field's value folded (`fold_text`, or
+    /// `fold_json` for a JSON object), which `keyword` and the `contain` operators search.
+    /// `None` only for text that is ASCII by construction (states, codes, time zones): SQL
+    /// lowers its ASCII letters, which folds it the same way on both engines.
+    pub folded: Option<&'static str>,
 }
 
 /// The type of a field's values.

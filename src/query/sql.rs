@@ -44,8 +44,9 @@ pub(super) fn text_order(engine: Engine, expr: SimpleExpr) -> SimpleExpr {
 }
 
 /// `expr` with ASCII letters folded to lower case and nothing else changed: SQLite's
-/// `lower()` folds ASCII only, and PostgreSQL's does the same under the "C" collation, so
-/// case-insensitive matching agrees on both engines.
+/// `lower()` folds ASCII only, and PostgreSQL's does the same under the "C" collation. On
+/// text that is ASCII by construction (states, codes) that is `fold::fold_text`, alike on
+/// both engines; other text is searched in a column folded by the service.
 pub(super) fn ascii_lower(engine: Engine, expr: SimpleExpr) -> SimpleExpr {
     match engine {
         Engine::Sqlite => call("lower", vec![expr]),
@@ -75,24 +76,83 @@ fn sqlite_json_path(segments: &[String]) -> String {
     path
 }
 
-/// The value at `segments` inside the JSON object `json`, as text: strings as they are,
-/// numbers and booleans as their JSON text, JSON null and missing members as NULL. That is
-/// PostgreSQL's `jsonb_extract_path_text`; SQLite is made to agree.
+/// PostgreSQL's `json -> 'a' -> 'b'`: each segment bound as text, so it names an object
+/// member even when it looks like a number (`jsonb -> text` never indexes an array, as
+/// `jsonb_extract_path` would). `last` is the operator before the last segment (`->` or
+/// `->>`).
+fn postgres_json_chain(segments: &[String], last: &str) -> (String, Vec<SimpleExpr>) {
+    let mut template = String::from("{}");
+    let mut args = Vec::with_capacity(segments.len());
+    for (index, segment) in segments.iter().enumerate() {
+        let operator = if index + 1 == segments.len() {
+            last
+        } else {
+            "->"
+        };
+        template.push_str(&format!(" {operator} {{}}"));
+        args.push(bind(segment.clone()));
+    }
+    (template, args)
+}
+
+/// The value at `segments` inside the JSON object `json`, as text, the same on both
+/// engines: every segment names an object member (`tags.a.2` reads the member `"2"`, never
+/// an array element); a string reads as itself, a number as its JSON text, a boolean as
+/// `true` or `false`; a missing member, JSON null, an object or an array reads as NULL
+/// (each engine would print an object its own way).
 pub(super) fn json_text(engine: Engine, json: SimpleExpr, segments: &[String]) -> SimpleExpr {
     match engine {
         Engine::Sqlite => {
             let path = sqlite_json_path(segments);
+            let mut args = Vec::new();
+            for _ in 0..4 {
+                args.extend([json.clone(), bind(path.clone())]);
+            }
+            // A number as the text it is stored as (`->`), as PostgreSQL prints it, not as
+            // SQLite would print the float it reads (0.30000000000000004 would be 0.3).
             custom(
                 engine,
-                "(CASE json_type({}, {}) WHEN 'true' THEN 'true' WHEN 'false' THEN 'false' \
-                 ELSE CAST(json_extract({}, {}) AS TEXT) END)",
-                vec![json.clone(), bind(path.clone()), json, bind(path)],
+                "(CASE json_type({}, {}) WHEN 'text' THEN json_extract({}, {}) \
+                 WHEN 'integer' THEN ({} -> {}) WHEN 'real' THEN ({} -> {}) \
+                 WHEN 'true' THEN 'true' WHEN 'false' THEN 'false' END)",
+                args,
             )
         }
         Engine::Postgres => {
-            let mut args = vec![json];
-            args.extend(segments.iter().map(|segment| bind(segment.clone())));
-            call("jsonb_extract_path_text", args)
+            let (member, mut args) = postgres_json_chain(segments, "->");
+            let (text, text_args) = postgres_json_chain(segments, "->>");
+            args.insert(0, json.clone());
+            args.push(json);
+            args.extend(text_args);
+            custom(
+                engine,
+                &format!(
+                    "(CASE WHEN jsonb_typeof({member}) IN ('object', 'array') THEN NULL \
+                     ELSE ({text}) END)"
+                ),
+                args,
+            )
+        }
+    }
+}
+
+/// Whether the JSON object `json` has a member at `segments` that is not JSON null,
+/// whatever its type (`exists`, and `eq`/`not` with a null value, on a path).
+pub(super) fn json_present(engine: Engine, json: SimpleExpr, segments: &[String]) -> SimpleExpr {
+    match engine {
+        Engine::Sqlite => custom(
+            engine,
+            "(COALESCE(json_type({}, {}), 'null') <> 'null')",
+            vec![json, bind(sqlite_json_path(segments))],
+        ),
+        Engine::Postgres => {
+            let (member, mut args) = postgres_json_chain(segments, "->");
+            args.insert(0, json);
+            custom(
+                engine,
+                &format!("(COALESCE(jsonb_typeof({member}), 'null') <> 'null')"),
+                args,
+            )
         }
     }
 }

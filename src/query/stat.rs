@@ -18,7 +18,9 @@
 //! datetimes as `2024-05-01T12:30:00.000Z` (UTC, milliseconds; `date_format` keys as the
 //! format makes them), `average` rounded to 6 decimals, `push` as an array in input order,
 //! `add_to_set` as an array of the distinct values in ascending order (NULL first), a
-//! member of a JSON object (`tags.team`) as text.
+//! member of a JSON object (`tags.team`) as text when it holds a string, a number or a
+//! boolean, and as null when it holds an object or an array (each engine would print one
+//! its own way; see `sql::json_text`).
 //!
 //! `distinct` makes each result row the bare JSON value (`"ENABLED"`, `3`, `true`) rather
 //! than an object: the distinct non-NULL values in ascending order; a list field

@@ -11,7 +11,7 @@
 
 use sea_orm::{
     ConnectionTrait, DatabaseBackend, QueryResult,
-    sea_query::{Alias, Cond, Expr, Func, JoinType, LikeExpr, Query, SelectStatement, UnionType},
+    sea_query::{Alias, Cond, Expr, JoinType, LikeExpr, Query, SelectStatement, UnionType},
 };
 use tracing::instrument;
 
@@ -32,54 +32,67 @@ pub static RESOURCE: Resource = Resource {
         Field {
             key: "user_id",
             kind: Kind::Text,
+            folded: Some("user_id_folded"),
         },
         Field {
             key: "name",
             kind: Kind::Text,
+            folded: Some("name_folded"),
         },
         Field {
             key: "state",
             kind: Kind::Text,
+            folded: None,
         },
         Field {
             key: "email",
             kind: Kind::Text,
+            folded: Some("email_folded"),
         },
         Field {
             key: "email_verified",
             kind: Kind::Bool,
+            folded: None,
         },
         Field {
             key: "auth_type",
             kind: Kind::Text,
+            folded: None,
         },
         Field {
             key: "role_type",
             kind: Kind::Text,
+            folded: None,
         },
         Field {
             key: "language",
             kind: Kind::Text,
+            folded: None,
         },
         Field {
             key: "timezone",
             kind: Kind::Text,
+            folded: None,
         },
         Field {
             key: "tags",
             kind: Kind::Json,
+            folded: Some("tags_folded"),
         },
         Field {
             key: "required_actions",
             kind: Kind::JsonArray,
+            folded: None,
         },
         Field {
             key: "created_at",
             kind: Kind::DateTime,
+            folded: None,
         },
         Field {
             key: "last_accessed_at",
             kind: Kind::DateTime,
+            folded: None,
         },
     ],
     keyword_fields: &["user_id", "name", "email"],
@@ -90,8 +103,9 @@ pub static RESOURCE: Resource = Resource {
 /// The role types that make a binding a membership.
 const MEMBER_ROLES: [&str; 2] = ["WORKSPACE_OWNER", "WORKSPACE_MEMBER"];
 
-/// The user columns of the base relation, named as the user's fields.
-const USER_COLUMNS: [&str; 13] = [
+/// The user columns of the base relation, named as the user's fields, and their folded
+/// forms (`query::fold_text`), which no allow-list names as keys.
+const USER_COLUMNS: [&str; 17] = [
     "domain_id",
     "user_id",
     "name",
@@ -105,6 +119,10 @@ const USER_COLUMNS: [&str; 13] = [
     "required_actions",
     "created_at",
     "last_accessed_at",
+    "user_id_folded",
+    "name_folded",
+    "email_folded",
+    "tags_folded",
 ];
 
 /// The binding columns of the base relation, outside the query's reach (`rb_` names are in
@@ -237,7 +255,8 @@ pub struct Window {
 }
 
 /// Users of the domain who are not members of the workspace, whose `user_id` or `name`
-/// contains `keyword` (case-insensitive; `%` and `_` match themselves), in `user_id` order.
+/// contains `keyword` (under the query language's folding, `query::fold_text`; `%` and `_`
+/// match themselves), in `user_id` order.
 #[instrument(skip(db))]
 pub async fn find_outside(
     db: &impl Executor,
@@ -275,21 +294,7 @@ pub async fn find_outside(
         matching.and_where(Expr::col((u.clone(), Alias::new("state"))).eq(state.as_str()));
     }
     if let Some(keyword) = keyword.filter(|k| !k.is_empty()) {
-        let pattern = format!("%{}%", escape_like(&keyword.to_lowercase()));
-        let mut any = Cond::any();
-        for column in ["user_id", "name"] {
-            any = any.add(match engine(db) {
-                Engine::Postgres => Expr::cust_with_values(
-                    format!("lower(\"u\".\"{column}\") LIKE $1 ESCAPE '\\'"),
-                    [pattern.clone()],
-                ),
-                Engine::Sqlite => {
-                    Expr::expr(Func::lower(Expr::col((u.clone(), Alias::new(column)))))
-                        .like(LikeExpr::new(pattern.clone()).escape('\\'))
-                }
-            });
-        }
-        matching.cond_where(any);
+        matching.cond_where(holds_keyword(&u, keyword));
     }
     let mut counting = matching.clone();
     counting.expr_as(Expr::cust("COUNT(*)"), Alias::new("count"));
@@ -319,6 +324,22 @@ pub async fn find_outside(
         total_count,
         only: None,
     })
+}
+
+/// Whether the `user_id` or `name` of the user row aliased `users` holds `keyword`: its
+/// folded form looked for in the folded columns with LIKE, which PostgreSQL's trigram
+/// indexes answer. Folded text has no upper-case ASCII letter, so SQLite's LIKE, blind to
+/// ASCII case, tests the same thing.
+fn holds_keyword(users: &Alias, keyword: &str) -> Cond {
+    let pattern = format!("%{}%", escape_like(&query::fold_text(keyword)));
+    let mut any = Cond::any();
+    for column in ["user_id_folded", "name_folded"] {
+        any = any.add(
+            Expr::col((users.clone(), Alias::new(column)))
+                .like(LikeExpr::new(pattern.clone()).escape('\\')),
+        );
+    }
+    any
 }
 
 /// The members of a workspace, as the database keeps count of them (no scan).

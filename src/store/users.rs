@@ -27,6 +27,7 @@ use crate::domain::{
     RoleId, RoleType, Tags, Timezone, User, UserId, UserState, account_key,
 };
 use crate::error::Result;
+use crate::query::{fold_json, fold_text};
 
 /// Default lifetime of a user's refresh tokens, in seconds.
 pub const DEFAULT_REFRESH_TIMEOUT: i32 = 10_800;
@@ -43,20 +44,15 @@ pub async fn insert(
     now: DateTime<Utc>,
 ) -> Result<()> {
     let stamp = CredentialStamp::new_account();
+    let name = new.name.as_ref().map_or("", |n| n.as_str());
+    let email = new.email.as_ref().map_or("", |e| e.as_str());
+    let tags = new.tags.to_json();
     let row = user::ActiveModel {
         domain_id: Set(domain_id.clone()),
         user_id: Set(new.user_id.clone()),
-        name: Set(new
-            .name
-            .as_ref()
-            .map(|n| n.as_str().to_owned())
-            .unwrap_or_default()),
+        name: Set(name.to_owned()),
         state: Set(state),
-        email: Set(new
-            .email
-            .as_ref()
-            .map(|e| e.as_str().to_owned())
-            .unwrap_or_default()),
+        email: Set(email.to_owned()),
         email_verified: Set(false),
         auth_type: Set(new.auth_type),
         password_changed_at: Set(None),
@@ -74,12 +70,16 @@ pub async fn insert(
             .to_owned()),
         required_actions: Set(RequiredActions::default()),
         refresh_timeout: Set(DEFAULT_REFRESH_TIMEOUT),
-        tags: Set(new.tags.to_json()),
+        tags_folded: Set(fold_json(&tags)),
+        tags: Set(tags),
         created_at: Set(now),
         last_accessed_at: Set(None),
         account_id: Set(stamp.account_id),
         credential_version: Set(stamp.version),
         user_key: Set(account_key(new.user_id.as_str())),
+        user_id_folded: Set(fold_text(new.user_id.as_str())),
+        name_folded: Set(fold_text(name)),
+        email_folded: Set(fold_text(email)),
     };
     user::Entity::insert(row)
         .exec_without_returning(conn(db))
@@ -207,10 +207,13 @@ pub async fn update(
     } = changes;
     let mut row = <user::ActiveModel as Default>::default();
     if let Some(name) = name {
+        row.name_folded = Set(fold_text(name.as_str()));
         row.name = Set(name.as_str().to_owned());
     }
     if let Some(email) = email {
-        row.email = Set(email.map(|e| e.as_str().to_owned()).unwrap_or_default());
+        let email = email.map(|e| e.as_str().to_owned()).unwrap_or_default();
+        row.email_folded = Set(fold_text(&email));
+        row.email = Set(email);
     }
     if let Some(verified) = email_verified {
         row.email_verified = Set(verified);
@@ -222,7 +225,9 @@ pub async fn update(
         row.timezone = Set(timezone.as_str().to_owned());
     }
     if let Some(tags) = tags {
-        row.tags = Set(tags.to_json());
+        let tags = tags.to_json();
+        row.tags_folded = Set(fold_json(&tags));
+        row.tags = Set(tags);
     }
     let new_credentials = password_hash.is_some();
     if let Some((hash, changed_at)) = password_hash {
@@ -459,6 +464,10 @@ fn from_row(row: user::Model, domain_role: Option<(RoleId, RoleType)>) -> User {
         account_id,
         credential_version,
         user_key: _,
+        user_id_folded: _,
+        name_folded: _,
+        email_folded: _,
+        tags_folded: _,
     } = row;
     User {
         domain_id,

@@ -88,6 +88,16 @@ impl TestApp {
         Self::spawn_on(database_url, dir, flags).await
     }
 
+    /// Starts the server on a fresh SQLite database, whatever database the tests are given.
+    pub async fn spawn_on_sqlite() -> Self {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let database_url = format!(
+            "sqlite://{}?mode=rwc",
+            dir.path().join("spaceid.db").display()
+        );
+        Self::spawn_on(database_url, dir, &[]).await
+    }
+
     /// Starts the server on a fresh PostgreSQL database whose URL ends with `query` (such as
     /// `?sslmode=require`); None when no PostgreSQL server is given to the tests.
     pub async fn spawn_on_postgres_with(query: &str, flags: &[&str]) -> Option<Self> {

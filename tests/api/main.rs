@@ -10,6 +10,7 @@ mod cli;
 mod codes;
 mod domain;
 mod edge;
+mod folding;
 mod input_limits;
 mod logs;
 mod mail;

@@ -17,45 +17,54 @@ use spaceid::error::Error;
 use spaceid::query::{
     Condition, Engine, Field, GroupField, GroupKey, Kind, MAX_CONDITIONS, MAX_LIST_VALUES,
     MAX_PAGE_LIMIT, MAX_SORT_KEYS, MAX_STAGES, Page, ProjectField, Resource, Search, SortKey,
-    Stage, Stat, compile_search, compile_stat,
+    Stage, Stat, compile_search, compile_stat, fold_json, fold_text,
 };
 
 const FIELDS: &[Field] = &[
     Field {
         key: "id",
         kind: Kind::Text,
+        folded: Some("id_folded"),
     },
     Field {
         key: "name",
         kind: Kind::Text,
+        folded: Some("name_folded"),
     },
     Field {
         key: "state",
         kind: Kind::Text,
+        folded: None,
     },
     Field {
         key: "active",
         kind: Kind::Bool,
+        folded: None,
     },
     Field {
         key: "score",
         kind: Kind::Integer,
+        folded: None,
     },
     Field {
         key: "created_at",
         kind: Kind::DateTime,
+        folded: None,
     },
     Field {
         key: "tags",
         kind: Kind::Json,
+        folded: Some("tags_folded"),
     },
     Field {
         key: "required_actions",
         kind: Kind::JsonArray,
+        folded: None,
     },
 ];
 
-/// The test resource: `query_items` without its `password` column.
+/// The test resource: `query_items` without its `password` column (and its folded
+/// columns, which no key names).
 static ITEMS: Resource = Resource {
     name: "item",
     fields: FIELDS,
@@ -144,6 +153,13 @@ impl TestDb {
                     .null(),
             )
             .col(ColumnDef::new(Alias::new("password")).string().null())
+            .col(ColumnDef::new(Alias::new("id_folded")).string().not_null())
+            .col(ColumnDef::new(Alias::new("name_folded")).string().null())
+            .col(
+                ColumnDef::new(Alias::new("tags_folded"))
+                    .json_binary()
+                    .null(),
+            )
             .to_owned();
         let backend = db.get_database_backend();
         db.execute(backend.build(&create))
@@ -175,6 +191,9 @@ impl TestDb {
                 "tags",
                 "required_actions",
                 "password",
+                "id_folded",
+                "name_folded",
+                "tags_folded",
             ]
             .map(Alias::new),
         );
@@ -192,6 +211,12 @@ impl TestDb {
                     .map(|actions| json!(actions))
                     .into(),
                 item.password.clone().into(),
+                fold_text(&item.id).into(),
+                item.name.as_deref().map(fold_text).into(),
+                item.tags
+                    .clone()
+                    .map(|tags| fold_json(&Value::Object(tags)))
+                    .into(),
             ];
             insert.values_panic(values.into_iter().map(Into::into));
         }
@@ -1043,29 +1068,48 @@ fn compare(a: &V, b: &V) -> Ordering {
     }
 }
 
+/// A member of a JSON object as text: a string, a number's JSON text, `true`/`false`;
+/// NULL for JSON null, an object or an array.
 fn json_text(value: &Value) -> V {
     match value {
-        Value::Null => V::Null,
         Value::String(text) => V::Text(text.clone()),
         Value::Bool(flag) => V::Text(flag.to_string()),
         Value::Number(number) => V::Text(number.to_string()),
-        other => V::Json(other.clone()),
+        Value::Null | Value::Object(_) | Value::Array(_) => V::Null,
+    }
+}
+
+/// The member at `path` (`team`, `nested.k`), each segment an object member: a number-like
+/// segment names a member, never an array element.
+fn member<'v>(tags: &'v Map<String, Value>, path: &str) -> Option<&'v Value> {
+    let mut segments = path.split('.');
+    let mut at = tags.get(segments.next()?)?;
+    for segment in segments {
+        at = at.as_object()?.get(segment)?;
+    }
+    Some(at)
+}
+
+/// Whether the key has a value: for a member of `tags`, one that is there and not JSON
+/// null, whatever its type.
+fn present(item: &Item, key: &str) -> bool {
+    match key.strip_prefix("tags.") {
+        Some(path) => item
+            .tags
+            .as_ref()
+            .and_then(|tags| member(tags, path))
+            .is_some_and(|value| !value.is_null()),
+        None => value_of(item, key) != V::Null,
     }
 }
 
 fn value_of(item: &Item, key: &str) -> V {
     if let Some(path) = key.strip_prefix("tags.") {
-        let mut at = match &item.tags {
-            Some(tags) => Value::Object(tags.clone()),
-            None => return V::Null,
-        };
-        for segment in path.split('.') {
-            at = match at.get(segment) {
-                Some(next) => next.clone(),
-                None => return V::Null,
-            };
-        }
-        return json_text(&at);
+        return item
+            .tags
+            .as_ref()
+            .and_then(|tags| member(tags, path))
+            .map_or(V::Null, json_text);
     }
     let or_null = |value: Option<V>| value.unwrap_or(V::Null);
     match key {
@@ -1109,9 +1153,7 @@ fn parse_time(text: &str) -> DateTime<Utc> {
 
 fn folded_contains(haystack: &V, needle: &str) -> bool {
     match haystack {
-        V::Text(text) => text
-            .to_ascii_lowercase()
-            .contains(&needle.to_ascii_lowercase()),
+        V::Text(text) => crate::folding::reference_contains(text, needle),
         _ => false,
     }
 }
@@ -1174,6 +1216,7 @@ fn holds(item: &Item, condition: &Condition, now: DateTime<Utc>) -> bool {
             .collect()
     };
     let is_null = actual == V::Null;
+    let present = present(item, key);
     let cmp = |wanted: V| {
         if is_null {
             None
@@ -1182,13 +1225,13 @@ fn holds(item: &Item, condition: &Condition, now: DateTime<Utc>) -> bool {
         }
     };
     match operator.as_str() {
-        "exists" => is_null != value.as_bool().unwrap(),
+        "exists" => present == value.as_bool().unwrap(),
         "eq" | "" => match expected(key, value) {
-            V::Null => is_null,
+            V::Null => !present,
             wanted => cmp(wanted) == Some(Ordering::Equal),
         },
         "not" => match expected(key, value) {
-            V::Null => !is_null,
+            V::Null => present,
             wanted => cmp(wanted) != Some(Ordering::Equal),
         },
         "lt" => cmp(expected(key, value)) == Some(Ordering::Less),
@@ -1324,7 +1367,8 @@ fn time_pool() -> Vec<DateTime<Utc>> {
 }
 
 const WORDS: &[&str] = &[
-    "", "a", "A", "ab", "Ab_", "%", "a%b", "_", "é", "É", "x'y", "\\", "zz", "a.b", "ß",
+    "", "a", "A", "ab", "Ab_", "%", "a%b", "_", "é", "É", "x'y", "\\", "zz", "a.b", "ß", "ẞ", "SS",
+    "Ö", "o\u{308}", "Σ", "ς", "σ", "İ", "ı", "I", "i", "\u{212A}", "k", "한", "🙂",
 ];
 
 fn text_strategy() -> impl Strategy<Value = String> {
@@ -1338,9 +1382,13 @@ fn item_strategy(times: Vec<DateTime<Utc>>) -> impl Strategy<Value = Item> {
         proptest::option::of(-2i64..4),
         proptest::option::of(any::<bool>()),
         proptest::option::of(text_strategy()),
+        proptest::option::of((
+            proptest::sample::select(&[0.5, 0.30000000000000004, 2.0, -1.25][..]),
+            proptest::option::of(text_strategy()),
+        )),
     ))
     .prop_map(|tags| {
-        tags.map(|(team, level, on, nested)| {
+        tags.map(|(team, level, on, nested, more)| {
             let mut map = Map::new();
             if let Some(team) = team {
                 map.insert("team".into(), json!(team));
@@ -1354,6 +1402,14 @@ fn item_strategy(times: Vec<DateTime<Utc>>) -> impl Strategy<Value = Item> {
             if let Some(nested) = nested {
                 map.insert("nested".into(), json!({"k": nested}));
                 map.insert("a'b".into(), json!("q"));
+            }
+            // A number that is no integer, an array, and a member named like an index.
+            if let Some((ratio, text)) = more {
+                map.insert("ratio".into(), json!(ratio));
+                map.insert("list".into(), json!(["x", {"k": text.clone()}, text]));
+                if let Some(Value::Object(nested)) = map.get_mut("nested") {
+                    nested.insert("2".into(), json!(text));
+                }
             }
             map
         })
@@ -1438,11 +1494,20 @@ fn condition_strategy(times: Vec<DateTime<Utc>>) -> impl Strategy<Value = Condit
         "tags.nested.k",
         "tags.a'b",
         "tags.none",
+        "tags.nested",
+        "tags.nested.2",
+        "tags.list",
+        "tags.list.0",
+        "tags.ratio",
     ][..];
     let text_value = prop_oneof![
         text_strategy().prop_map(Value::from),
-        proptest::sample::select(&["ENABLED", "red", "Red", "5", "true", "1"][..])
-            .prop_map(Value::from),
+        proptest::sample::select(
+            &[
+                "ENABLED", "red", "Red", "5", "true", "1", "0.3", "2.0", "ÖZ", "σς"
+            ][..]
+        )
+        .prop_map(Value::from),
     ];
     let text_list = proptest::collection::vec(text_value.clone(), 0..3).prop_map(Value::from);
     let text = (
@@ -1550,6 +1615,8 @@ const SORTABLE: &[&str] = &[
     "created_at",
     "tags.team",
     "tags.level",
+    "tags.ratio",
+    "tags.nested",
     "id",
 ];
 
@@ -1653,14 +1720,13 @@ fn read(row: &Row, key: &str) -> Value {
         return value.clone();
     }
     let path = key.strip_prefix("tags.").unwrap();
-    let mut at = row["tags"].clone();
-    for segment in path.split('.') {
-        at = at.get(segment).cloned().unwrap_or(Value::Null);
-    }
-    match at {
-        Value::Bool(flag) => json!(flag.to_string()),
-        Value::Number(number) => json!(number.to_string()),
-        other => other,
+    let text = row["tags"]
+        .as_object()
+        .and_then(|tags| member(tags, path))
+        .map_or(V::Null, json_text);
+    match text {
+        V::Text(text) => json!(text),
+        _ => Value::Null,
     }
 }
 
@@ -1865,6 +1931,8 @@ fn pipeline_strategy() -> impl Strategy<Value = Vec<Stage>> {
                 "state",
                 "active",
                 "tags.team",
+                "tags.nested",
+                "tags.ratio",
                 "score",
                 "created_at",
                 "required_actions",
@@ -2092,6 +2160,8 @@ fn distinct_values_agree_with_the_evaluator() {
                 "created_at",
                 "tags.team",
                 "tags.level",
+                "tags.nested",
+                "tags.ratio",
                 "required_actions",
             ][..],
         ),

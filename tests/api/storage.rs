@@ -1,5 +1,6 @@
-//! Storage rules that hold on both engines: natural keys enforced by the database, and
-//! multi-row writes that commit whole or not at all.
+//! Storage rules that hold on both engines: natural keys enforced by the database,
+//! multi-row writes that commit whole or not at all, and upgrades that carry the rows there
+//! are along.
 
 use spaceid::{
     domain::{CodeSlot, DomainId, UserId, UserState},
@@ -446,4 +447,120 @@ async fn a_stored_name_its_enum_lacks_is_an_internal_error_and_is_not_patched() 
     // Nothing was rewritten on the way.
     let still = "SELECT COUNT(*) FROM users WHERE state = 'SLEEPING'";
     assert_eq!(app.count(still).await, 1);
+}
+
+#[tokio::test]
+async fn upgrading_folds_the_text_of_every_existing_user() {
+    let mut app = TestApp::spawn().await;
+    let acme = app.domain("acme").await;
+    let workspace_id = app.workspace(&acme, "One").await.workspace_id;
+    let mut jorg = new_user("jorg@acme.test", None);
+    jorg.name = Some(spaceid::domain::Name::parse("JÖRG Müller").unwrap());
+    let tags = serde_json::json!({"team": "ΣΟΦΙΑ"});
+    jorg.tags = spaceid::domain::Tags::parse(tags.as_object().unwrap().clone()).unwrap();
+    spaceid::service::admin::create_user(&app.ctx, &acme.id(), jorg)
+        .await
+        .unwrap();
+    let member_role = "managed-workspace-member";
+    app.bind(
+        &acme,
+        "jorg@acme.test",
+        member_role,
+        Some(workspace_id.as_str()),
+    )
+    .await;
+    back_before_folded_text(&mut app).await;
+
+    store::Store::migrate(&app.database_url)
+        .await
+        .expect("the upgrade folds the users there are");
+
+    assert_eq!(
+        app.count(
+            "SELECT COUNT(*) FROM users WHERE user_id_folded = 'ü' || substr(user_id, 2) \
+             AND name_folded = lower(name)"
+        )
+        .await,
+        1200,
+        "every user of the batches is folded"
+    );
+    assert_eq!(
+        app.count(
+            "SELECT COUNT(*) FROM users WHERE user_id = 'jorg@acme.test' \
+             AND name_folded = 'jörg müller' AND user_id_folded = user_id"
+        )
+        .await,
+        1
+    );
+    let upgraded = app.replica().await;
+    let window = store::members::Window {
+        offset: 0,
+        limit: 10,
+    };
+    let found = store::members::find_outside(
+        &upgraded.ctx.store,
+        &acme.id(),
+        &workspace_id,
+        Some("ü119@"),
+        None,
+        window,
+    )
+    .await
+    .unwrap();
+    let ids: Vec<_> = found.results.iter().map(|u| u.user_id.as_str()).collect();
+    assert_eq!(ids, ["Ü119@acme.test"]);
+    let search = spaceid::query::Search {
+        filter: vec![spaceid::query::Condition {
+            key: "tags.team".into(),
+            operator: "contain".into(),
+            value: serde_json::json!("σοφια"),
+        }],
+        ..Default::default()
+    };
+    let members = store::members::list(
+        &upgraded.ctx.store,
+        &acme.id(),
+        &workspace_id,
+        &spaceid::domain::MemberFilter::default(),
+        &search,
+    )
+    .await
+    .unwrap();
+    let ids: Vec<_> = members
+        .results
+        .iter()
+        .map(|m| m.user.user_id.as_str())
+        .collect();
+    assert_eq!(ids, ["jorg@acme.test"]);
+}
+
+/// Stops the server and takes its database back to the schema before the folded columns,
+/// with 1,200 more users (`Ü1@acme.test`, `NAME 1`, ...) than one batch of the upgrade folds.
+async fn back_before_folded_text(app: &mut TestApp) {
+    // No server runs on the database while its schema is rewritten.
+    app.halt().await;
+    app.ctx
+        .store
+        .clone()
+        .close(std::time::Duration::from_secs(5))
+        .await
+        .unwrap();
+    app.sql(&[
+        "ALTER TABLE users DROP COLUMN user_id_folded",
+        "ALTER TABLE users DROP COLUMN name_folded",
+        "ALTER TABLE users DROP COLUMN email_folded",
+        "ALTER TABLE users DROP COLUMN tags_folded",
+        "DELETE FROM seaql_migrations WHERE version = 'm20261130_000009_folded_text'",
+        "INSERT INTO users (domain_id, user_id, name, state, email, email_verified, auth_type, \
+         password_hash, password_changed_at, mfa, language, timezone, required_actions, \
+         refresh_timeout, tags, created_at, last_accessed_at, account_id, credential_version, \
+         user_key) \
+         WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 1200) \
+         SELECT domain_id, 'Ü' || i || '@acme.test', 'NAME ' || i, state, email, \
+         email_verified, auth_type, password_hash, password_changed_at, mfa, language, \
+         timezone, required_actions, refresh_timeout, tags, created_at, last_accessed_at, \
+         account_id, credential_version, 'ü' || i || '@acme.test' FROM users, n \
+         WHERE user_id = 'admin@acme.test'",
+    ])
+    .await;
 }

@@ -35,6 +35,13 @@ pub struct Model {
     pub account_id: String,
     pub credential_version: i64,
     pub user_key: String,
+    // `user_id`, `name`, `email` and `tags` as searches compare them (`query::fold_text`,
+    // `query::fold_json`), written with them.
+    pub user_id_folded: String,
+    pub name_folded: String,
+    pub email_folded: String,
+    #[sea_orm(column_type = "JsonBinary")]
+    pub tags_folded: Json,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

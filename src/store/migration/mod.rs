@@ -10,6 +10,7 @@ mod m20261126_000005_codes_and_secrets;
 mod m20261127_000006_workspace_members;
 mod m20261128_000007_system_tokens;
 mod m20261129_000008_heartbeat;
+mod m20261130_000009_folded_text;
 
 /// All migrations of the service, oldest first.
 pub struct Migrator;
@@ -26,6 +27,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261127_000006_workspace_members::Migration),
             Box::new(m20261128_000007_system_tokens::Migration),
             Box::new(m20261129_000008_heartbeat::Migration),
+            Box::new(m20261130_000009_folded_text::Migration),
         ]
     }
 }
