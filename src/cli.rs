@@ -384,58 +384,75 @@ pub async fn run_admin(ctx: &Context, command: Command) -> Result<Value> {
         Command::Serve(_) => Err(Error::internal("serve is not an admin command")),
         Command::Bench(_) => Err(Error::internal("bench is not an admin command")),
         Command::Health(_) => Err(Error::internal("health is not an admin command")),
-        Command::Init(args) => {
-            let InitArgs {
-                domain_name,
-                admin_user_id,
-                admin_password,
-                admin_name,
-                admin_email,
-            } = args;
-            let admin_password = admin_password.ok_or_else(|| {
-                Error::Config(
-                    "the first admin needs a password: give --admin-password, or set \
-                     SPACEID_ADMIN_PASSWORD"
-                        .into(),
-                )
-            })?;
-            let admin_user = NewUser {
-                user_id: UserId::parse(&admin_user_id)?,
-                name: admin_name.as_deref().map(Name::parse).transpose()?,
-                email: admin_email.as_deref().map(Email::parse).transpose()?,
-                auth_type: AuthType::Local,
-                password: Some(Password::parse(&admin_password)?),
-                language: None,
-                timezone: None,
-                tags: Tags::default(),
-            };
-            let (domain, admin) = admin::init_domain(ctx, &domain_name, admin_user).await?;
-            Ok(json!({
-                "domain_id": domain.domain_id,
-                "name": domain.name,
-                "admin_user_id": admin.user_id,
-                "created_at": format_time(domain.created_at),
-            }))
-        }
-        Command::Workspace(WorkspaceCommand::Create {
+        Command::Init(args) => run_init(ctx, args).await,
+        Command::Workspace(command) => run_workspace(ctx, command).await,
+        Command::WorkspaceGroup(command) => run_workspace_group(ctx, command).await,
+        Command::User(command) => run_user(ctx, command).await,
+        Command::RoleBinding(command) => run_role_binding(ctx, command).await,
+        Command::SystemToken(command) => run_system_token(ctx, command).await,
+    }
+}
+
+async fn run_init(ctx: &Context, args: InitArgs) -> Result<Value> {
+    let InitArgs {
+        domain_name,
+        admin_user_id,
+        admin_password,
+        admin_name,
+        admin_email,
+    } = args;
+    let admin_password = admin_password.ok_or_else(|| {
+        Error::Config(
+            "the first admin needs a password: give --admin-password, or set \
+             SPACEID_ADMIN_PASSWORD"
+                .into(),
+        )
+    })?;
+    let admin_user = NewUser {
+        user_id: UserId::parse(&admin_user_id)?,
+        name: admin_name.as_deref().map(Name::parse).transpose()?,
+        email: admin_email.as_deref().map(Email::parse).transpose()?,
+        auth_type: AuthType::Local,
+        password: Some(Password::parse(&admin_password)?),
+        language: None,
+        timezone: None,
+        tags: Tags::default(),
+    };
+    let (domain, admin) = admin::init_domain(ctx, &domain_name, admin_user).await?;
+    Ok(json!({
+        "domain_id": domain.domain_id,
+        "name": domain.name,
+        "admin_user_id": admin.user_id,
+        "created_at": format_time(domain.created_at),
+    }))
+}
+
+async fn run_workspace(ctx: &Context, command: WorkspaceCommand) -> Result<Value> {
+    match command {
+        WorkspaceCommand::Create {
             domain_id,
             name,
             tags,
-        }) => {
+        } => {
             let workspace =
                 admin::create_workspace(ctx, &domain_id, &name, parse_tags(&tags)?).await?;
             Ok(workspace_json(&workspace))
         }
-        Command::Workspace(WorkspaceCommand::List(DomainRef { domain_id })) => {
+        WorkspaceCommand::List(DomainRef { domain_id }) => {
             let workspaces = admin::list_workspaces(ctx, &domain_id).await?;
             Ok(workspaces.iter().map(workspace_json).collect())
         }
-        Command::WorkspaceGroup(WorkspaceGroupCommand::Create {
+    }
+}
+
+async fn run_workspace_group(ctx: &Context, command: WorkspaceGroupCommand) -> Result<Value> {
+    match command {
+        WorkspaceGroupCommand::Create {
             domain_id,
             name,
             workspace_ids,
             members,
-        }) => {
+        } => {
             let members = members
                 .iter()
                 .map(|m| parse_member(m))
@@ -452,7 +469,12 @@ pub async fn run_admin(ctx: &Context, command: Command) -> Result<Value> {
                 "created_at": format_time(group.created_at),
             }))
         }
-        Command::User(UserCommand::Create(args)) => {
+    }
+}
+
+async fn run_user(ctx: &Context, command: UserCommand) -> Result<Value> {
+    match command {
+        UserCommand::Create(args) => {
             let UserCreateArgs {
                 domain_id,
                 user_id,
@@ -485,29 +507,34 @@ pub async fn run_admin(ctx: &Context, command: Command) -> Result<Value> {
             let user = admin::create_user(ctx, &domain_id, new).await?;
             Ok(user_json(&user))
         }
-        Command::User(UserCommand::List(DomainRef { domain_id })) => {
+        UserCommand::List(DomainRef { domain_id }) => {
             let users = admin::list_users(ctx, &domain_id).await?;
             Ok(users.iter().map(user_json).collect())
         }
-        Command::User(UserCommand::Disable(UserRef { domain_id, user_id })) => {
+        UserCommand::Disable(UserRef { domain_id, user_id }) => {
             let user =
                 admin::set_user_state(ctx, &domain_id, &user_id, UserState::Disabled).await?;
             Ok(user_json(&user))
         }
-        Command::User(UserCommand::Enable(UserRef { domain_id, user_id })) => {
+        UserCommand::Enable(UserRef { domain_id, user_id }) => {
             let user = admin::set_user_state(ctx, &domain_id, &user_id, UserState::Enabled).await?;
             Ok(user_json(&user))
         }
-        Command::User(UserCommand::Delete(UserRef { domain_id, user_id })) => {
+        UserCommand::Delete(UserRef { domain_id, user_id }) => {
             admin::delete_user(ctx, &domain_id, &user_id).await?;
             Ok(json!({"domain_id": domain_id, "user_id": user_id, "deleted": true}))
         }
-        Command::RoleBinding(RoleBindingCommand::Create {
+    }
+}
+
+async fn run_role_binding(ctx: &Context, command: RoleBindingCommand) -> Result<Value> {
+    match command {
+        RoleBindingCommand::Create {
             domain_id,
             user_id,
             role_id,
             workspace_id,
-        }) => {
+        } => {
             let binding = admin::create_role_binding(
                 ctx,
                 &domain_id,
@@ -524,24 +551,23 @@ pub async fn run_admin(ctx: &Context, command: Command) -> Result<Value> {
                 Err(err) => Err(err),
             }
         }
-        Command::RoleBinding(RoleBindingCommand::List {
+        RoleBindingCommand::List {
             domain_id,
             user_id,
             workspace_id,
-        }) => {
+        } => {
             let bindings =
                 admin::list_role_bindings(ctx, &domain_id, user_id.as_ref(), workspace_id.as_ref())
                     .await?;
             Ok(bindings.iter().map(role_binding_json).collect())
         }
-        Command::RoleBinding(RoleBindingCommand::Delete {
+        RoleBindingCommand::Delete {
             domain_id,
             role_binding_id,
-        }) => {
+        } => {
             let binding = admin::delete_role_binding(ctx, &domain_id, &role_binding_id).await?;
             Ok(json!({"role_binding_id": binding.role_binding_id, "deleted": true}))
         }
-        Command::SystemToken(command) => run_system_token(ctx, command).await,
     }
 }
 

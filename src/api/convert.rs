@@ -3,8 +3,9 @@
 use prost_types::{ListValue, Struct, Value, value::Kind};
 
 use crate::domain::{
-    AuthType, Member, MfaState, RequiredAction, ResourceGroup, RoleBinding, RoleType, Tags, User,
-    UserState, UserSummary, WorkspaceGroupMember, WorkspaceState, WorkspaceWithRole, format_time,
+    AuthType, Member, Mfa, MfaState, RequiredAction, ResourceGroup, RoleBinding, RoleType, Tags,
+    User, UserState, UserSummary, WorkspaceGroupMember, WorkspaceState, WorkspaceWithRole,
+    format_time,
 };
 use crate::error::{Error, Label, Result};
 use crate::pb::identity as pb;
@@ -117,14 +118,7 @@ pub fn user_info(user: &User) -> pb::UserInfo {
         auth_type: auth_type(user.auth_type) as i32,
         role_id,
         role_type: role_type as i32,
-        mfa: user.mfa.as_ref().map(|mfa| pb::Mfa {
-            state: match mfa.state {
-                MfaState::Enabled => pb::mfa::State::Enabled,
-                MfaState::Disabled => pb::mfa::State::Disabled,
-            } as i32,
-            mfa_type: mfa.mfa_type.as_str().to_owned(),
-            options: Some(struct_from_json(mfa.options.as_map())),
-        }),
+        mfa: user.mfa.as_ref().map(mfa_info),
         language: user.language.as_str().to_owned(),
         timezone: user.timezone.as_str().to_owned(),
         required_actions: user
@@ -140,11 +134,22 @@ pub fn user_info(user: &User) -> pb::UserInfo {
     }
 }
 
+/// MFA settings as `Mfa` (never the secret).
+fn mfa_info(mfa: &Mfa) -> pb::Mfa {
+    pb::Mfa {
+        state: match mfa.state {
+            MfaState::Enabled => pb::mfa::State::Enabled,
+            MfaState::Disabled => pb::mfa::State::Disabled,
+        } as i32,
+        mfa_type: mfa.mfa_type.as_str().to_owned(),
+        options: Some(struct_from_json(mfa.options.as_map())),
+    }
+}
+
 /// A workspace member as `WorkspaceUserInfo`; with `only`, the user's other fields are left
 /// empty (`user_id` and the binding always come).
 pub fn member_info(member: &Member, only: Option<&[String]>) -> pb::WorkspaceUserInfo {
     let user = &member.user;
-    let wanted = |key: &str| only.is_none_or(|keys| keys.iter().any(|k| k == key));
     let mut info = pb::WorkspaceUserInfo {
         user_id: user.user_id.as_str().to_owned(),
         name: user.name.as_str().to_owned(),
@@ -174,43 +179,50 @@ pub fn member_info(member: &Member, only: Option<&[String]>) -> pb::WorkspaceUse
         created_at: format_time(user.created_at),
         last_accessed_at: user.last_accessed_at.map(format_time).unwrap_or_default(),
     };
-    if only.is_some() {
-        let pb::WorkspaceUserInfo {
-            user_id: _,
-            name,
-            state,
-            email,
-            auth_type,
-            role_type,
-            language,
-            timezone,
-            api_key_count: _,
-            tags,
-            role_binding_info: _,
-            email_verified,
-            domain_id,
-            created_at,
-            last_accessed_at,
-        } = &mut info;
-        let clear = |key: &str, reset: &mut dyn FnMut()| {
-            if !wanted(key) {
-                reset();
-            }
-        };
-        clear("name", &mut || name.clear());
-        clear("state", &mut || *state = 0);
-        clear("email", &mut || email.clear());
-        clear("auth_type", &mut || *auth_type = 0);
-        clear("role_type", &mut || *role_type = 0);
-        clear("language", &mut || language.clear());
-        clear("timezone", &mut || timezone.clear());
-        clear("tags", &mut || *tags = None);
-        clear("email_verified", &mut || *email_verified = false);
-        clear("domain_id", &mut || domain_id.clear());
-        clear("created_at", &mut || created_at.clear());
-        clear("last_accessed_at", &mut || last_accessed_at.clear());
+    if let Some(keys) = only {
+        keep_only(&mut info, keys);
     }
     info
+}
+
+/// Empties the fields of `info` that `keys` (a query's `only`) does not name; `user_id` and
+/// the binding always stay.
+fn keep_only(info: &mut pb::WorkspaceUserInfo, keys: &[String]) {
+    let wanted = |key: &str| keys.iter().any(|k| k == key);
+    let pb::WorkspaceUserInfo {
+        user_id: _,
+        name,
+        state,
+        email,
+        auth_type,
+        role_type,
+        language,
+        timezone,
+        api_key_count: _,
+        tags,
+        role_binding_info: _,
+        email_verified,
+        domain_id,
+        created_at,
+        last_accessed_at,
+    } = info;
+    let clear = |key: &str, reset: &mut dyn FnMut()| {
+        if !wanted(key) {
+            reset();
+        }
+    };
+    clear("name", &mut || name.clear());
+    clear("state", &mut || *state = 0);
+    clear("email", &mut || email.clear());
+    clear("auth_type", &mut || *auth_type = 0);
+    clear("role_type", &mut || *role_type = 0);
+    clear("language", &mut || language.clear());
+    clear("timezone", &mut || timezone.clear());
+    clear("tags", &mut || *tags = None);
+    clear("email_verified", &mut || *email_verified = false);
+    clear("domain_id", &mut || domain_id.clear());
+    clear("created_at", &mut || created_at.clear());
+    clear("last_accessed_at", &mut || last_accessed_at.clear());
 }
 
 /// A workspace with the caller's role there, as `MyWorkspaceInfo`.

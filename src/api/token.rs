@@ -16,7 +16,7 @@ use crate::pb::identity::{
     issue_token_request::AuthType,
     token_server::Token,
 };
-use crate::service::tokens::{self, GrantRequest, Scope, SignIn};
+use crate::service::tokens::{self, GrantRequest, Granted, Scope, SignIn};
 
 /// The Token service.
 pub struct TokenApi {
@@ -93,35 +93,46 @@ impl Token for TokenApi {
             }
             GrantType::None => return Err(Error::required("grant_type").into()),
         }
-        let scope = match WireScope::try_from(scope) {
-            Ok(WireScope::Domain) => Scope::Domain,
-            Ok(WireScope::Workspace) => Scope::Workspace(WorkspaceId::new(workspace_id)),
-            Ok(WireScope::User) => Scope::User,
-            Ok(WireScope::None) => return Err(Error::required("scope").into()),
-            _ => return Err(Error::invalid("scope", "must be DOMAIN, WORKSPACE or USER").into()),
-        };
         let request = GrantRequest {
             refresh_token: token,
-            scope,
+            scope: grant_scope(scope, workspace_id)?,
             timeout,
             permissions: Permissions::parse(permissions)?,
             domain_id: given(domain_id).map(DomainId::new),
         };
         let granted = tokens::grant(&self.ctx, request).await?;
-        Ok(Response::new(GrantTokenInfo {
-            access_token: granted.access_token,
-            role_type: match granted.role {
-                TokenRole::DomainAdmin => grant_token_info::RoleType::DomainAdmin,
-                TokenRole::WorkspaceOwner => grant_token_info::RoleType::WorkspaceOwner,
-                TokenRole::WorkspaceMember => grant_token_info::RoleType::WorkspaceMember,
-                TokenRole::User => grant_token_info::RoleType::User,
-            } as i32,
-            domain_id: granted.domain_id.into_string(),
-            workspace_id: granted
-                .workspace_id
-                .map(WorkspaceId::into_string)
-                .unwrap_or_default(),
-            role_id: granted.role_id.map(RoleId::into_string).unwrap_or_default(),
-        }))
+        Ok(Response::new(grant_token_info(granted)))
+    }
+}
+
+/// The scope a `Token.grant` asks for; a workspace scope names `workspace_id`.
+fn grant_scope(scope: i32, workspace_id: String) -> Result<Scope, Error> {
+    match WireScope::try_from(scope) {
+        Ok(WireScope::Domain) => Ok(Scope::Domain),
+        Ok(WireScope::Workspace) => Ok(Scope::Workspace(WorkspaceId::new(workspace_id))),
+        Ok(WireScope::User) => Ok(Scope::User),
+        Ok(WireScope::None) => Err(Error::required("scope")),
+        Ok(WireScope::System | WireScope::Project) | Err(_) => {
+            Err(Error::invalid("scope", "must be DOMAIN, WORKSPACE or USER"))
+        }
+    }
+}
+
+/// A granted token as `GrantTokenInfo`.
+fn grant_token_info(granted: Granted) -> GrantTokenInfo {
+    GrantTokenInfo {
+        access_token: granted.access_token,
+        role_type: match granted.role {
+            TokenRole::DomainAdmin => grant_token_info::RoleType::DomainAdmin,
+            TokenRole::WorkspaceOwner => grant_token_info::RoleType::WorkspaceOwner,
+            TokenRole::WorkspaceMember => grant_token_info::RoleType::WorkspaceMember,
+            TokenRole::User => grant_token_info::RoleType::User,
+        } as i32,
+        domain_id: granted.domain_id.into_string(),
+        workspace_id: granted
+            .workspace_id
+            .map(WorkspaceId::into_string)
+            .unwrap_or_default(),
+        role_id: granted.role_id.map(RoleId::into_string).unwrap_or_default(),
     }
 }

@@ -11,8 +11,8 @@ use super::{client_of, query};
 use crate::auth::{Permission, Principal};
 use crate::context::Context;
 use crate::domain::{
-    Email, Language, MemberFilter, Name, NewUser, Password, RoleId, RoleType, Timezone, UserId,
-    WorkspaceId,
+    Email, Language, Listing, Member, MemberFilter, Name, NewUser, Password, RoleId, RoleType,
+    Timezone, UserId, WorkspaceId,
 };
 use crate::error::Error;
 use crate::pb::identity::{
@@ -179,14 +179,7 @@ impl WorkspaceUser for WorkspaceUserApi {
             search,
         )
         .await?;
-        Ok(Response::new(WorkspaceUsersInfo {
-            results: listing
-                .results
-                .iter()
-                .map(|member| member_info(member, listing.only.as_deref()))
-                .collect(),
-            total_count: count(listing.total_count),
-        }))
+        Ok(Response::new(workspace_users_info(&listing)))
     }
 
     async fn stat(
@@ -209,6 +202,18 @@ impl WorkspaceUser for WorkspaceUserApi {
             answer.insert("total_count".into(), total_count.into());
         }
         Ok(Response::new(struct_from_json(&answer)))
+    }
+}
+
+/// A page of members as `WorkspaceUsersInfo`, with the fields its query's `only` asked for.
+fn workspace_users_info(listing: &Listing<Member>) -> WorkspaceUsersInfo {
+    WorkspaceUsersInfo {
+        results: listing
+            .results
+            .iter()
+            .map(|member| member_info(member, listing.only.as_deref()))
+            .collect(),
+        total_count: count(listing.total_count),
     }
 }
 
