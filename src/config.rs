@@ -24,6 +24,29 @@ pub enum PasswordReset {
     TemporaryPassword,
 }
 
+/// Which generation of the SpaceONE API a listener speaks. They differ where the wire cannot
+/// tell them apart: `UserProfile.update`'s field 1 is the new password in the seeds'
+/// generation and the name in the current one.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, clap::ValueEnum)]
+pub enum ApiGeneration {
+    /// spaceone-api up to 2.0.329, as the seed documents describe it.
+    #[default]
+    Seeds,
+    /// spaceone-api 2.0.330 and later (2.0.435 today), what `pip install spaceone-api` and
+    /// the console of a SpaceONE installed today speak.
+    Current,
+}
+
+impl ApiGeneration {
+    /// The generation's name, as the setting spells it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Seeds => "seeds",
+            Self::Current => "current",
+        }
+    }
+}
+
 /// Settings every command needs: where the database is, how new passwords are hashed,
 /// and how the log reads. They may stand before or after the command's name.
 #[derive(Debug, Clone, clap::Args)]
@@ -70,6 +93,17 @@ pub struct Settings {
         value_parser = parse_socket_address
     )]
     pub listen: SocketAddr,
+    /// The SpaceONE API generation `--listen` speaks: `seeds` (spaceone-api 2.0.300, as the
+    /// seed documents) or `current` (2.0.435, today's console and `pip install
+    /// spaceone-api`). A client of the other generation that calls `UserProfile.update`
+    /// writes the wrong fields (see the README's "API generations").
+    #[arg(
+        long,
+        env = "SPACEID_API_GENERATION",
+        value_enum,
+        default_value_t = ApiGeneration::Seeds
+    )]
+    pub api_generation: ApiGeneration,
     /// The server's certificate chain (PEM). With `--tls-key`, the server speaks TLS only;
     /// both files are read again on SIGHUP and when they change.
     #[arg(long, env = "SPACEID_TLS_CERT", requires = "tls_key")]

@@ -71,6 +71,9 @@ pub enum Error {
     /// The user must change its password (UPDATE_PASSWORD) before it may do this.
     #[error("the password must be changed first")]
     UpdatePasswordRequired,
+    /// MFA is enforced for the user (ENFORCE_MFA) and not on yet: it must turn it on first.
+    #[error("MFA must be turned on first")]
+    MfaEnforced,
     /// The password was right, but the user has MFA on: a code was sent, and the sign-in
     /// must be repeated with it.
     #[error("MFA required")]
@@ -178,6 +181,8 @@ pub(crate) enum ErrorCode {
     PasswordNotChanged,
     /// The password must be changed first.
     UpdatePasswordRequired,
+    /// MFA is enforced and must be turned on first.
+    MfaEnforced,
     /// A second factor is needed to sign in.
     MfaRequired,
     /// At capacity; try again shortly.
@@ -209,6 +214,7 @@ impl ErrorCode {
             Self::UpdatePasswordRequired => {
                 ("ERROR_UPDATE_PASSWORD_REQUIRED", Code::FailedPrecondition)
             }
+            Self::MfaEnforced => ("ERROR_MFA_ENFORCED", Code::FailedPrecondition),
             Self::MfaRequired => ("ERROR_MFA_REQUIRED", Code::Unauthenticated),
             Self::ServerBusy => ("ERROR_SERVER_BUSY", Code::Unavailable),
             Self::MailUnavailable => ("ERROR_MAIL_UNAVAILABLE", Code::Unavailable),
@@ -297,6 +303,12 @@ impl From<Error> for Status {
             Error::UpdatePasswordRequired => (
                 C::UpdatePasswordRequired,
                 "The password must be changed first (UserProfile.update with a new password)."
+                    .to_owned(),
+            ),
+            Error::MfaEnforced => (
+                C::MfaEnforced,
+                "Multi-factor authentication is enforced for this user and must be turned on \
+                 first (UserProfile.enable_mfa, then confirm_mfa)."
                     .to_owned(),
             ),
             Error::MfaRequired => (
@@ -392,6 +404,9 @@ mod tests {
         let (code, message) = status(Error::UpdatePasswordRequired);
         assert_eq!(code, Code::FailedPrecondition);
         assert!(message.starts_with("ERROR_UPDATE_PASSWORD_REQUIRED:"));
+        let (code, message) = status(Error::MfaEnforced);
+        assert_eq!(code, Code::FailedPrecondition);
+        assert!(message.starts_with("ERROR_MFA_ENFORCED:") && message.contains("enable_mfa"));
         let (code, message) = status(Error::MfaRequired);
         assert_eq!(code, Code::Unauthenticated);
         assert!(message.starts_with("ERROR_MFA_REQUIRED:"));

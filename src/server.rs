@@ -1,12 +1,13 @@
-//! The tonic server: the four SpaceONE services, reflection (v1 and v1alpha, listing those
-//! four), health (NOT_SERVING while the database cannot be written), limits on connections
+//! The tonic server: the four SpaceONE services in the API generation the settings ask for,
+//! reflection (v1 and v1alpha, listing those four in that generation's files), health (NOT_SERVING while the database cannot be written), limits on connections
 //! and calls, TLS, the edge every call passes (status corrections, a request id, a log line
 //! and metrics), the metrics endpoint, and graceful shutdown.
 
 use std::{future::Future, net::SocketAddr, pin::Pin, sync::Arc, time::Duration};
 
 use tokio::net::TcpListener;
-use tonic::{Request, Response, Status, transport::Server};
+use tonic::transport::{Server, server::Router};
+use tonic::{Request, Response, Status};
 use tonic_health::{
     ServingStatus,
     pb::{
@@ -15,10 +16,17 @@ use tonic_health::{
     },
 };
 
-use crate::api::{DomainApi, TokenApi, UserProfileApi, WorkspaceUserApi};
-use crate::config::Settings;
+use crate::api::{
+    CurrentUserProfileApi, CurrentWorkspaceUserApi, DomainApi, TokenApi, UserProfileApi,
+    WorkspaceUserApi,
+};
+use crate::config::{ApiGeneration, Settings};
 use crate::context::Context;
 use crate::error::{Error, Result};
+use crate::pb::current::identity::{
+    user_profile_server::UserProfileServer as CurrentUserProfileServer,
+    workspace_user_server::WorkspaceUserServer as CurrentWorkspaceUserServer,
+};
 use crate::pb::identity::{
     domain_server::DomainServer, token_server::TokenServer, user_profile_server::UserProfileServer,
     workspace_user_server::WorkspaceUserServer,
@@ -111,102 +119,25 @@ pub async fn serve_with_tls(
         None => None,
     };
     ctx.hasher.prepare().await?;
-    let max = settings.max_message_bytes;
-    let user_profile_api = Arc::new(UserProfileApi::new(ctx.clone()));
-    let user_profile = later_methods::UserProfileRoutes::new(
-        UserProfileServer::from_arc(user_profile_api.clone())
-            .max_decoding_message_size(max)
-            .max_encoding_message_size(max),
-        crate::pb::compat::user_profile_server::UserProfileServer::from_arc(user_profile_api)
-            .max_decoding_message_size(max)
-            .max_encoding_message_size(max),
-    );
-    let workspace_user = WorkspaceUserServer::new(WorkspaceUserApi::new(ctx.clone()))
-        .max_decoding_message_size(max)
-        .max_encoding_message_size(max);
-    let token = TokenServer::new(TokenApi::new(ctx.clone()))
-        .max_decoding_message_size(max)
-        .max_encoding_message_size(max);
-    let domain = DomainServer::new(DomainApi::new(ctx.clone()))
-        .max_decoding_message_size(max)
-        .max_encoding_message_size(max);
-
+    let api = SpaceoneServices::new(&ctx, settings);
+    let services = api.names();
     let health = tonic_health::server::HealthReporter::new();
-    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
-    let health_service = HealthServer::new(EndingHealth {
-        inner: tonic_health::server::HealthService::from_health_reporter(health.clone()),
-        stop: stop_rx.clone(),
-    });
-    let services = vec![
-        service_name::<DomainServer<DomainApi>>(),
-        service_name::<TokenServer<TokenApi>>(),
-        service_name::<UserProfileServer<UserProfileApi>>(),
-        service_name::<WorkspaceUserServer<WorkspaceUserApi>>(),
-    ];
     readiness::set_all(&health, &services, ServingStatus::Serving).await;
-
-    // Only the SpaceONE services are listed; health and reflection stay described.
-    let catalog = Arc::new(reflection::Catalog::new(
-        &[
-            crate::pb::FILE_DESCRIPTOR_SET,
-            tonic_health::pb::FILE_DESCRIPTOR_SET,
-            tonic_reflection::pb::v1::FILE_DESCRIPTOR_SET,
-            tonic_reflection::pb::v1alpha::FILE_DESCRIPTOR_SET,
-        ],
-        &services,
-    )?);
-    let reflection_v1 = reflection::v1::service(catalog.clone());
-    let reflection_v1alpha = reflection::v1alpha::service(catalog);
-
-    let graceful = {
-        let mut stop_rx = stop_rx.clone();
-        async move {
-            let _ = stop_rx.wait_for(|stopped| *stopped).await;
-        }
-    };
+    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     let admission = Admission::new(settings.concurrency_limit, settings.max_calls_per_client);
-    let router = Server::builder()
-        .timeout(settings.request_timeout())
-        .http2_keepalive_interval(Some(Duration::from_secs(
-            settings.keepalive_interval.max(1),
-        )))
-        .http2_keepalive_timeout(Some(Duration::from_secs(settings.keepalive_timeout.max(1))))
-        .max_concurrent_streams(settings.max_streams_per_connection.max(1))
-        .layer(EdgeLayer::new(
+    let router = api.router(
+        settings,
+        EdgeLayer::new(
             admission.clone(),
             metrics.as_ref().and(prometheus::call_metrics()),
-        ))
-        .add_service(health_service)
-        .add_service(reflection_v1)
-        .add_service(reflection_v1alpha)
-        .add_service(user_profile)
-        .add_service(workspace_user)
-        .add_service(token)
-        .add_service(domain);
-
+        ),
+        HealthServer::new(EndingHealth {
+            inner: tonic_health::server::HealthService::from_health_reporter(health.clone()),
+            stop: stop_rx.clone(),
+        }),
+    )?;
     let local = listener.local_addr().map_err(Error::internal)?;
-    tracing::info!(
-        addr = %local,
-        tls = tls.is_some(),
-        client_certificates = settings.tls_client_ca.is_some(),
-        "listening"
-    );
-    if tls.is_none() && !local.ip().is_loopback() {
-        tracing::warn!(
-            addr = %local,
-            "listening without TLS on an address other hosts can reach: passwords and tokens \
-             cross the network in clear text; give --tls-cert and --tls-key, or listen on \
-             127.0.0.1 behind a proxy that terminates TLS"
-        );
-    }
-    tracing::info!(to = %ctx.mailer.destination(), "sending mail");
-    if !crate::service::domains::any(&ctx).await? {
-        tracing::warn!(
-            "the database has no domain yet; create one with `spaceid init --domain-name NAME \
-             --admin-user-id USER_ID` (the admin's password from --admin-password or \
-             SPACEID_ADMIN_PASSWORD), on the same DATABASE_URL"
-        );
-    }
+    log_start(&ctx, settings, local, tls.is_some()).await?;
     let mut background = vec![
         tokio::spawn(housekeeping(ctx.clone())),
         tokio::spawn(readiness::watch(
@@ -216,9 +147,7 @@ pub async fn serve_with_tls(
             settings.health_interval(),
         )),
     ];
-    if let Some(tls_watch) = tls_watch {
-        background.push(tokio::spawn(tls_watch));
-    }
+    background.extend(tls_watch.map(tokio::spawn));
     if let Some((listener, handle)) = metrics {
         let addr = listener.local_addr().map_err(Error::internal)?;
         tracing::info!(addr = %addr, "serving metrics at /metrics");
@@ -229,41 +158,220 @@ pub async fn serve_with_tls(
             settings.db_max_connections().max(1),
         )));
     }
-    let stop_background = || background.iter().for_each(tokio::task::JoinHandle::abort);
-    let limits = ConnectionLimits {
+    let graceful = async move {
+        let mut stop_rx = stop_rx;
+        let _ = stop_rx.wait_for(|stopped| *stopped).await;
+    };
+    let (connections, incoming) = connections::bounded(listener, connection_limits(settings), tls);
+    let server = tokio::spawn(router.serve_with_incoming_shutdown(incoming, graceful));
+    let running = Running {
+        server,
+        background,
+        connections,
+        admission,
+        health,
+        services,
+        stop: stop_tx,
+    };
+    running.until(shutdown, settings.shutdown_grace()).await
+}
+
+/// The limits every connection is held to.
+fn connection_limits(settings: &Settings) -> ConnectionLimits {
+    ConnectionLimits {
         max_connections: settings.max_connections,
         handshake_timeout: Duration::from_secs(settings.handshake_timeout.max(1)),
         idle_timeout: (settings.idle_timeout > 0)
             .then(|| Duration::from_secs(settings.idle_timeout)),
-    };
-    let (connections, incoming) = connections::bounded(listener, limits, tls);
-    let mut server = tokio::spawn(router.serve_with_incoming_shutdown(incoming, graceful));
-    tokio::select! {
-        result = &mut server => {
-            stop_background();
-            return finished(result);
-        }
-        () = shutdown => {}
     }
-    stop_background();
-    tracing::info!("shutting down; letting in-flight calls finish");
-    readiness::set_all(&health, &services, ServingStatus::NotServing).await;
-    // Ends every Health.Watch stream (after it has sent NOT_SERVING) and starts the drain;
-    // connections with nothing in progress (idle, or still silent) are closed at once.
-    let _ = stop_tx.send(true);
-    connections.close_idle();
-    match tokio::time::timeout(settings.shutdown_grace(), &mut server).await {
-        Ok(result) => finished(result),
-        Err(_) => {
-            tracing::warn!(
-                open_connections = connections.open(),
-                calls_cut_short = admission.in_progress(),
-                "calls still in progress after the grace period; stopping anyway (their \
-                 statements are cancelled)"
-            );
-            server.abort();
-            Ok(())
+}
+
+/// Says where the server listens, which API generation it speaks, and what an operator
+/// should know about its set-up.
+async fn log_start(ctx: &Context, settings: &Settings, local: SocketAddr, tls: bool) -> Result<()> {
+    tracing::info!(
+        addr = %local,
+        tls,
+        client_certificates = settings.tls_client_ca.is_some(),
+        api_generation = settings.api_generation.as_str(),
+        "listening"
+    );
+    if !tls && !local.ip().is_loopback() {
+        tracing::warn!(
+            addr = %local,
+            "listening without TLS on an address other hosts can reach: passwords and tokens \
+             cross the network in clear text; give --tls-cert and --tls-key, or listen on \
+             127.0.0.1 behind a proxy that terminates TLS"
+        );
+    }
+    tracing::info!(to = %ctx.mailer.destination(), "sending mail");
+    if !crate::service::domains::any(ctx).await? {
+        tracing::warn!(
+            "the database has no domain yet; create one with `spaceid init --domain-name NAME \
+             --admin-user-id USER_ID` (the admin's password from --admin-password or \
+             SPACEID_ADMIN_PASSWORD), on the same DATABASE_URL"
+        );
+    }
+    Ok(())
+}
+
+/// The four SpaceONE services in the API generation the settings ask for. `UserProfile`
+/// and `WorkspaceUser` have a face per generation (one of each pair is set); `Token` and
+/// `Domain` are the same in both.
+struct SpaceoneServices {
+    seeds_user_profile: Option<later_methods::UserProfileRoutes>,
+    current_user_profile: Option<CurrentUserProfileServer<CurrentUserProfileApi>>,
+    seeds_workspace_user: Option<WorkspaceUserServer<WorkspaceUserApi>>,
+    current_workspace_user: Option<CurrentWorkspaceUserServer<CurrentWorkspaceUserApi>>,
+    token: TokenServer<TokenApi>,
+    domain: DomainServer<DomainApi>,
+    /// The generation's files, as reflection publishes them.
+    descriptors: &'static [u8],
+}
+
+/// A generated server with the settings' message size limits.
+macro_rules! limited {
+    ($server:expr, $max:expr) => {
+        $server
+            .max_decoding_message_size($max)
+            .max_encoding_message_size($max)
+    };
+}
+
+impl SpaceoneServices {
+    fn new(ctx: &Arc<Context>, settings: &Settings) -> Self {
+        let max = settings.max_message_bytes;
+        let generation = settings.api_generation;
+        let user_profile = Arc::new(UserProfileApi::new(ctx.clone(), generation));
+        let current_user_profile = limited!(
+            CurrentUserProfileServer::new(CurrentUserProfileApi::new(user_profile.clone())),
+            max
+        );
+        let workspace_user = Arc::new(WorkspaceUserApi::new(ctx.clone()));
+        let (seeds, current) = (
+            generation == ApiGeneration::Seeds,
+            generation == ApiGeneration::Current,
+        );
+        Self {
+            seeds_user_profile: seeds.then(|| {
+                later_methods::UserProfileRoutes::new(
+                    limited!(UserProfileServer::from_arc(user_profile), max),
+                    current_user_profile.clone(),
+                )
+            }),
+            current_user_profile: current.then_some(current_user_profile),
+            seeds_workspace_user: seeds
+                .then(|| limited!(WorkspaceUserServer::from_arc(workspace_user.clone()), max)),
+            current_workspace_user: current.then(|| {
+                limited!(
+                    CurrentWorkspaceUserServer::new(CurrentWorkspaceUserApi::new(workspace_user)),
+                    max
+                )
+            }),
+            token: limited!(TokenServer::new(TokenApi::new(ctx.clone())), max),
+            domain: limited!(DomainServer::new(DomainApi::new(ctx.clone())), max),
+            descriptors: match generation {
+                ApiGeneration::Seeds => crate::pb::FILE_DESCRIPTOR_SET,
+                ApiGeneration::Current => crate::pb::current::FILE_DESCRIPTOR_SET,
+            },
         }
+    }
+
+    /// The services' full gRPC names (the same in both generations).
+    fn names(&self) -> Vec<&'static str> {
+        vec![
+            service_name::<DomainServer<DomainApi>>(),
+            service_name::<TokenServer<TokenApi>>(),
+            service_name::<UserProfileServer<UserProfileApi>>(),
+            service_name::<WorkspaceUserServer<WorkspaceUserApi>>(),
+        ]
+    }
+
+    /// The tonic router: the edge around health, reflection (listing only the SpaceONE
+    /// services; health and reflection stay described) and the services.
+    fn router(
+        self,
+        settings: &Settings,
+        edge: EdgeLayer,
+        health: HealthServer<EndingHealth>,
+    ) -> Result<Router<tower::layer::util::Stack<EdgeLayer, tower::layer::util::Identity>>> {
+        let catalog = Arc::new(reflection::Catalog::new(
+            &[
+                self.descriptors,
+                tonic_health::pb::FILE_DESCRIPTOR_SET,
+                tonic_reflection::pb::v1::FILE_DESCRIPTOR_SET,
+                tonic_reflection::pb::v1alpha::FILE_DESCRIPTOR_SET,
+            ],
+            &self.names(),
+        )?);
+        Ok(Server::builder()
+            .timeout(settings.request_timeout())
+            .http2_keepalive_interval(Some(Duration::from_secs(
+                settings.keepalive_interval.max(1),
+            )))
+            .http2_keepalive_timeout(Some(Duration::from_secs(settings.keepalive_timeout.max(1))))
+            .max_concurrent_streams(settings.max_streams_per_connection.max(1))
+            .layer(edge)
+            .add_service(health)
+            .add_service(reflection::v1::service(catalog.clone()))
+            .add_service(reflection::v1alpha::service(catalog))
+            .add_optional_service(self.seeds_user_profile)
+            .add_optional_service(self.current_user_profile)
+            .add_optional_service(self.seeds_workspace_user)
+            .add_optional_service(self.current_workspace_user)
+            .add_service(self.token)
+            .add_service(self.domain))
+    }
+}
+
+/// A server that has started: what its stop needs.
+struct Running {
+    server: tokio::task::JoinHandle<std::result::Result<(), tonic::transport::Error>>,
+    background: Vec<tokio::task::JoinHandle<()>>,
+    connections: connections::Connections,
+    admission: Arc<Admission>,
+    health: tonic_health::server::HealthReporter,
+    services: Vec<&'static str>,
+    stop: tokio::sync::watch::Sender<bool>,
+}
+
+impl Running {
+    /// Runs until `shutdown` completes (or the server fails), then drains: in-flight calls
+    /// get `grace`, after which the server stops anyway.
+    async fn until(mut self, shutdown: impl Future<Output = ()>, grace: Duration) -> Result<()> {
+        tokio::select! {
+            result = &mut self.server => {
+                self.stop_background();
+                return finished(result);
+            }
+            () = shutdown => {}
+        }
+        self.stop_background();
+        tracing::info!("shutting down; letting in-flight calls finish");
+        readiness::set_all(&self.health, &self.services, ServingStatus::NotServing).await;
+        // Ends every Health.Watch stream (after it has sent NOT_SERVING) and starts the
+        // drain; connections with nothing in progress (idle, or still silent) close at once.
+        let _ = self.stop.send(true);
+        self.connections.close_idle();
+        match tokio::time::timeout(grace, &mut self.server).await {
+            Ok(result) => finished(result),
+            Err(_) => {
+                tracing::warn!(
+                    open_connections = self.connections.open(),
+                    calls_cut_short = self.admission.in_progress(),
+                    "calls still in progress after the grace period; stopping anyway (their \
+                     statements are cancelled)"
+                );
+                self.server.abort();
+                Ok(())
+            }
+        }
+    }
+
+    fn stop_background(&self) {
+        self.background
+            .iter()
+            .for_each(tokio::task::JoinHandle::abort);
     }
 }
 

@@ -7,7 +7,9 @@ use crate::domain::{
     User, UserState, UserSummary, WorkspaceGroupMember, WorkspaceState, WorkspaceWithRole,
     format_time,
 };
+use crate::config::ApiGeneration;
 use crate::error::{Error, Label, Result};
+use crate::pb::current::identity as current;
 use crate::pb::identity as pb;
 use crate::service::workspaces::MyWorkspaceGroup;
 
@@ -92,8 +94,8 @@ pub fn given(value: String) -> Option<String> {
     (!value.is_empty()).then_some(value)
 }
 
-/// A user as `UserInfo`.
-pub fn user_info(user: &User) -> pb::UserInfo {
+/// A user as `UserInfo`, its required actions as `generation` knows them.
+pub fn user_info(user: &User, generation: ApiGeneration) -> pb::UserInfo {
     let (role_id, role_type) = match &user.domain_role {
         Some((role_id, _)) if user.is_domain_admin() => (
             role_id.as_str().to_owned(),
@@ -121,11 +123,7 @@ pub fn user_info(user: &User) -> pb::UserInfo {
         mfa: user.mfa.as_ref().map(mfa_info),
         language: user.language.as_str().to_owned(),
         timezone: user.timezone.as_str().to_owned(),
-        required_actions: user
-            .required_actions
-            .iter()
-            .map(|action| pb::UserRequiredAction::from(*action) as i32)
-            .collect(),
+        required_actions: required_actions(&user.required_actions, generation),
         refresh_timeout: user.refresh_timeout,
         tags: Some(struct_from_json(user.tags.as_map())),
         domain_id: user.domain_id.as_str().to_owned(),
@@ -325,23 +323,68 @@ pub fn role_binding_info(binding: &RoleBinding) -> pb::RoleBindingInfo {
     }
 }
 
-/// A user as `find` shows it.
+/// A user as the seeds' `find` shows it.
 pub fn user_summary_info(user: &UserSummary) -> pb::UserSummaryInfo {
+    let UserSummary {
+        user_id,
+        name,
+        state,
+        auth_type: _,
+    } = user;
     pb::UserSummaryInfo {
-        user_id: user.user_id.as_str().to_owned(),
-        name: user.name.as_str().to_owned(),
-        state: match user.state {
-            UserState::Enabled => pb::user_summary_info::State::Enabled,
-            UserState::Disabled => pb::user_summary_info::State::Disabled,
-            UserState::Pending => pb::user_summary_info::State::Pending,
-        } as i32,
+        user_id: user_id.as_str().to_owned(),
+        name: name.as_str().to_owned(),
+        state: summary_state(*state) as i32,
     }
 }
 
-impl From<RequiredAction> for pb::UserRequiredAction {
+/// A user as the current generation's `find` shows it: with its `auth_type`.
+pub fn current_user_summary_info(user: &UserSummary) -> current::UserSummaryInfo {
+    let UserSummary {
+        user_id,
+        name,
+        state,
+        auth_type: kind,
+    } = user;
+    current::UserSummaryInfo {
+        user_id: user_id.as_str().to_owned(),
+        name: name.as_str().to_owned(),
+        state: summary_state(*state) as i32,
+        auth_type: auth_type(*kind) as i32,
+    }
+}
+
+/// A summary's state (both generations number it alike).
+fn summary_state(state: UserState) -> pb::user_summary_info::State {
+    use pb::user_summary_info::State;
+    match state {
+        UserState::Enabled => State::Enabled,
+        UserState::Disabled => State::Disabled,
+        UserState::Pending => State::Pending,
+    }
+}
+
+/// Required actions as `generation` numbers them; the seeds' has no ENFORCE_MFA, so its
+/// clients are not shown it (`Token.issue` and `grant` still hold the user to it).
+fn required_actions(actions: &[RequiredAction], generation: ApiGeneration) -> Vec<i32> {
+    actions
+        .iter()
+        .filter_map(|action| match generation {
+            ApiGeneration::Seeds => match action {
+                RequiredAction::UpdatePassword => Some(pb::UserRequiredAction::UpdatePassword),
+                RequiredAction::EnforceMfa => None,
+            }
+            .map(|action| action as i32),
+            ApiGeneration::Current => Some(current::UserRequiredAction::from(*action) as i32),
+        })
+        .collect()
+}
+
+impl From<RequiredAction> for current::UserRequiredAction {
     fn from(action: RequiredAction) -> Self {
         match action {
             RequiredAction::UpdatePassword => Self::UpdatePassword,
+            RequiredAction::EnforceMfa => Self::EnforceMfa,
         }
     }
 }
@@ -352,9 +395,9 @@ pub fn wire_enum<E: TryFrom<i32>>(value: i32, field: &'static str) -> Result<E> 
     E::try_from(value).map_err(|_| Error::invalid(field, format!("unknown value {value}")))
 }
 
-impl From<pb::workspace_user_find_request::State> for Option<UserState> {
-    fn from(state: pb::workspace_user_find_request::State) -> Self {
-        use pb::workspace_user_find_request::State;
+impl From<current::workspace_user_find_request::State> for Option<UserState> {
+    fn from(state: current::workspace_user_find_request::State) -> Self {
+        use current::workspace_user_find_request::State;
         match state {
             State::None => None,
             State::Enabled => Some(UserState::Enabled),

@@ -1,13 +1,17 @@
 //! The gRPC services, one file each. Handlers are thin: they unpack the request into domain
-//! types, call one function of `service`, and convert the answer.
+//! types, call one function of `service`, and convert the answer. The files named after a
+//! service speak the seeds' API generation; `current` is the current generation's face of
+//! the services whose messages differ, over the same handlers.
 
 mod convert;
+mod current;
 mod domain;
 mod query;
 mod token;
 mod user_profile;
 mod workspace_user;
 
+pub use current::{CurrentUserProfileApi, CurrentWorkspaceUserApi};
 pub use domain::DomainApi;
 pub use token::TokenApi;
 pub use user_profile::UserProfileApi;

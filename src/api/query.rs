@@ -26,12 +26,21 @@ pub fn search(query: Option<pb::Query>) -> Result<Search> {
         only,
         keyword,
         unwind,
+        lookup,
+        add_fields,
     } = query;
     if unwind.is_some() {
         return Err(Error::invalid(
             "query.unwind",
             "is not supported in list queries; use stat",
         ));
+    }
+    // The current generation's joins and computed fields: refused, never dropped unseen.
+    if lookup.is_some() {
+        return Err(Error::invalid("query.lookup", "is not supported"));
+    }
+    if add_fields.is_some() {
+        return Err(Error::invalid("query.add_fields", "is not supported"));
     }
     Ok(Search {
         filter: conditions(filter, "query.filter")?,

@@ -9,14 +9,13 @@ use super::convert::{
     struct_string, tags_from_struct, user_info,
 };
 use crate::auth::{Permission, Principal};
+use crate::config::ApiGeneration;
 use crate::context::Context;
 use crate::domain::{
     Code, DomainId, Email, Language, Name, Password, Timezone, UserId, WorkspaceGroupId,
 };
 use crate::error::Error;
-use crate::pb::compat::{
-    UpdatePasswordUserProfileRequest, user_profile_server::UserProfile as LaterUserProfile,
-};
+use crate::pb::current::identity::UpdatePasswordUserProfileRequest;
 use crate::pb::identity::{
     ConfirmEmailRequest, ConfirmMfaRequest, DisableMfaRequest, EnableMfaRequest,
     MyWorkspaceGroupsInfo, MyWorkspacesInfo, UpdateUserProfileRequest, UserInfo,
@@ -26,15 +25,22 @@ use crate::pb::identity::{
 use crate::service::profile::{self, ProfileUpdate};
 use crate::service::{reset, workspaces};
 
-/// The UserProfile service.
+/// The UserProfile service: the seeds' generation's face, and the calls the current
+/// generation's face (`api::current`) shares with it.
 pub struct UserProfileApi {
     ctx: Arc<Context>,
+    generation: ApiGeneration,
 }
 
 impl UserProfileApi {
-    /// The service on shared state.
-    pub fn new(ctx: Arc<Context>) -> Self {
-        Self { ctx }
+    /// The service on shared state, answering as `generation` does.
+    pub fn new(ctx: Arc<Context>, generation: ApiGeneration) -> Self {
+        Self { ctx, generation }
+    }
+
+    /// A user as this generation's `UserInfo`.
+    fn info(&self, user: &crate::domain::User) -> UserInfo {
+        user_info(user, self.generation)
     }
 
     /// The signed-in caller of a call that reads its account.
@@ -80,16 +86,12 @@ impl UserProfile for UserProfileApi {
             timezone,
             tags,
         } = request.into_inner();
+        let password = given(password).map(|p| Password::parse(&p)).transpose()?;
         let update = ProfileUpdate {
-            password: given(password).map(|p| Password::parse(&p)).transpose()?,
-            name: given(name).map(|n| Name::parse(&n)).transpose()?,
-            email: given(email).map(|e| Email::parse(&e)).transpose()?,
-            language: given(language).map(|l| Language::parse(&l)).transpose()?,
-            timezone: given(timezone).map(|t| Timezone::parse(&t)).transpose()?,
-            tags: tags.map(tags_from_struct).transpose()?,
+            password,
+            ..profile_update(name, email, language, timezone, tags)?
         };
-        let user = profile::update(&self.ctx, &caller, update).await?;
-        Ok(Response::new(user_info(&user)))
+        self.apply(&caller, update).await
     }
 
     async fn verify_email(
@@ -111,7 +113,7 @@ impl UserProfile for UserProfileApi {
         let ConfirmEmailRequest { verify_code } = request.into_inner();
         let code = Code::parse("verify_code", &verify_code)?;
         let user = profile::confirm_email(&self.ctx, &caller, code).await?;
-        Ok(Response::new(user_info(&user)))
+        Ok(Response::new(self.info(&user)))
     }
 
     async fn reset_password(
@@ -134,7 +136,7 @@ impl UserProfile for UserProfileApi {
             .map(|e| Email::parse(&e))
             .transpose()?;
         let (user, enrollment) = profile::enable_mfa(&self.ctx, &caller, &mfa_type, email).await?;
-        let mut info = user_info(&user);
+        let mut info = self.info(&user);
         // The one time an OTP secret is shown: in the answer that made it.
         if let (Some(enrollment), Some(mfa)) = (enrollment, info.mfa.as_mut()) {
             let mut options = serde_json::Map::new();
@@ -152,7 +154,7 @@ impl UserProfile for UserProfileApi {
         let caller = self.caller(&request).await?;
         let DisableMfaRequest {} = request.into_inner();
         let user = profile::disable_mfa(&self.ctx, &caller).await?;
-        Ok(Response::new(user_info(&user)))
+        Ok(Response::new(self.info(&user)))
     }
 
     async fn confirm_mfa(
@@ -163,7 +165,7 @@ impl UserProfile for UserProfileApi {
         let ConfirmMfaRequest { verify_code } = request.into_inner();
         let code = Code::parse("verify_code", &verify_code)?;
         let user = profile::confirm_mfa(&self.ctx, &caller, code).await?;
-        Ok(Response::new(user_info(&user)))
+        Ok(Response::new(self.info(&user)))
     }
 
     async fn get(
@@ -174,7 +176,7 @@ impl UserProfile for UserProfileApi {
         let UserProfileRequest {
             workspace_group_id: _,
         } = request.into_inner();
-        Ok(Response::new(user_info(profile::get(&caller))))
+        Ok(Response::new(self.info(profile::get(&caller))))
     }
 
     async fn get_workspaces(
@@ -210,11 +212,30 @@ fn count(len: usize) -> Result<i32, Error> {
     i32::try_from(len).map_err(|_| Error::internal("more results than an int32 can count"))
 }
 
-/// The UserProfile methods of a later API generation (spaceone-api 2.0.330 on), served
-/// beside the seeds' under their upstream names (see `server::later_methods`).
-#[tonic::async_trait]
-impl LaterUserProfile for UserProfileApi {
-    async fn update_password(
+impl UserProfileApi {
+    /// `update` in either generation, once its request is a `ProfileUpdate`.
+    pub(super) async fn apply(
+        &self,
+        caller: &Principal,
+        update: ProfileUpdate,
+    ) -> Result<Response<UserInfo>, Status> {
+        let user = profile::update(&self.ctx, caller, update).await?;
+        Ok(Response::new(self.info(&user)))
+    }
+
+    /// `update` of the current generation, which has no password field: a signed-in caller
+    /// only (a reset link's token allows nothing but a new password).
+    pub(super) async fn update_without_password<T>(
+        &self,
+        request: &Request<T>,
+        update: ProfileUpdate,
+    ) -> Result<Response<UserInfo>, Status> {
+        let caller = self.caller(request).await?;
+        self.apply(&caller, update).await
+    }
+
+    /// `update_password` (spaceone-api 2.0.330 on), served in both generations.
+    pub(super) async fn update_password(
         &self,
         request: Request<UpdatePasswordUserProfileRequest>,
     ) -> Result<Response<UserInfo>, Status> {
@@ -237,6 +258,24 @@ impl LaterUserProfile for UserProfileApi {
             client,
         )
         .await?;
-        Ok(Response::new(user_info(&user)))
+        Ok(Response::new(self.info(&user)))
     }
+}
+
+/// The profile fields both generations' `update` carry, parsed (no password).
+pub(super) fn profile_update(
+    name: String,
+    email: String,
+    language: String,
+    timezone: String,
+    tags: Option<prost_types::Struct>,
+) -> Result<ProfileUpdate, Error> {
+    Ok(ProfileUpdate {
+        password: None,
+        name: given(name).map(|n| Name::parse(&n)).transpose()?,
+        email: given(email).map(|e| Email::parse(&e)).transpose()?,
+        language: given(language).map(|l| Language::parse(&l)).transpose()?,
+        timezone: given(timezone).map(|t| Timezone::parse(&t)).transpose()?,
+        tags: tags.map(tags_from_struct).transpose()?,
+    })
 }

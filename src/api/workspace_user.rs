@@ -11,14 +11,14 @@ use super::{client_of, query};
 use crate::auth::{Permission, Principal};
 use crate::context::Context;
 use crate::domain::{
-    Email, Language, Listing, Member, MemberFilter, Name, NewUser, Password, RoleId, RoleType,
-    Timezone, UserId, WorkspaceId,
+    Email, FindFilter, Language, Listing, Member, MemberFilter, Name, NewUser, Password, RoleId,
+    RoleType, Timezone, UserId, UserSummary, WorkspaceId,
 };
 use crate::error::Error;
+use crate::pb::current::identity::{WorkspaceUserFindRequest, workspace_user_find_request};
 use crate::pb::identity::{
-    AuthType as WireAuthType, CreateWorkspaceUserRequest, UsersSummaryInfo,
-    WorkspaceUserFindRequest, WorkspaceUserInfo, WorkspaceUserRequest, WorkspaceUserSearchQuery,
-    WorkspaceUserStatQuery, WorkspaceUsersInfo, workspace_user_find_request,
+    AuthType as WireAuthType, CreateWorkspaceUserRequest, UsersSummaryInfo, WorkspaceUserInfo,
+    WorkspaceUserRequest, WorkspaceUserSearchQuery, WorkspaceUserStatQuery, WorkspaceUsersInfo,
     workspace_user_search_query, workspace_user_server::WorkspaceUser,
 };
 use crate::service::workspace_users::{self, NewMember};
@@ -113,29 +113,7 @@ impl WorkspaceUser for WorkspaceUserApi {
         &self,
         request: Request<WorkspaceUserFindRequest>,
     ) -> Result<Response<UsersSummaryInfo>, Status> {
-        // As the reference: find lists users outside the workspace, so it takes `.write`.
-        let caller = self
-            .caller(&request, Permission::WorkspaceUserWrite)
-            .await?;
-        let client = client_of(&request);
-        let WorkspaceUserFindRequest {
-            keyword,
-            state,
-            page,
-            workspace_id,
-        } = request.into_inner();
-        let state = wire_enum::<workspace_user_find_request::State>(state, "state")?.into();
-        let workspace_id = given(workspace_id).map(WorkspaceId::new);
-        let found = workspace_users::find(
-            &self.ctx,
-            &caller,
-            client,
-            workspace_id.as_ref(),
-            given(keyword),
-            state,
-            page.map(query::page),
-        )
-        .await?;
+        let found = self.find_users(request).await?;
         Ok(Response::new(UsersSummaryInfo {
             results: found.results.iter().map(user_summary_info).collect(),
             total_count: count(found.total_count),
@@ -205,6 +183,39 @@ impl WorkspaceUser for WorkspaceUserApi {
     }
 }
 
+impl WorkspaceUserApi {
+    /// `find` in either generation, up to its answer: both decode the request into one
+    /// type, whichever layout the client sent (see `pb::codec`).
+    pub(super) async fn find_users(
+        &self,
+        request: Request<WorkspaceUserFindRequest>,
+    ) -> Result<Listing<UserSummary>, Status> {
+        // As the reference: find lists users outside the workspace, so it takes `.write`.
+        let caller = self
+            .caller(&request, Permission::WorkspaceUserWrite)
+            .await?;
+        let client = client_of(&request);
+        let WorkspaceUserFindRequest {
+            keyword,
+            state,
+            auth_type,
+            page,
+            workspace_id,
+        } = request.into_inner();
+        let filter = FindFilter {
+            keyword: given(keyword),
+            state: wire_enum::<workspace_user_find_request::State>(state, "state")?.into(),
+            auth_type: wire_enum::<WireAuthType>(auth_type, "auth_type")?.into(),
+        };
+        let workspace_id = given(workspace_id).map(WorkspaceId::new);
+        let page = page.map(query::page);
+        let found =
+            workspace_users::find(&self.ctx, &caller, client, workspace_id.as_ref(), filter, page)
+                .await?;
+        Ok(found)
+    }
+}
+
 /// A page of members as `WorkspaceUsersInfo`, with the fields its query's `only` asked for.
 fn workspace_users_info(listing: &Listing<Member>) -> WorkspaceUsersInfo {
     WorkspaceUsersInfo {
@@ -218,6 +229,6 @@ fn workspace_users_info(listing: &Listing<Member>) -> WorkspaceUsersInfo {
 }
 
 /// A count as the wire's `int32`, saturating.
-fn count(total: u64) -> i32 {
+pub(super) fn count(total: u64) -> i32 {
     i32::try_from(total).unwrap_or(i32::MAX)
 }

@@ -216,6 +216,7 @@ impl Clients {
                 let request = WorkspaceUserFindRequest {
                     keyword: FIND_KEYWORD.into(),
                     state: 0,
+                    auth_type: 0,
                     page: Some(Page {
                         start: 1,
                         limit: PAGE_SIZE,

@@ -19,7 +19,8 @@ pub use ids::{CodeId, DomainId, RoleBindingId, RoleId, UserId, WorkspaceGroupId,
 pub use otp::OtpSecret;
 pub use password::{Password, PasswordHasher};
 pub use records::{
-    AuthType, CredentialStamp, Domain, DomainState, KeyListing, KeyPurpose, Listing, Member,
+    AuthType, CredentialStamp, Domain, DomainState, FindFilter, KeyListing, KeyPurpose, Listing,
+    Member,
     MemberFilter, Mfa, MfaState, MfaType, NewUser, OneTimeCode, RequiredAction, RoleBinding,
     SigningKey, User, UserState, UserSummary, UserView, Workspace, WorkspaceGroup,
     WorkspaceGroupMember, WorkspaceState, WorkspaceWithRole,

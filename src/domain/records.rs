@@ -67,6 +67,9 @@ named_enum!(
     RequiredAction, "required_actions" {
         /// Change the password (set by an administrator's reset).
         UpdatePassword = "UPDATE_PASSWORD",
+        /// Keep multi-factor authentication on (set by an administrator): until MFA is on,
+        /// the user may only turn it on; while it is on, the user cannot turn it off.
+        EnforceMfa = "ENFORCE_MFA",
     }
 );
 
@@ -168,6 +171,21 @@ impl User {
     pub fn must_update_password(&self) -> bool {
         self.required_actions
             .contains(&RequiredAction::UpdatePassword)
+    }
+
+    /// Whether an administrator enforces MFA for the user (ENFORCE_MFA).
+    pub fn mfa_enforced(&self) -> bool {
+        self.required_actions.contains(&RequiredAction::EnforceMfa)
+    }
+
+    /// Whether MFA is enforced for the user and not on yet: it must turn MFA on before
+    /// anything else.
+    pub fn must_enable_mfa(&self) -> bool {
+        self.mfa_enforced()
+            && !self
+                .mfa
+                .as_ref()
+                .is_some_and(|mfa| mfa.state == MfaState::Enabled)
     }
 
     /// Whether the user holds a domain-wide DOMAIN_ADMIN binding.
@@ -488,6 +506,20 @@ pub struct UserSummary {
     pub name: Name,
     /// ENABLED, DISABLED or PENDING.
     pub state: UserState,
+    /// LOCAL or EXTERNAL.
+    pub auth_type: AuthType,
+}
+
+/// What `WorkspaceUser.find` looks for among the users outside a workspace; `None` does
+/// not narrow.
+#[derive(Debug, Clone, Default)]
+pub struct FindFilter {
+    /// Held, folded, by the user id or the name.
+    pub keyword: Option<String>,
+    /// In this state.
+    pub state: Option<UserState>,
+    /// Of this kind.
+    pub auth_type: Option<AuthType>,
 }
 
 /// The request's plain fields that narrow a member list; `None` does not narrow.

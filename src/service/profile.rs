@@ -350,10 +350,21 @@ pub async fn disable_mfa(ctx: &Context, caller: &Principal) -> Result<User> {
     if !mfa_on(user) {
         return Err(Error::precondition("MFA is not enabled"));
     }
+    refuse_if_enforced(user)?;
     if !uses_otp(user) {
         codes::send(ctx, user, CodePurpose::DisableMfa, &mfa_address(user)?).await?;
     }
     reread(ctx, user).await
+}
+
+/// Refuses to turn MFA off for a user an administrator enforces it for (ENFORCE_MFA).
+fn refuse_if_enforced(user: &User) -> Result<()> {
+    if user.mfa_enforced() {
+        return Err(Error::precondition(
+            "MFA is enforced for this user (ENFORCE_MFA); only an administrator can lift that",
+        ));
+    }
+    Ok(())
 }
 
 /// Confirms the pending MFA change with its code: turns MFA on after `enable_mfa`, off after
@@ -371,6 +382,7 @@ pub async fn confirm_mfa(ctx: &Context, caller: &Principal, code: Code) -> Resul
         ));
     };
     let (purpose, changed) = if mfa_on(user) {
+        refuse_if_enforced(user)?;
         // Off: the address or secret is forgotten with the rest of the settings.
         let off = Mfa {
             state: MfaState::Disabled,

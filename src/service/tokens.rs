@@ -162,8 +162,9 @@ pub async fn issue(ctx: &Context, sign_in: SignIn) -> Result<IssuedTokens> {
     let keys = ctx.keys.signing_keys(&domain_id).await?;
     let mut access = Claims::for_user(TokenKind::Access, &user, lifetime, now.timestamp())
         .with_role(TokenRole::User, None);
-    if user.must_update_password() {
-        // As the reference does: such a user may change its password and nothing else.
+    if user.must_update_password() || user.must_enable_mfa() {
+        // As the reference does for UPDATE_PASSWORD: such a user may change its own account
+        // (its password, or turn MFA on) and nothing else.
         access.permissions = vec![UPDATE_PASSWORD_PERMISSION.to_owned()];
     }
     let refresh = Claims::for_user(
@@ -439,6 +440,9 @@ pub async fn grant(ctx: &Context, request: GrantRequest) -> Result<Granted> {
     let (refresh, user) = ctx.auth.verify_refresh(&refresh_token).await?;
     if user.must_update_password() {
         return Err(Error::UpdatePasswordRequired);
+    }
+    if user.must_enable_mfa() {
+        return Err(Error::MfaEnforced);
     }
     if domain_id.is_some_and(|asked| asked != refresh.did) {
         return Err(Error::authentication("the token belongs to another domain"));

@@ -7,7 +7,7 @@ use std::net::IpAddr;
 use crate::auth::Principal;
 use crate::context::Context;
 use crate::domain::{
-    AuthType, Listing, Member, MemberFilter, NewUser, Password, QuerySlot, RequiredAction,
+    AuthType, FindFilter, Listing, Member, MemberFilter, NewUser, Password, QuerySlot, RequiredAction,
     ResourceGroup, RoleBinding, RoleBindingId, RoleId, RoleType, TokenRole, UserId, UserState,
     UserSummary, WorkspaceId, WorkspaceState,
 };
@@ -159,12 +159,11 @@ pub async fn find(
     caller: &Principal,
     client: Option<IpAddr>,
     workspace_id: Option<&WorkspaceId>,
-    keyword: Option<String>,
-    state: Option<UserState>,
+    filter: FindFilter,
     page: Option<query::Page>,
 ) -> Result<Listing<UserSummary>> {
     let workspace_id = workspace_for(ctx, caller, workspace_id, Access::Read).await?;
-    if let Some(keyword) = &keyword {
+    if let Some(keyword) = &filter.keyword {
         if keyword.chars().count() > query::MAX_VALUE_CHARS {
             return Err(Error::invalid(
                 "keyword",
@@ -180,15 +179,8 @@ pub async fn find(
     }
     let window = window(page)?;
     let _turn = query_turn(ctx, caller, client).await?;
-    store::members::find_outside(
-        &ctx.store,
-        caller.domain_id(),
-        &workspace_id,
-        keyword.as_deref(),
-        state,
-        window,
-    )
-    .await
+    store::members::find_outside(&ctx.store, caller.domain_id(), &workspace_id, &filter, window)
+        .await
 }
 
 /// An aggregation over the workspace's users.

@@ -17,8 +17,8 @@ use tracing::instrument;
 
 use super::{Executor, conn};
 use crate::domain::{
-    DomainId, Email, Language, Listing, Member, MemberFilter, Name, ResourceGroup, RoleBinding,
-    RoleType, Tags, Timezone, UserId, UserState, UserSummary, UserView, WORKSPACE_WILDCARD,
+    DomainId, Email, FindFilter, Language, Listing, Member, MemberFilter, Name, ResourceGroup, RoleBinding,
+    RoleType, Tags, Timezone, UserId, UserSummary, UserView, WORKSPACE_WILDCARD,
     WorkspaceId,
 };
 use crate::error::{Error, Result};
@@ -262,8 +262,7 @@ pub async fn find_outside(
     db: &impl Executor,
     domain_id: &DomainId,
     workspace_id: &WorkspaceId,
-    keyword: Option<&str>,
-    state: Option<UserState>,
+    filter: &FindFilter,
     window: Window,
 ) -> Result<Listing<UserSummary>> {
     let u = Alias::new("u");
@@ -290,10 +289,18 @@ pub async fn find_outside(
         .from_as(Alias::new("users"), u.clone())
         .and_where(Expr::col((u.clone(), Alias::new("domain_id"))).eq(domain_id))
         .and_where(Expr::exists(membership).not());
+    let FindFilter {
+        keyword,
+        state,
+        auth_type,
+    } = filter;
     if let Some(state) = state {
         matching.and_where(Expr::col((u.clone(), Alias::new("state"))).eq(state.as_str()));
     }
-    if let Some(keyword) = keyword.filter(|k| !k.is_empty()) {
+    if let Some(auth_type) = auth_type {
+        matching.and_where(Expr::col((u.clone(), Alias::new("auth_type"))).eq(auth_type.as_str()));
+    }
+    if let Some(keyword) = keyword.as_deref().filter(|k| !k.is_empty()) {
         matching.cond_where(holds_keyword(&u, keyword));
     }
     let mut counting = matching.clone();
@@ -304,6 +311,7 @@ pub async fn find_outside(
         (u.clone(), Alias::new("user_id")),
         (u.clone(), Alias::new("name")),
         (u.clone(), Alias::new("state")),
+        (u.clone(), Alias::new("auth_type")),
     ])
     .order_by((u, Alias::new("user_id")), sea_orm::sea_query::Order::Asc)
     .limit(window.limit)
@@ -316,6 +324,7 @@ pub async fn find_outside(
                 user_id: row.try_get("", "user_id")?,
                 name: Name::from_stored(row.try_get("", "name")?),
                 state: row.try_get("", "state")?,
+                auth_type: row.try_get("", "auth_type")?,
             })
         })
         .collect::<Result<_>>()?;

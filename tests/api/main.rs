@@ -11,6 +11,7 @@ mod codes;
 mod domain;
 mod edge;
 mod folding;
+mod generations;
 mod input_limits;
 mod logs;
 mod mail;

@@ -501,8 +501,10 @@ async fn upgrading_folds_the_text_of_every_existing_user() {
         &upgraded.ctx.store,
         &acme.id(),
         &workspace_id,
-        Some("ü119@"),
-        None,
+        &spaceid::domain::FindFilter {
+            keyword: Some("ü119@".into()),
+            ..Default::default()
+        },
         window,
     )
     .await

@@ -2,7 +2,7 @@
 //! generation too): the current password unless the user must change its password, counted
 //! like a sign-in; never the same password again; every earlier token ends.
 
-use spaceid::pb::{compat::UpdatePasswordUserProfileRequest, identity::UserInfo};
+use spaceid::pb::{current::identity::UpdatePasswordUserProfileRequest, identity::UserInfo};
 use spaceid::store::users::UserChanges;
 use tonic::Code;
 
@@ -166,22 +166,4 @@ async fn a_user_that_must_change_its_password_needs_no_current_one() {
         "ERROR_REQUIRED_PARAMETER",
         &["current_password"],
     );
-}
-
-#[tokio::test]
-async fn reflection_still_shows_the_seeds_user_profile_and_the_later_route_is_not_its_own() {
-    let app = TestApp::spawn().await;
-    let acme = app.domain("acme").await;
-    let token = app.access_token(&acme.domain_id, &acme.admin_id).await;
-    let mut grpc = tonic::client::Grpc::new(app.raw_channel().await);
-    grpc.ready().await.unwrap();
-    let status = grpc
-        .unary::<_, UserInfo, _>(
-            authed(UpdatePasswordUserProfileRequest::default(), &token),
-            http::uri::PathAndQuery::from_static("/spaceid.compat.v2.UserProfile/update_password"),
-            tonic_prost::ProstCodec::default(),
-        )
-        .await
-        .unwrap_err();
-    assert_eq!(status.code(), Code::Unimplemented, "{status:?}");
 }

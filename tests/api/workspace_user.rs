@@ -318,6 +318,7 @@ async fn find_shows_domain_users_outside_the_workspace() {
     let find = |keyword: &str, page: Option<Page>| WorkspaceUserFindRequest {
         keyword: keyword.to_owned(),
         state: 0,
+        auth_type: 0,
         page,
         workspace_id: String::new(),
     };
