@@ -54,7 +54,11 @@ fn module(package: &str, current: bool) -> String {
 /// is `EnableMfaRequest`).
 fn rust_path(name: &str, current: bool) -> String {
     let (package, ident) = name[1..].rsplit_once('.').expect("a packaged name");
-    format!("{}::{}", module(package, current), ident.to_upper_camel_case())
+    format!(
+        "{}::{}",
+        module(package, current),
+        ident.to_upper_camel_case()
+    )
 }
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {

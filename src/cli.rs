@@ -12,9 +12,9 @@ use crate::bench::{self, BenchOptions, Scenario};
 use crate::config::{GlobalSettings, Settings};
 use crate::context::Context;
 use crate::domain::{
-    AuthType, DomainId, Email, Language, Name, NewUser, Password, RoleBinding, RoleBindingId,
-    RoleId, SystemToken, SystemTokenName, Tags, Timezone, User, UserId, UserState, Workspace,
-    WorkspaceId, format_time, quoted, system_tokens::parse_lifetime,
+    AuthType, DomainId, Email, Language, Name, NewUser, Password, RequiredAction, RoleBinding,
+    RoleBindingId, RoleId, SystemToken, SystemTokenName, Tags, Timezone, User, UserId, UserState,
+    Workspace, WorkspaceId, format_time, quoted, system_tokens::parse_lifetime,
 };
 use crate::error::{Error, Result};
 use crate::service::admin::{self, GroupMember};
@@ -275,6 +275,27 @@ pub enum UserCommand {
     Enable(UserRef),
     /// Delete a user with its role bindings; its tokens stop working at once.
     Delete(UserRef),
+    /// Replace what a user must do first: UPDATE_PASSWORD (change its password) and
+    /// ENFORCE_MFA (turn MFA on, and keep it on). No --action clears them.
+    SetRequiredActions(RequiredActionsArgs),
+}
+
+/// `spaceid user set-required-actions`.
+#[derive(Debug, clap::Args)]
+pub struct RequiredActionsArgs {
+    /// The domain.
+    #[arg(long)]
+    pub domain_id: DomainId,
+    /// The user id.
+    #[arg(long)]
+    pub user_id: UserId,
+    /// A required action: UPDATE_PASSWORD or ENFORCE_MFA (repeat for both).
+    #[arg(long = "action", value_parser = required_action)]
+    pub actions: Vec<RequiredAction>,
+}
+
+fn required_action(value: &str) -> std::result::Result<RequiredAction, String> {
+    RequiredAction::parse(value).map_err(|error| error.to_string())
 }
 
 /// One user of a domain.
@@ -524,6 +545,14 @@ async fn run_user(ctx: &Context, command: UserCommand) -> Result<Value> {
             admin::delete_user(ctx, &domain_id, &user_id).await?;
             Ok(json!({"domain_id": domain_id, "user_id": user_id, "deleted": true}))
         }
+        UserCommand::SetRequiredActions(RequiredActionsArgs {
+            domain_id,
+            user_id,
+            actions,
+        }) => {
+            let user = admin::set_required_actions(ctx, &domain_id, &user_id, actions).await?;
+            Ok(user_json(&user))
+        }
     }
 }
 
@@ -662,6 +691,11 @@ fn user_json(user: &User) -> Value {
         "state": user.state.as_str(),
         "email": user.email.as_ref().map_or("", |email| email.as_str()),
         "auth_type": user.auth_type.as_str(),
+        "required_actions": user
+            .required_actions
+            .iter()
+            .map(|action| action.as_str())
+            .collect::<Vec<_>>(),
         "domain_id": user.domain_id,
         "created_at": format_time(user.created_at),
     })

@@ -2,12 +2,12 @@
 
 use prost_types::{ListValue, Struct, Value, value::Kind};
 
+use crate::config::ApiGeneration;
 use crate::domain::{
     AuthType, Member, Mfa, MfaState, RequiredAction, ResourceGroup, RoleBinding, RoleType, Tags,
     User, UserState, UserSummary, WorkspaceGroupMember, WorkspaceState, WorkspaceWithRole,
     format_time,
 };
-use crate::config::ApiGeneration;
 use crate::error::{Error, Label, Result};
 use crate::pb::current::identity as current;
 use crate::pb::identity as pb;

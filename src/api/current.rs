@@ -17,10 +17,9 @@ use crate::pb::current::identity::{
 };
 use crate::pb::identity::{
     ConfirmEmailRequest, ConfirmMfaRequest, CreateWorkspaceUserRequest, DisableMfaRequest,
-    EnableMfaRequest, MyWorkspaceGroupsInfo, MyWorkspacesInfo, UserInfo,
-    UserPasswordResetRequest, UserProfileRequest, VerifyEmailRequest,
-    WorkspaceGroupUserProfileRequest, WorkspaceUserInfo, WorkspaceUserRequest,
-    WorkspaceUserSearchQuery, WorkspaceUserStatQuery, WorkspaceUsersInfo,
+    EnableMfaRequest, MyWorkspaceGroupsInfo, MyWorkspacesInfo, UserInfo, UserPasswordResetRequest,
+    UserProfileRequest, VerifyEmailRequest, WorkspaceGroupUserProfileRequest, WorkspaceUserInfo,
+    WorkspaceUserRequest, WorkspaceUserSearchQuery, WorkspaceUserStatQuery, WorkspaceUsersInfo,
     user_profile_server::UserProfile as SeedsUserProfile,
     workspace_user_server::WorkspaceUser as SeedsWorkspaceUser,
 };
@@ -157,7 +156,11 @@ impl WorkspaceUser for CurrentWorkspaceUserApi {
     ) -> Result<Response<UsersSummaryInfo>, Status> {
         let found = self.0.find_users(request).await?;
         Ok(Response::new(UsersSummaryInfo {
-            results: found.results.iter().map(current_user_summary_info).collect(),
+            results: found
+                .results
+                .iter()
+                .map(current_user_summary_info)
+                .collect(),
             total_count: super::workspace_user::count(found.total_count),
         }))
     }

@@ -209,9 +209,15 @@ impl WorkspaceUserApi {
         };
         let workspace_id = given(workspace_id).map(WorkspaceId::new);
         let page = page.map(query::page);
-        let found =
-            workspace_users::find(&self.ctx, &caller, client, workspace_id.as_ref(), filter, page)
-                .await?;
+        let found = workspace_users::find(
+            &self.ctx,
+            &caller,
+            client,
+            workspace_id.as_ref(),
+            filter,
+            page,
+        )
+        .await?;
         Ok(found)
     }
 }

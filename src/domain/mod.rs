@@ -20,9 +20,8 @@ pub use otp::OtpSecret;
 pub use password::{Password, PasswordHasher};
 pub use records::{
     AuthType, CredentialStamp, Domain, DomainState, FindFilter, KeyListing, KeyPurpose, Listing,
-    Member,
-    MemberFilter, Mfa, MfaState, MfaType, NewUser, OneTimeCode, RequiredAction, RoleBinding,
-    SigningKey, User, UserState, UserSummary, UserView, Workspace, WorkspaceGroup,
+    Member, MemberFilter, Mfa, MfaState, MfaType, NewUser, OneTimeCode, RequiredAction,
+    RoleBinding, SigningKey, User, UserState, UserSummary, UserView, Workspace, WorkspaceGroup,
     WorkspaceGroupMember, WorkspaceState, WorkspaceWithRole,
 };
 pub use roles::{ResourceGroup, Role, RoleType, TokenRole, WORKSPACE_WILDCARD};

@@ -182,10 +182,10 @@ impl User {
     /// anything else.
     pub fn must_enable_mfa(&self) -> bool {
         self.mfa_enforced()
-            && !self
+            && self
                 .mfa
                 .as_ref()
-                .is_some_and(|mfa| mfa.state == MfaState::Enabled)
+                .is_none_or(|mfa| mfa.state != MfaState::Enabled)
     }
 
     /// Whether the user holds a domain-wide DOMAIN_ADMIN binding.

@@ -169,7 +169,10 @@ mod tests {
 
     #[test]
     fn the_seeds_page_reads_as_the_current_page() {
-        let page = Page { start: 11, limit: 5 };
+        let page = Page {
+            start: 11,
+            limit: 5,
+        };
         assert_eq!(decoded(seeds_bytes(page)), find(Some(page), 0));
     }
 

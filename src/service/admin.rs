@@ -4,9 +4,9 @@
 use crate::auth::keys;
 use crate::context::Context;
 use crate::domain::{
-    Domain, DomainId, DomainState, KeyPurpose, NewUser, ResourceGroup, Role, RoleBinding,
-    RoleBindingId, RoleId, RoleType, Tags, User, UserId, UserState, Workspace, WorkspaceGroup,
-    WorkspaceGroupId, WorkspaceId, WorkspaceState,
+    Domain, DomainId, DomainState, KeyPurpose, NewUser, RequiredAction, ResourceGroup, Role,
+    RoleBinding, RoleBindingId, RoleId, RoleType, Tags, User, UserId, UserState, Workspace,
+    WorkspaceGroup, WorkspaceGroupId, WorkspaceId, WorkspaceState,
 };
 use crate::error::{Error, Result};
 use crate::store::{self, workspaces::WorkspaceFilter};
@@ -141,6 +141,26 @@ pub async fn set_user_state(
             "user {user_id} changed state meanwhile; try again"
         )));
     }
+    store::users::get(&ctx.store, domain_id, user_id)
+        .await?
+        .ok_or_else(|| Error::not_found("user_id", user_id))
+}
+
+/// Replaces a user's required actions (UPDATE_PASSWORD, ENFORCE_MFA; each at most once, none
+/// clears them). Tokens already issued keep working until they expire, but `Token.grant`
+/// holds a refresh token to the new actions at once.
+pub async fn set_required_actions(
+    ctx: &Context,
+    domain_id: &DomainId,
+    user_id: &UserId,
+    mut actions: Vec<RequiredAction>,
+) -> Result<User> {
+    actions.sort();
+    actions.dedup();
+    store::users::get(&ctx.store, domain_id, user_id)
+        .await?
+        .ok_or_else(|| Error::not_found("user_id", user_id))?;
+    store::users::set_required_actions(&ctx.store, domain_id, user_id, &actions).await?;
     store::users::get(&ctx.store, domain_id, user_id)
         .await?
         .ok_or_else(|| Error::not_found("user_id", user_id))

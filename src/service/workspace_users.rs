@@ -7,9 +7,9 @@ use std::net::IpAddr;
 use crate::auth::Principal;
 use crate::context::Context;
 use crate::domain::{
-    AuthType, FindFilter, Listing, Member, MemberFilter, NewUser, Password, QuerySlot, RequiredAction,
-    ResourceGroup, RoleBinding, RoleBindingId, RoleId, RoleType, TokenRole, UserId, UserState,
-    UserSummary, WorkspaceId, WorkspaceState,
+    AuthType, FindFilter, Listing, Member, MemberFilter, NewUser, Password, QuerySlot,
+    RequiredAction, ResourceGroup, RoleBinding, RoleBindingId, RoleId, RoleType, TokenRole, UserId,
+    UserState, UserSummary, WorkspaceId, WorkspaceState,
 };
 use crate::error::{Error, Result};
 use crate::query::{self, Search, Stat};
@@ -179,8 +179,14 @@ pub async fn find(
     }
     let window = window(page)?;
     let _turn = query_turn(ctx, caller, client).await?;
-    store::members::find_outside(&ctx.store, caller.domain_id(), &workspace_id, &filter, window)
-        .await
+    store::members::find_outside(
+        &ctx.store,
+        caller.domain_id(),
+        &workspace_id,
+        &filter,
+        window,
+    )
+    .await
 }
 
 /// An aggregation over the workspace's users.

@@ -17,8 +17,8 @@ use tracing::instrument;
 
 use super::{Executor, conn};
 use crate::domain::{
-    DomainId, Email, FindFilter, Language, Listing, Member, MemberFilter, Name, ResourceGroup, RoleBinding,
-    RoleType, Tags, Timezone, UserId, UserSummary, UserView, WORKSPACE_WILDCARD,
+    DomainId, Email, FindFilter, Language, Listing, Member, MemberFilter, Name, ResourceGroup,
+    RoleBinding, RoleType, Tags, Timezone, UserId, UserSummary, UserView, WORKSPACE_WILDCARD,
     WorkspaceId,
 };
 use crate::error::{Error, Result};

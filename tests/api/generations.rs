@@ -114,7 +114,9 @@ async fn update_password_in_the_current_generation() {
         )
     };
     assert_status(
-        profile.update_password(change("N3w-Passw0rd!", "wrong")).await,
+        profile
+            .update_password(change("N3w-Passw0rd!", "wrong"))
+            .await,
         Code::InvalidArgument,
         "ERROR_PASSWORD_NOT_MATCHED",
         &["current_password"],
@@ -166,7 +168,11 @@ async fn find_world(app: &TestApp, acme: &TestDomain) -> (String, String) {
         .await
         .expect("an EXTERNAL user");
     }
-    let workspace = app.workspace(acme, "Empty").await.workspace_id.into_string();
+    let workspace = app
+        .workspace(acme, "Empty")
+        .await
+        .workspace_id
+        .into_string();
     let token = app
         .scoped_token(&acme.domain_id, &acme.admin_id, Scope::Domain, "")
         .await
@@ -223,12 +229,19 @@ async fn find_reads_both_layouts_and_filters_by_auth_type_in_either_generation()
             ["external-1@acme.test", "external-2@acme.test"],
             "{generation}"
         );
-        let shown_kind = found.results.iter().map(|u| u.auth_type).collect::<Vec<_>>();
+        let shown_kind = found
+            .results
+            .iter()
+            .map(|u| u.auth_type)
+            .collect::<Vec<_>>();
         let expected = match generation {
             "current" => vec![2, 2],
             _ => vec![0, 0],
         };
-        assert_eq!(shown_kind, expected, "{generation}: auth_type in the answer");
+        assert_eq!(
+            shown_kind, expected,
+            "{generation}: auth_type in the answer"
+        );
         // The seeds' layout: page in field 3, the same page.
         let seeds = SeedsFindRequest {
             keyword: "acme".into(),
@@ -350,7 +363,10 @@ async fn enforced_world(generation: &str, sink: &SmtpSink) -> (TestApp, TestDoma
 async fn enforce_mfa_lets_the_user_do_nothing_but_turn_mfa_on_and_keep_it_on() {
     let sink = SmtpSink::start().await;
     let (app, acme) = enforced_world("current", &sink).await;
-    let tokens = app.issue(&acme.domain_id, BOB, PASSWORD).await.expect("sign in");
+    let tokens = app
+        .issue(&acme.domain_id, BOB, PASSWORD)
+        .await
+        .expect("sign in");
     let claims = claims_of(&tokens.access_token);
     assert_eq!(claims["permissions"], json!(["identity:UserProfile"]));
     assert_status(
@@ -363,7 +379,11 @@ async fn enforce_mfa_lets_the_user_do_nothing_but_turn_mfa_on_and_keep_it_on() {
         &["enable_mfa"],
     );
     let shown = get_profile(&app, &tokens.access_token).await.expect("get");
-    assert_eq!(shown.required_actions, [1], "ENFORCE_MFA, as the current generation numbers it");
+    assert_eq!(
+        shown.required_actions,
+        [1],
+        "ENFORCE_MFA, as the current generation numbers it"
+    );
 
     // Turning MFA on is what the token allows.
     let token = tokens.access_token;
@@ -386,7 +406,10 @@ async fn enforce_mfa_lets_the_user_do_nothing_but_turn_mfa_on_and_keep_it_on() {
 
     // With MFA on, a sign-in in two steps gives a full token.
     let status = app.issue(&acme.domain_id, BOB, PASSWORD).await.unwrap_err();
-    assert!(status.message().starts_with("ERROR_MFA_REQUIRED"), "{status:?}");
+    assert!(
+        status.message().starts_with("ERROR_MFA_REQUIRED"),
+        "{status:?}"
+    );
     let (_, code) = crate::codes::next_code(&sink).await;
     let signed_in = app
         .token()
@@ -419,7 +442,10 @@ async fn enforce_mfa_lets_the_user_do_nothing_but_turn_mfa_on_and_keep_it_on() {
 async fn the_seeds_generation_does_not_show_enforce_mfa_but_holds_the_user_to_it() {
     let sink = SmtpSink::start().await;
     let (app, acme) = enforced_world("seeds", &sink).await;
-    let tokens = app.issue(&acme.domain_id, BOB, PASSWORD).await.expect("sign in");
+    let tokens = app
+        .issue(&acme.domain_id, BOB, PASSWORD)
+        .await
+        .expect("sign in");
     let shown = app
         .user_profile()
         .await

@@ -1,13 +1,15 @@
 """Client-side helpers for the conformance suite: token calls, JWT decoding, reflection.
 
 Everything here speaks to the server the way a SpaceONE client would: through the
-published `spaceone-api==2.0.300` stubs and grpcio, never through the repository's protos.
+published stubs (`spaceone-api==2.0.300`, or 2.0.435 for the current generation) and grpcio,
+never through the repository's protos.
 """
 
 from __future__ import annotations
 
 import base64
 import json
+import os
 import re
 import time
 from typing import Any, Iterable
@@ -19,6 +21,9 @@ from spaceone.api.identity.v2 import (token_pb2, token_pb2_grpc, user_profile_pb
                                       user_profile_pb2_grpc)
 
 PASSWORD = "Passw0rd!x"
+# The API generation the server under test speaks; run.sh installs the matching package
+# (`seeds`: spaceone-api 2.0.300, `current`: 2.0.435) and starts the server with it.
+GENERATION = os.environ.get("SPACEID_API_GENERATION", "seeds")
 RPC_TIMEOUT = 15
 ISO_MILLIS = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$")
 
@@ -98,6 +103,18 @@ def update(channel: grpc.Channel, token: str, **fields):
     """UserProfile.update as the holder of `token`, with `fields` set."""
     return profile(channel).update(user_profile_pb2.UpdateUserProfileRequest(**fields),
                                    metadata=auth(token), timeout=RPC_TIMEOUT)
+
+
+def change_password(channel: grpc.Channel, token: str, new_password: str,
+                    current_password: str = PASSWORD):
+    """A new password, as a client of the generation under test sets it: `update` with
+    `password` in the seeds' generation, `update_password` in the current one."""
+    if GENERATION == "current":
+        request = user_profile_pb2.UpdatePasswordUserProfileRequest(
+            new_password=new_password, current_password=current_password)
+        return profile(channel).update_password(request, metadata=auth(token),
+                                                timeout=RPC_TIMEOUT)
+    return update(channel, token, password=new_password)
 
 
 def rpc_error(call, *args, **kwargs) -> grpc.RpcError:

@@ -174,6 +174,21 @@ def test_find_lists_domain_users_not_in_the_workspace(world, owner_token):
     assert ids == sorted(ids)
 
 
+def test_find_pages_in_this_generations_layout(world, owner_token):
+    # `page` is field 3 in the seeds' package and field 4 in the current one: the server
+    # reads either.
+    everyone = stub(world).find(workspace_user_pb2.WorkspaceUserFindRequest(keyword="example"),
+                                metadata=auth(owner_token), timeout=RPC_TIMEOUT)
+    ids = [user.user_id for user in everyone.results]
+    assert len(ids) >= 2, ids
+    second = stub(world).find(
+        workspace_user_pb2.WorkspaceUserFindRequest(keyword="example",
+                                                    page=query_pb2.Page(start=2, limit=1)),
+        metadata=auth(owner_token), timeout=RPC_TIMEOUT)
+    assert [user.user_id for user in second.results] == ids[1:2]
+    assert second.total_count == everyone.total_count
+
+
 def test_stat_counts_users_by_state(world, owner_token):
     query = {"aggregate": [{"group": {"keys": [{"key": "state", "name": "state"}],
                                       "fields": [{"operator": "count", "name": "count"}]}}]}
