@@ -185,6 +185,15 @@ mod tests {
     }
 
     #[test]
+    fn a_field_three_of_another_wire_type_is_left_for_prost_to_refuse() {
+        // Field 3 as a fixed32: neither generation's.
+        let bytes = vec![0x1d, 1, 0, 0, 0];
+        let renumbered = renumber_seeds_page(Bytes::from(bytes.clone()));
+        assert_eq!(&renumbered[..], &bytes[..]);
+        assert!(WorkspaceUserFindRequest::decode(renumbered).is_err());
+    }
+
+    #[test]
     fn broken_bytes_are_left_for_prost_to_refuse() {
         let mut bytes = seeds_bytes(Page { start: 1, limit: 2 });
         bytes.truncate(bytes.len() - 3);

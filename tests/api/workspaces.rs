@@ -508,6 +508,7 @@ async fn the_cli_lists_users_workspaces_and_role_bindings() {
             "domain_id",
             "email",
             "name",
+            "required_actions",
             "state",
             "user_id"
         ]
