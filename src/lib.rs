@@ -1,22 +1,29 @@
 //! spaceid: a SpaceONE (Cloudforet) identity v2 service over gRPC.
 //!
-//! `api` holds the gRPC handlers, `service` what each call does, `domain` the validated
-//! types and rules, `auth` tokens and callers, `store` the database, `mail` e-mail, `error` the one error
-//! type and its mapping to gRPC statuses.
+//! Two modules are public: `pb`, the wire types and clients generated from `proto/`, and
+//! `cli`, the command line the `spaceid` binary runs. Everything else is the crate's own,
+//! layered so each module uses only those below it: `cli` → `server` (the tonic server) →
+//! `api` (the gRPC handlers) → `service` (what each call does) → `auth` (tokens and
+//! callers) → `store` (the database) → `domain` (validated types and rules) and `query`
+//! (SpaceONE queries as SQL) → `error` (the one error type). `mail`, `clock`, `config` and
+//! `context` sit beside them. The integration tests reach the internals through `testing`,
+//! built with the `testing` feature only.
 
-pub mod api;
-pub mod auth;
+pub(crate) mod api;
+pub(crate) mod auth;
 #[cfg(feature = "bench")]
-pub mod bench;
+pub(crate) mod bench;
 pub mod cli;
-pub mod clock;
-pub mod config;
-pub mod context;
-pub mod domain;
-pub mod error;
-pub mod mail;
+pub(crate) mod clock;
+pub(crate) mod config;
+pub(crate) mod context;
+pub(crate) mod domain;
+pub(crate) mod error;
+pub(crate) mod mail;
 pub mod pb;
-pub mod query;
-pub mod server;
-pub mod service;
-pub mod store;
+pub(crate) mod query;
+pub(crate) mod server;
+pub(crate) mod service;
+pub(crate) mod store;
+#[cfg(feature = "testing")]
+pub mod testing;
