@@ -9,7 +9,8 @@ use serde_json::{Value, json};
 
 #[cfg(feature = "bench")]
 use crate::bench::{self, BenchOptions, Scenario};
-use crate::config::{GlobalSettings, Settings};
+pub use crate::config::one_line;
+use crate::config::{GlobalSettings, LogFormat, Settings};
 use crate::context::Context;
 use crate::domain::{
     AuthType, DomainId, Email, Language, Name, NewUser, Password, RequiredAction, RoleBinding,
@@ -17,6 +18,7 @@ use crate::domain::{
     Workspace, WorkspaceId, format_time, quoted, system_tokens::parse_lifetime,
 };
 use crate::error::{Error, Result};
+use crate::server;
 use crate::service::admin::{self, GroupMember};
 use crate::service::system_tokens;
 
@@ -72,6 +74,78 @@ pub enum Command {
     /// Ask a running server for its health (grpc.health.v1, plaintext); prints the status
     /// and exits 0 only for SERVING. For container health checks.
     Health(HealthArgs),
+}
+
+/// Sets up what the whole process shares before the runtime starts: the TLS crypto
+/// provider and the log subscriber.
+pub fn prepare_process(settings: &Settings) {
+    server::tls::install_crypto_provider();
+    init_tracing(settings);
+}
+
+fn init_tracing(settings: &Settings) {
+    use std::io::IsTerminal;
+    let filter = tracing_subscriber::EnvFilter::try_new(&settings.log)
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal());
+    match settings.log_format {
+        LogFormat::Text => builder.init(),
+        LogFormat::Json => builder.json().init(),
+    }
+}
+
+/// Runs the command; `false`: it ran, and its answer is a failure (`health` on a server
+/// that is not serving).
+pub async fn run(settings: Settings, command: Command) -> Result<bool> {
+    if let Command::Health(args) = &command {
+        let (status, serving) = run_health(args).await?;
+        println!("{status}");
+        return Ok(serving);
+    }
+    if let Command::Serve(_) = command {
+        // From here on SIGTERM stops the server gracefully, even while it is starting.
+        let shutdown = server::shutdown_signal();
+        // Bound before the database is opened: a port in use is found at once.
+        let listener = server::bind(settings.listen, "--listen (SPACEID_LISTEN)").await?;
+        let ctx = Context::open(&settings).await?;
+        server::serve(ctx.clone(), &settings, listener, shutdown).await?;
+        close(&ctx).await?;
+        tracing::info!("server stopped");
+        return Ok(true);
+    }
+    if let Command::Bench(_) = command {
+        bench_built()?;
+    }
+    let ctx = Context::open(&settings).await?;
+    match command {
+        #[cfg(feature = "bench")]
+        Command::Bench(args) => print!("{}", run_bench(ctx.clone(), &settings, &args).await?),
+        command => {
+            let output = run_admin(&ctx, command).await?;
+            println!("{output}");
+        }
+    }
+    close(&ctx).await?;
+    Ok(true)
+}
+
+/// How long the database pool may take to close at the end; connections still in use then
+/// (their calls were cut short) are closed with the process.
+const POOL_CLOSE: Duration = Duration::from_secs(2);
+
+async fn close(ctx: &Context) -> Result<()> {
+    let busy = ctx.close(POOL_CLOSE).await?;
+    if busy > 0 {
+        tracing::warn!(
+            connections = busy,
+            "database connections still in use when the pool closed; their statements are \
+             cancelled as the process ends"
+        );
+    }
+    Ok(())
 }
 
 /// `spaceid health`.

@@ -1,9 +1,10 @@
 //! The time every expiry is decided against: the system clock in production, a clock tests
 //! can move in tests, so no test sleeps to watch a token or a code expire.
 
-use std::sync::atomic::{AtomicI64, Ordering};
+use chrono::{DateTime, Utc};
 
-use chrono::{DateTime, TimeDelta, Utc};
+#[cfg(any(test, feature = "testing"))]
+pub use shifted::ShiftedClock;
 
 /// Tells the time.
 pub trait Clock: Send + Sync + std::fmt::Debug {
@@ -21,34 +22,46 @@ impl Clock for SystemClock {
     }
 }
 
-/// The system's clock shifted by an offset that tests move forward (or back): time still
-/// passes as usual between moves.
-#[derive(Debug, Default)]
-pub struct ShiftedClock {
-    offset_ms: AtomicI64,
-}
+/// The clock the tests move, built for them only.
+#[cfg(any(test, feature = "testing"))]
+mod shifted {
+    use std::sync::atomic::{AtomicI64, Ordering};
 
-impl ShiftedClock {
-    /// A clock that starts at the system's time.
-    pub fn new() -> Self {
-        Self::default()
+    use chrono::{DateTime, TimeDelta, Utc};
+
+    use super::Clock;
+
+    /// The system's clock shifted by an offset that tests move forward (or back): time still
+    /// passes as usual between moves.
+    #[derive(Debug, Default)]
+    pub struct ShiftedClock {
+        offset_ms: AtomicI64,
     }
 
-    /// Moves the clock by `delta` (negative moves it back).
-    pub fn advance(&self, delta: TimeDelta) {
-        self.offset_ms
-            .fetch_add(delta.num_milliseconds(), Ordering::SeqCst);
-    }
-}
+    impl ShiftedClock {
+        /// A clock that starts at the system's time.
+        pub fn new() -> Self {
+            Self::default()
+        }
 
-impl Clock for ShiftedClock {
-    fn now(&self) -> DateTime<Utc> {
-        Utc::now() + TimeDelta::milliseconds(self.offset_ms.load(Ordering::SeqCst))
+        /// Moves the clock by `delta` (negative moves it back).
+        pub fn advance(&self, delta: TimeDelta) {
+            self.offset_ms
+                .fetch_add(delta.num_milliseconds(), Ordering::SeqCst);
+        }
+    }
+
+    impl Clock for ShiftedClock {
+        fn now(&self) -> DateTime<Utc> {
+            Utc::now() + TimeDelta::milliseconds(self.offset_ms.load(Ordering::SeqCst))
+        }
     }
 }
 
 #[cfg(test)]
 mod tests {
+    use chrono::TimeDelta;
+
     use super::*;
 
     #[test]

@@ -62,6 +62,23 @@ impl Context {
         Self::open_with_clock(settings, Arc::new(SystemClock)).await
     }
 
+    /// Closes the database pool: waits at most `within` for connections in use to come
+    /// back, then leaves them to be closed with the process. Returns how many were still in
+    /// use then.
+    pub async fn close(&self, within: std::time::Duration) -> Result<u32> {
+        self.store.clone().close(within).await
+    }
+
+    /// Writes the heartbeat row: whether the database can be written now (health's check).
+    pub async fn heartbeat(&self) -> Result<()> {
+        self.store.heartbeat().await
+    }
+
+    /// The pool's connections, for the metrics endpoint.
+    pub fn pool_usage(&self) -> crate::store::PoolUsage {
+        self.store.pool_usage()
+    }
+
     /// The same on another clock (tests move theirs).
     pub async fn open_with_clock(settings: &Settings, clock: Arc<dyn Clock>) -> Result<Arc<Self>> {
         // Checked first: a malformed mail setting should stop start-up before any migration.

@@ -41,7 +41,7 @@ mod reflection;
 pub mod tls;
 
 use connections::ConnectionLimits;
-pub use edge::{Admission, EdgeLayer, client_key};
+pub use edge::{Admission, EdgeLayer};
 use tls::{Tls, TlsFiles};
 
 /// Binds `address` for a listener, or says in one line why it cannot (`flag` names the

@@ -29,19 +29,7 @@ pub fn search(query: Option<pb::Query>) -> Result<Search> {
         lookup,
         add_fields,
     } = query;
-    if unwind.is_some() {
-        return Err(Error::invalid(
-            "query.unwind",
-            "is not supported in list queries; use stat",
-        ));
-    }
-    // The current generation's joins and computed fields: refused, never dropped unseen.
-    if lookup.is_some() {
-        return Err(Error::invalid("query.lookup", "is not supported"));
-    }
-    if add_fields.is_some() {
-        return Err(Error::invalid("query.add_fields", "is not supported"));
-    }
+    refuse_unsupported(unwind.is_some(), lookup.is_some(), add_fields.is_some())?;
     Ok(Search {
         filter: conditions(filter, "query.filter")?,
         filter_or: conditions(filter_or, "query.filter_or")?,
@@ -55,6 +43,25 @@ pub fn search(query: Option<pb::Query>) -> Result<Search> {
         count_only,
         keyword: given(keyword),
     })
+}
+
+/// Refuses the parts of a `Query` a list does not take: `unwind` (a `stat` stage), and the
+/// current generation's joins and computed fields (`lookup`, `add_fields`), which are
+/// refused rather than dropped unseen.
+fn refuse_unsupported(unwind: bool, lookup: bool, add_fields: bool) -> Result<()> {
+    let refused = [
+        (
+            unwind,
+            "query.unwind",
+            "is not supported in list queries; use stat",
+        ),
+        (lookup, "query.lookup", "is not supported"),
+        (add_fields, "query.add_fields", "is not supported"),
+    ];
+    match refused.into_iter().find(|(given, ..)| *given) {
+        Some((_, field, reason)) => Err(Error::invalid(field, reason)),
+        None => Ok(()),
+    }
 }
 
 /// A `StatisticsQuery` for the compiler.
@@ -125,142 +132,139 @@ fn conditions(filters: Vec<pb::Filter>, field: &'static str) -> Result<Vec<Condi
 
 fn stage(stage: pb::StatisticsAggregate) -> Result<Stage> {
     use pb::statistics_aggregate::AggregateAlias;
-    let field = "query.aggregate";
-    Ok(match stage.aggregate_alias {
-        None => return Err(Error::invalid(field, "a stage is empty")),
-        Some(AggregateAlias::Unwind(pb::Unwind { path, filter })) => {
-            if !filter.is_empty() {
-                return Err(Error::invalid(
-                    "query.aggregate.unwind.filter",
-                    "is not supported",
-                ));
-            }
-            Stage::Unwind { path }
-        }
-        Some(AggregateAlias::Group(pb::AggregateGroup { keys, fields })) => Stage::Group {
-            keys: keys
-                .into_iter()
-                .map(|key| {
-                    let pb::AggregateGroupKey {
-                        key_alias,
-                        name_alias,
-                        date_format,
-                    } = key;
-                    GroupKey {
-                        key: match key_alias {
-                            Some(
-                                pb::aggregate_group_key::KeyAlias::Key(k)
-                                | pb::aggregate_group_key::KeyAlias::K(k),
-                            ) => k,
-                            None => String::new(),
-                        },
-                        name: match name_alias {
-                            Some(
-                                pb::aggregate_group_key::NameAlias::Name(n)
-                                | pb::aggregate_group_key::NameAlias::N(n),
-                            ) => n,
-                            None => String::new(),
-                        },
-                        date_format: given(date_format),
-                    }
-                })
-                .collect(),
-            fields: fields
-                .into_iter()
-                .map(|field| {
-                    let pb::AggregateGroupField {
-                        key_alias,
-                        name_alias,
-                        operator_alias,
-                        fields,
-                        conditions,
-                    } = field;
-                    if !fields.is_empty() || !conditions.is_empty() {
-                        return Err(Error::invalid(
-                            "query.aggregate.group.fields",
-                            "sub-fields and conditions of a group field are not supported",
-                        ));
-                    }
-                    Ok(GroupField {
-                        key: match key_alias {
-                            Some(
-                                pb::aggregate_group_field::KeyAlias::Key(k)
-                                | pb::aggregate_group_field::KeyAlias::K(k),
-                            ) => k,
-                            None => String::new(),
-                        },
-                        name: match name_alias {
-                            Some(
-                                pb::aggregate_group_field::NameAlias::Name(n)
-                                | pb::aggregate_group_field::NameAlias::N(n),
-                            ) => n,
-                            None => String::new(),
-                        },
-                        operator: match operator_alias {
-                            Some(
-                                pb::aggregate_group_field::OperatorAlias::Operator(o)
-                                | pb::aggregate_group_field::OperatorAlias::O(o),
-                            ) => o,
-                            None => String::new(),
-                        },
-                    })
-                })
-                .collect::<Result<_>>()?,
-        },
-        Some(AggregateAlias::Count(pb::AggregateCount { name })) => Stage::Count { name },
-        Some(AggregateAlias::Sort(list)) => Stage::Sort(
+    match stage.aggregate_alias {
+        None => Err(Error::invalid("query.aggregate", "a stage is empty")),
+        Some(AggregateAlias::Unwind(unwind)) => self::unwind(unwind),
+        Some(AggregateAlias::Group(group)) => self::group(group),
+        Some(AggregateAlias::Count(pb::AggregateCount { name })) => Ok(Stage::Count { name }),
+        Some(AggregateAlias::Sort(list)) => Ok(Stage::Sort(
             list.values
                 .into_iter()
                 .map(sort_key)
                 .collect::<Result<_>>()?,
-        ),
-        Some(AggregateAlias::Project(pb::AggregateProject {
-            fields,
-            exclude_keys,
-        })) => Stage::Project {
-            fields: fields
-                .into_iter()
-                .map(|field| {
-                    let pb::AggregateProjectField {
-                        key_alias,
-                        name_alias,
-                        operator_alias,
-                    } = field;
-                    if operator_alias.is_some() {
-                        return Err(Error::invalid(
-                            "query.aggregate.project.fields",
-                            "operators in project are not supported",
-                        ));
-                    }
-                    Ok(ProjectField {
-                        key: match key_alias {
-                            Some(
-                                pb::aggregate_project_field::KeyAlias::Key(k)
-                                | pb::aggregate_project_field::KeyAlias::K(k),
-                            ) => k,
-                            None => String::new(),
-                        },
-                        name: match name_alias {
-                            Some(
-                                pb::aggregate_project_field::NameAlias::Name(n)
-                                | pb::aggregate_project_field::NameAlias::N(n),
-                            ) => n,
-                            None => String::new(),
-                        },
-                    })
-                })
-                .collect::<Result<_>>()?,
-            exclude_keys,
-        },
-        Some(AggregateAlias::Limit(limit)) => Stage::Limit(
-            u64::try_from(limit)
-                .map_err(|_| Error::invalid("query.aggregate.limit", "must not be negative"))?,
-        ),
-        Some(AggregateAlias::Skip(skip)) => Stage::Skip(
-            u64::try_from(skip)
-                .map_err(|_| Error::invalid("query.aggregate.skip", "must not be negative"))?,
-        ),
+        )),
+        Some(AggregateAlias::Project(project)) => self::project(project),
+        Some(AggregateAlias::Limit(limit)) => {
+            Ok(Stage::Limit(non_negative(limit, "query.aggregate.limit")?))
+        }
+        Some(AggregateAlias::Skip(skip)) => {
+            Ok(Stage::Skip(non_negative(skip, "query.aggregate.skip")?))
+        }
+    }
+}
+
+fn unwind(unwind: pb::Unwind) -> Result<Stage> {
+    let pb::Unwind { path, filter } = unwind;
+    if !filter.is_empty() {
+        return Err(Error::invalid(
+            "query.aggregate.unwind.filter",
+            "is not supported",
+        ));
+    }
+    Ok(Stage::Unwind { path })
+}
+
+fn group(group: pb::AggregateGroup) -> Result<Stage> {
+    let pb::AggregateGroup { keys, fields } = group;
+    Ok(Stage::Group {
+        keys: keys.into_iter().map(group_key).collect(),
+        fields: fields.into_iter().map(group_field).collect::<Result<_>>()?,
     })
+}
+
+fn group_key(key: pb::AggregateGroupKey) -> GroupKey {
+    use pb::aggregate_group_key::{KeyAlias, NameAlias};
+    let pb::AggregateGroupKey {
+        key_alias,
+        name_alias,
+        date_format,
+    } = key;
+    GroupKey {
+        key: match key_alias {
+            Some(KeyAlias::Key(k) | KeyAlias::K(k)) => k,
+            None => String::new(),
+        },
+        name: match name_alias {
+            Some(NameAlias::Name(n) | NameAlias::N(n)) => n,
+            None => String::new(),
+        },
+        date_format: given(date_format),
+    }
+}
+
+fn group_field(field: pb::AggregateGroupField) -> Result<GroupField> {
+    use pb::aggregate_group_field::{KeyAlias, NameAlias, OperatorAlias};
+    let pb::AggregateGroupField {
+        key_alias,
+        name_alias,
+        operator_alias,
+        fields,
+        conditions,
+    } = field;
+    if !fields.is_empty() || !conditions.is_empty() {
+        return Err(Error::invalid(
+            "query.aggregate.group.fields",
+            "sub-fields and conditions of a group field are not supported",
+        ));
+    }
+    Ok(GroupField {
+        key: match key_alias {
+            Some(KeyAlias::Key(k) | KeyAlias::K(k)) => k,
+            None => String::new(),
+        },
+        name: match name_alias {
+            Some(NameAlias::Name(n) | NameAlias::N(n)) => n,
+            None => String::new(),
+        },
+        operator: match operator_alias {
+            Some(OperatorAlias::Operator(o) | OperatorAlias::O(o)) => o,
+            None => String::new(),
+        },
+    })
+}
+
+fn project(project: pb::AggregateProject) -> Result<Stage> {
+    let pb::AggregateProject {
+        fields,
+        exclude_keys,
+    } = project;
+    Ok(Stage::Project {
+        fields: fields
+            .into_iter()
+            .map(project_field)
+            .collect::<Result<_>>()?,
+        exclude_keys,
+    })
+}
+
+fn project_field(field: pb::AggregateProjectField) -> Result<ProjectField> {
+    use pb::aggregate_project_field::{KeyAlias, NameAlias};
+    let pb::AggregateProjectField {
+        key_alias,
+        name_alias,
+        operator_alias,
+    } = field;
+    if operator_alias.is_some() {
+        return Err(Error::invalid(
+            "query.aggregate.project.fields",
+            "operators in project are not supported",
+        ));
+    }
+    Ok(ProjectField {
+        key: match key_alias {
+            Some(KeyAlias::Key(k) | KeyAlias::K(k)) => k,
+            None => String::new(),
+        },
+        name: match name_alias {
+            Some(NameAlias::Name(n) | NameAlias::N(n)) => n,
+            None => String::new(),
+        },
+    })
+}
+
+/// A `limit` or `skip` stage's count, which the wire carries signed.
+fn non_negative(count: i32, field: &'static str) -> Result<u64> {
+    u64::try_from(count).map_err(|_| Error::invalid(field, "must not be negative"))
 }
 
 /// A sort stage's entry: `{"key": ..., "desc": ...}`.

@@ -54,14 +54,4 @@ impl VerifiedTokens {
             self.tokens.insert(token.to_owned(), claims);
         }
     }
-
-    /// How many tokens are kept.
-    pub fn len(&self) -> usize {
-        self.tokens.len()
-    }
-
-    /// Whether no token is kept.
-    pub fn is_empty(&self) -> bool {
-        self.tokens.is_empty()
-    }
 }

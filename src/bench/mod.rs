@@ -123,9 +123,36 @@ async fn measure(
     options: &BenchOptions,
     in_process: bool,
 ) -> Result<(DatasetReport, Vec<ScenarioReport>)> {
+    let channels = connect(runtime, addr, options.connections.min(options.concurrency)).await?;
+    let clients: Vec<Clients> = channels.iter().cloned().map(Clients::new).collect();
+    let lifetime = (options.warmup + options.duration + Duration::from_secs(60)).as_secs()
+        * options.scenarios.len() as u64
+        + 600;
+    let target = Arc::new(owner_tokens(runtime, channels[0].clone(), data, lifetime).await?);
+    let bench = Bench {
+        runtime,
+        target: &target,
+        clients: &clients,
+        options,
+        in_process,
+    };
+    let mut reports: Vec<ScenarioReport> = Vec::with_capacity(options.scenarios.len());
+    for &scenario in &options.scenarios {
+        let baseline = reports.first().map(|first| first.calls_per_sec);
+        reports.push(bench.scenario(scenario, baseline).await?);
+    }
+    Ok((dataset_report(&target.data), reports))
+}
+
+/// `count` HTTP/2 connections to `addr`, each connected on `runtime`.
+async fn connect(
+    runtime: &tokio::runtime::Handle,
+    addr: &str,
+    count: usize,
+) -> Result<Vec<Channel>> {
     let url = format!("http://{addr}");
-    let mut channels = Vec::with_capacity(options.connections);
-    for _ in 0..options.connections.min(options.concurrency) {
+    let mut channels = Vec::with_capacity(count);
+    for _ in 0..count {
         let url = url.clone();
         // A channel's connection task lives on the runtime that connects it.
         let channel = runtime
@@ -135,53 +162,113 @@ async fn measure(
             .map_err(|err| Error::internal(format!("cannot connect to {addr}: {err}")))?;
         channels.push(channel);
     }
-    let clients: Vec<Clients> = channels.iter().cloned().map(Clients::new).collect();
-    let lifetime = (options.warmup + options.duration + Duration::from_secs(60)).as_secs()
-        * options.scenarios.len() as u64
-        + 600;
-    let target = Arc::new(owner_tokens(runtime, channels[0].clone(), data, lifetime).await?);
+    Ok(channels)
+}
 
-    let mut reports: Vec<ScenarioReport> = Vec::with_capacity(options.scenarios.len());
-    for &scenario in &options.scenarios {
+/// What the data set looked like, and how long seeding it took.
+fn dataset_report(data: &seed::Dataset) -> DatasetReport {
+    let seed::Dataset {
+        large,
+        small,
+        seeded,
+        seed_secs,
+        ..
+    } = data;
+    DatasetReport {
+        large_members: large.members,
+        small_members: small.members,
+        seeded: *seeded,
+        seed_secs: round(*seed_secs),
+    }
+}
+
+/// What every scenario of one bench shares.
+struct Bench<'a> {
+    runtime: &'a tokio::runtime::Handle,
+    target: &'a Arc<Target>,
+    clients: &'a [Clients],
+    options: &'a BenchOptions,
+    in_process: bool,
+}
+
+/// One scenario's measured window, before it is reported.
+struct Measured {
+    outcome: load::Outcome,
+    before: CpuSample,
+    after: CpuSample,
+    /// With password changers: the changes that finished and the failed calls by code.
+    password_changes: Option<(u64, BTreeMap<String, u64>)>,
+    /// For `token-issue`: the bcrypt checks per second the machine's cores do.
+    bcrypt_capacity: Option<f64>,
+}
+
+impl Bench<'_> {
+    /// Warms `scenario` up, then measures it; `baseline` is the first scenario's
+    /// throughput, `None` while the first one runs.
+    async fn scenario(&self, scenario: Scenario, baseline: Option<f64>) -> Result<ScenarioReport> {
         let bcrypt_capacity = if scenario == Scenario::TokenIssue {
-            Some(bcrypt_capacity(&target.data).await?)
+            Some(bcrypt_capacity(&self.target.data).await?)
         } else {
             None
         };
         let changers = (scenario == Scenario::ProfileGetWhilePasswordsChange)
-            .then(|| PasswordChangers::start(runtime, &clients, &target.data));
+            .then(|| PasswordChangers::start(self.runtime, self.clients, &self.target.data));
         eprintln!(
             "{}: {} s warm-up, {} s measured",
             scenario.key(),
-            options.warmup.as_secs(),
-            options.duration.as_secs()
+            self.options.warmup.as_secs(),
+            self.options.duration.as_secs()
         );
-        if !options.warmup.is_zero() {
-            load::drive(
-                runtime,
-                scenario,
-                &target,
-                &clients,
-                options.concurrency,
-                options.warmup,
-            )
-            .await?;
+        if !self.options.warmup.is_zero() {
+            self.drive(scenario, self.options.warmup).await?;
         }
         let before = CpuSample::now();
-        let outcome = load::drive(
-            runtime,
-            scenario,
-            &target,
-            &clients,
-            options.concurrency,
-            options.duration,
-        )
-        .await?;
+        let outcome = self.drive(scenario, self.options.duration).await?;
         let after = CpuSample::now();
+        let password_changes = match changers {
+            Some(changers) => Some(changers.stop().await?),
+            None => None,
+        };
+        let measured = Measured {
+            outcome,
+            before,
+            after,
+            password_changes,
+            bcrypt_capacity,
+        };
+        Ok(self.report(scenario, measured, baseline))
+    }
+
+    /// Runs `scenario` for `duration` with every worker.
+    async fn drive(&self, scenario: Scenario, duration: Duration) -> Result<load::Outcome> {
+        load::drive(
+            self.runtime,
+            scenario,
+            self.target,
+            self.clients,
+            self.options.concurrency,
+            duration,
+        )
+        .await
+    }
+
+    /// The figures of one measured window.
+    fn report(
+        &self,
+        scenario: Scenario,
+        measured: Measured,
+        baseline: Option<f64>,
+    ) -> ScenarioReport {
+        let Measured {
+            outcome,
+            before,
+            after,
+            password_changes,
+            bcrypt_capacity,
+        } = measured;
         let mut errors = outcome.errors;
         let mut note = None;
-        if let Some(changers) = changers {
-            let (changed, failed) = changers.stop().await?;
+        if let Some((changed, failed)) = password_changes {
             note = Some(format!(
                 "{changed} password changes finished during the warm-up and the measurement"
             ));
@@ -195,7 +282,7 @@ async fn measure(
         } else {
             0.0
         };
-        let baseline = reports.first().map_or(calls_per_sec, |b| b.calls_per_sec);
+        let baseline = baseline.unwrap_or(calls_per_sec);
         if let Some(capacity) = bcrypt_capacity {
             note = Some(format!(
                 "{:.0}% of the {capacity:.1} bcrypt checks/s the machine's cores do at the stored hash's cost",
@@ -203,9 +290,9 @@ async fn measure(
             ));
         }
         let ms = |quantile: f64| millis(outcome.latency.value_at_quantile(quantile));
-        reports.push(ScenarioReport {
+        ScenarioReport {
             key: scenario.key().into(),
-            description: scenario.describe(&target.data),
+            description: scenario.describe(&self.target.data),
             calls: outcome.calls,
             errors,
             elapsed_secs: round(secs),
@@ -216,14 +303,15 @@ async fn measure(
                 p99: ms(0.99),
                 max: millis(outcome.latency.max()),
             },
-            server_cpu_cores: in_process
+            server_cpu_cores: self
+                .in_process
                 .then(|| after.server_cores_since(&before, outcome.elapsed))
                 .flatten()
                 .map(round),
             machine_cpu_cores: after
                 .machine_cores_since(&before, outcome.elapsed)
                 .map(round),
-            peak_rss_mib: in_process.then(peak_rss_mib).flatten().map(round),
+            peak_rss_mib: self.in_process.then(peak_rss_mib).flatten().map(round),
             ratio_to_baseline: if baseline > 0.0 {
                 round(calls_per_sec / baseline)
             } else {
@@ -231,22 +319,8 @@ async fn measure(
             },
             bcrypt_capacity_per_sec: bcrypt_capacity.map(round),
             note,
-        });
+        }
     }
-    let seed::Dataset {
-        large,
-        small,
-        seeded,
-        seed_secs,
-        ..
-    } = &target.data;
-    let dataset = DatasetReport {
-        large_members: large.members,
-        small_members: small.members,
-        seeded: *seeded,
-        seed_secs: round(*seed_secs),
-    };
-    Ok((dataset, reports))
 }
 
 /// How many bcrypt checks of the bench password against a member's stored hash the

@@ -151,32 +151,8 @@ impl Report {
             "cpu",
             "ratio"
         );
-        for s in &self.scenarios {
-            let errors = if s.errors.is_empty() {
-                "-".to_owned()
-            } else {
-                s.errors
-                    .iter()
-                    .map(|(code, count)| format!("{code}={count}"))
-                    .collect::<Vec<_>>()
-                    .join(" ")
-            };
-            let cores = |c: Option<f64>| c.map_or_else(|| "n/a".into(), |c| format!("{c:.2}"));
-            let _ = writeln!(
-                out,
-                "{:<20} {:>8} {:>10.1} {:>8.2} {:>8.2} {:>8.2} {:>8.2} {:>6} {:>6} {:>7.3}x  {}",
-                s.key,
-                s.calls,
-                s.calls_per_sec,
-                s.latency_ms.p50,
-                s.latency_ms.p90,
-                s.latency_ms.p99,
-                s.latency_ms.max,
-                cores(s.server_cpu_cores),
-                cores(s.machine_cpu_cores),
-                s.ratio_to_baseline,
-                errors,
-            );
+        for scenario in &self.scenarios {
+            scenario.table_row(&mut out);
         }
         let _ = writeln!(
             out,
@@ -197,6 +173,37 @@ impl Report {
             }
         }
         out
+    }
+}
+
+impl ScenarioReport {
+    /// Its line of `Report::to_table`.
+    fn table_row(&self, out: &mut String) {
+        let errors = if self.errors.is_empty() {
+            "-".to_owned()
+        } else {
+            self.errors
+                .iter()
+                .map(|(code, count)| format!("{code}={count}"))
+                .collect::<Vec<_>>()
+                .join(" ")
+        };
+        let cores = |c: Option<f64>| c.map_or_else(|| "n/a".into(), |c| format!("{c:.2}"));
+        let _ = writeln!(
+            out,
+            "{:<20} {:>8} {:>10.1} {:>8.2} {:>8.2} {:>8.2} {:>8.2} {:>6} {:>6} {:>7.3}x  {}",
+            self.key,
+            self.calls,
+            self.calls_per_sec,
+            self.latency_ms.p50,
+            self.latency_ms.p90,
+            self.latency_ms.p99,
+            self.latency_ms.max,
+            cores(self.server_cpu_cores),
+            cores(self.machine_cpu_cores),
+            self.ratio_to_baseline,
+            errors,
+        );
     }
 }
 

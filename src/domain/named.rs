@@ -22,9 +22,6 @@ macro_rules! named_enum {
         }
 
         impl $name {
-            /// Every value, in declaration order.
-            pub const ALL: &'static [Self] = &[$(Self::$variant),+];
-
             /// The stored and wire name.
             pub fn as_str(self) -> &'static str {
                 match self { $(Self::$variant => $text),+ }

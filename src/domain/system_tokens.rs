@@ -10,9 +10,6 @@ use crate::error::{Error, Result};
 /// The `did` of every system token: SpaceONE's root domain, which is not a domain here.
 pub const ROOT_DOMAIN_ID: &str = "domain-root";
 
-/// How long a system token lives unless told otherwise: 365 days.
-pub const DEFAULT_LIFETIME: TimeDelta = TimeDelta::days(365);
-
 /// The longest lifetime a system token may have: 10 years.
 pub const MAX_LIFETIME: TimeDelta = TimeDelta::days(3650);
 

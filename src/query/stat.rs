@@ -273,6 +273,136 @@ fn aggregate_order(order: &[(Type, bool)], args: &mut Vec<SimpleExpr>, engine: E
     }
 }
 
+/// The label of every error a group stage gives.
+const GROUP: &str = "query.aggregate.group";
+
+/// The inner relation's column holding the grouping key at `index`.
+fn group_key_name(index: usize) -> String {
+    format!(".k{index}")
+}
+
+/// The outer SELECT of a group stage over its `inner` relation: the keys, the aggregates,
+/// and the keys again as hidden order columns, so the groups come out in key order.
+fn grouped(
+    inner: SelectStatement,
+    key_columns: &[Column],
+    field_columns: &[Column],
+    aggregates: Vec<SimpleExpr>,
+) -> (SelectStatement, Vec<(Type, bool)>) {
+    let mut outer = Query::select();
+    outer.from_subquery(inner, Alias::new(GROUPED));
+    for (index, column) in key_columns.iter().enumerate() {
+        outer.expr_as(
+            sql::column(GROUPED, &group_key_name(index)),
+            Alias::new(column.name.as_str()),
+        );
+    }
+    for (column, expr) in field_columns.iter().zip(aggregates) {
+        outer.expr_as(expr, Alias::new(column.name.as_str()));
+    }
+    let mut order = Vec::with_capacity(key_columns.len());
+    for (index, column) in key_columns.iter().enumerate() {
+        outer.expr_as(
+            sql::column(GROUPED, &group_key_name(index)),
+            Alias::new(order_name(index)),
+        );
+        order.push((column.ty, false));
+    }
+    outer.add_group_by(
+        (0..key_columns.len())
+            .map(|index| sql::column(GROUPED, &group_key_name(index)))
+            .collect::<Vec<_>>(),
+    );
+    outer.and_having(Expr::cust("COUNT(*) > 0"));
+    (outer, order)
+}
+
+/// A group field's operator.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Operator {
+    Count,
+    Sum,
+    Average,
+    Max,
+    Min,
+    First,
+    Last,
+    Push,
+    AddToSet,
+}
+
+impl Operator {
+    fn parse(operator: &str) -> Result<Self> {
+        Ok(match operator {
+            "count" => Self::Count,
+            "sum" => Self::Sum,
+            "average" => Self::Average,
+            "max" => Self::Max,
+            "min" => Self::Min,
+            "first" => Self::First,
+            "last" => Self::Last,
+            "push" => Self::Push,
+            "add_to_set" => Self::AddToSet,
+            _ => {
+                return Err(Error::invalid(
+                    GROUP,
+                    format!(
+                        "unknown operator {} (count, sum, average, max, min, first, last, push, add_to_set)",
+                        shown(operator)
+                    ),
+                ));
+            }
+        })
+    }
+
+    /// What the operator needs of an operand of type `ty` that it lacks, in words; `None`
+    /// when `ty` will do.
+    fn refuses(self, ty: Type) -> Option<&'static str> {
+        let (accepted, what) = match self {
+            Self::Count => (true, ""),
+            Self::Sum => (ty == Type::Integer, "whole numbers"),
+            Self::Average => (matches!(ty, Type::Integer | Type::Float), "numbers"),
+            Self::Max | Self::Min | Self::First | Self::Last | Self::Push | Self::AddToSet => {
+                (ty.is_scalar(), "a scalar")
+            }
+        };
+        (!accepted).then_some(what)
+    }
+}
+
+/// `average`: rounded to 6 decimals on both engines.
+fn average(engine: Engine, value: SimpleExpr) -> SimpleExpr {
+    let template = match engine {
+        Engine::Sqlite => "round(avg({}), 6)",
+        Engine::Postgres => "round(avg({})::numeric, 6)",
+    };
+    custom(engine, template, vec![value])
+}
+
+/// `max` or `min` of a scalar (PostgreSQL has no `max` of booleans).
+fn extreme(engine: Engine, operator: Operator, value: SimpleExpr, ty: Type) -> SimpleExpr {
+    let function = match (engine, ty, operator) {
+        (Engine::Postgres, Type::Bool, Operator::Max) => "bool_or",
+        (Engine::Postgres, Type::Bool, _) => "bool_and",
+        (_, _, Operator::Max) => "max",
+        _ => "min",
+    };
+    sql::call(function, vec![orderable(engine, value, ty)])
+}
+
+/// `add_to_set`: the distinct values as a JSON array in ascending order, NULL first.
+fn add_to_set(engine: Engine, value: SimpleExpr, ty: Type) -> SimpleExpr {
+    let element = match engine {
+        Engine::Sqlite => embedded(engine, value, ty),
+        Engine::Postgres => orderable(engine, value, ty),
+    };
+    let template = match engine {
+        Engine::Sqlite => "json_group_array(DISTINCT {} ORDER BY {} ASC NULLS FIRST)",
+        Engine::Postgres => "json_agg(DISTINCT {} ORDER BY {} ASC NULLS FIRST)",
+    };
+    custom(engine, template, vec![element.clone(), element])
+}
+
 impl<'r> Relation<'r> {
     /// The filtered base relation: every allow-listed key, datetimes as canonical text,
     /// ordered by the tiebreak.
@@ -424,115 +554,104 @@ impl<'r> Relation<'r> {
     }
 
     fn group(self, keys: &[GroupKey], fields: &[GroupField]) -> Result<Self> {
-        const LABEL: &str = "query.aggregate.group";
-        let engine = self.engine;
         if keys.is_empty() && fields.is_empty() {
-            return Err(Error::invalid(LABEL, "a group needs keys or fields"));
+            return Err(Error::invalid(GROUP, "a group needs keys or fields"));
         }
         // The inner relation computes every key and operand as a plain column, so that
         // GROUP BY names columns only (PostgreSQL would not match bound parameters).
         let mut inner = self.over();
         let mut columns = Vec::new();
-        for (
-            index,
-            GroupKey {
-                key,
-                name,
-                date_format,
-            },
-        ) in keys.iter().enumerate()
-        {
-            let name = if name.is_empty() { key } else { name };
-            check_name(name, LABEL)?;
-            let operand = self.operand(key, LABEL)?;
-            if !operand.ty.is_scalar() {
-                return Err(Error::invalid(
-                    LABEL,
-                    format!("cannot group by {}, which holds JSON", shown(key)),
-                ));
-            }
-            let (expr, ty) = match date_format {
-                Some(format) if !format.is_empty() => {
-                    if operand.ty != Type::DateTime {
-                        return Err(Error::invalid(
-                            LABEL,
-                            format!(
-                                "date_format needs a datetime, and {} is not one",
-                                shown(key)
-                            ),
-                        ));
-                    }
-                    (date_format_expr(engine, operand.expr, format)?, Type::Text)
-                }
-                _ => (operand.expr, operand.ty),
-            };
-            inner.expr_as(expr, Alias::new(format!(".k{index}")));
-            columns.push(Column {
-                name: name.clone(),
-                ty,
-            });
+        for (index, key) in keys.iter().enumerate() {
+            let (expr, column) = self.group_key(key)?;
+            inner.expr_as(expr, Alias::new(group_key_name(index)));
+            columns.push(column);
         }
         let mut aggregates = Vec::new();
-        for (
-            index,
-            GroupField {
-                key,
-                name,
-                operator,
-            },
-        ) in fields.iter().enumerate()
-        {
-            check_name(name, LABEL)?;
-            let value = format!(".v{index}");
-            let ty = if operator == "count" {
-                Type::Integer
-            } else {
-                let operand = self.operand(key, LABEL)?;
-                inner.expr_as(operand.expr, Alias::new(value.as_str()));
-                operand.ty
-            };
-            let (expr, ty) = self.aggregate(operator, sql::column(GROUPED, &value), ty, key)?;
+        for (index, field) in fields.iter().enumerate() {
+            let (expr, column) = self.group_field(&mut inner, index, field)?;
             aggregates.push(expr);
-            columns.push(Column {
-                name: name.clone(),
-                ty,
-            });
+            columns.push(column);
         }
-        unique_names(&columns, LABEL)?;
+        unique_names(&columns, GROUP)?;
         self.pass_order(&mut inner, 0);
-
-        let mut outer = Query::select();
-        outer.from_subquery(inner, Alias::new(GROUPED));
         let (key_columns, field_columns) = columns.split_at(keys.len());
-        for (index, column) in key_columns.iter().enumerate() {
-            outer.expr_as(
-                sql::column(GROUPED, &format!(".k{index}")),
-                Alias::new(column.name.as_str()),
-            );
-        }
-        for (column, expr) in field_columns.iter().zip(aggregates) {
-            outer.expr_as(expr, Alias::new(column.name.as_str()));
-        }
-        // The groups come out in the order of their keys.
-        let mut order = Vec::with_capacity(keys.len());
-        for (index, column) in key_columns.iter().enumerate() {
-            outer.expr_as(
-                sql::column(GROUPED, &format!(".k{index}")),
-                Alias::new(order_name(index)),
-            );
-            order.push((column.ty, false));
-        }
-        outer.add_group_by(
-            (0..keys.len())
-                .map(|index| sql::column(GROUPED, &format!(".k{index}")))
-                .collect::<Vec<_>>(),
-        );
-        outer.and_having(Expr::cust("COUNT(*) > 0"));
-        let group_keys = columns[..keys.len()]
+        let (outer, order) = grouped(inner, key_columns, field_columns, aggregates);
+        let group_keys = key_columns
             .iter()
             .map(|column| column.name.clone())
             .collect();
         Ok(self.with(outer, columns, order, group_keys))
+    }
+
+    /// A grouping key: the value the inner relation computes, and the output column.
+    fn group_key(&self, key: &GroupKey) -> Result<(SimpleExpr, Column)> {
+        let GroupKey {
+            key,
+            name,
+            date_format,
+        } = key;
+        let name = if name.is_empty() { key } else { name };
+        check_name(name, GROUP)?;
+        let operand = self.operand(key, GROUP)?;
+        if !operand.ty.is_scalar() {
+            return Err(Error::invalid(
+                GROUP,
+                format!("cannot group by {}, which holds JSON", shown(key)),
+            ));
+        }
+        let (expr, ty) = match date_format {
+            Some(format) if !format.is_empty() => {
+                if operand.ty != Type::DateTime {
+                    return Err(Error::invalid(
+                        GROUP,
+                        format!(
+                            "date_format needs a datetime, and {} is not one",
+                            shown(key)
+                        ),
+                    ));
+                }
+                (
+                    date_format_expr(self.engine, operand.expr, format)?,
+                    Type::Text,
+                )
+            }
+            _ => (operand.expr, operand.ty),
+        };
+        let column = Column {
+            name: name.clone(),
+            ty,
+        };
+        Ok((expr, column))
+    }
+
+    /// A computed field: its operand (unless it counts) joins the inner relation as
+    /// `.v{index}`; returns the aggregate over it and the output column.
+    fn group_field(
+        &self,
+        inner: &mut SelectStatement,
+        index: usize,
+        field: &GroupField,
+    ) -> Result<(SimpleExpr, Column)> {
+        let GroupField {
+            key,
+            name,
+            operator,
+        } = field;
+        check_name(name, GROUP)?;
+        let value = format!(".v{index}");
+        let ty = if operator == "count" {
+            Type::Integer
+        } else {
+            let operand = self.operand(key, GROUP)?;
+            inner.expr_as(operand.expr, Alias::new(value.as_str()));
+            operand.ty
+        };
+        let (expr, ty) = self.aggregate(operator, sql::column(GROUPED, &value), ty, key)?;
+        let column = Column {
+            name: name.clone(),
+            ty,
+        };
+        Ok((expr, column))
     }
 
     /// The aggregate `operator` over `value` (of type `ty`) in the grouped relation.
@@ -543,88 +662,41 @@ impl<'r> Relation<'r> {
         ty: Type,
         key: &str,
     ) -> Result<(SimpleExpr, Type)> {
-        const LABEL: &str = "query.aggregate.group";
-        let engine = self.engine;
-        let refuse = |what: &str| {
-            Err(Error::invalid(
-                LABEL,
+        let parsed = Operator::parse(operator)?;
+        if let Some(what) = parsed.refuses(ty) {
+            return Err(Error::invalid(
+                GROUP,
                 format!("{operator} needs {what}, and {} is not", shown(key)),
-            ))
-        };
-        match operator {
-            "count" => Ok((Expr::cust("COUNT(*)"), Type::Integer)),
-            "sum" => {
-                if ty != Type::Integer {
-                    return refuse("whole numbers");
-                }
-                Ok((sql::call("sum", vec![value]), Type::Integer))
-            }
-            "average" => {
-                if !matches!(ty, Type::Integer | Type::Float) {
-                    return refuse("numbers");
-                }
-                let template = match engine {
-                    Engine::Sqlite => "round(avg({}), 6)",
-                    Engine::Postgres => "round(avg({})::numeric, 6)",
-                };
-                Ok((custom(engine, template, vec![value]), Type::Float))
-            }
-            "max" | "min" => {
-                if !ty.is_scalar() {
-                    return refuse("a scalar");
-                }
-                let function = match (engine, ty, operator) {
-                    (Engine::Postgres, Type::Bool, "max") => "bool_or",
-                    (Engine::Postgres, Type::Bool, _) => "bool_and",
-                    (_, _, "max") => "max",
-                    _ => "min",
-                };
-                Ok((sql::call(function, vec![orderable(engine, value, ty)]), ty))
-            }
-            "first" | "last" | "push" => {
-                if !ty.is_scalar() {
-                    return refuse("a scalar");
-                }
-                let mut args = vec![embedded(engine, value, ty)];
-                let (template, ty) = match (engine, operator) {
-                    (Engine::Sqlite, "push") => ("json_group_array({}{})", Type::Built),
-                    (Engine::Postgres, "push") => ("json_agg({}{})", Type::Built),
-                    (Engine::Sqlite, "first") => {
-                        ("json_extract(json_group_array({}{}), '$[0]')", ty)
-                    }
-                    (Engine::Sqlite, _) => ("json_extract(json_group_array({}{}), '$[#-1]')", ty),
-                    (Engine::Postgres, "first") => ("(array_agg({}{}))[1]", ty),
-                    (Engine::Postgres, _) => ("(array_agg({}{}))[COUNT(*)::int]", ty),
-                };
-                let order = aggregate_order(&self.order, &mut args, engine);
-                let template = template.replacen("{}{}", &format!("{{}}{order}"), 1);
-                Ok((custom(engine, &template, args), ty))
-            }
-            "add_to_set" => {
-                if !ty.is_scalar() {
-                    return refuse("a scalar");
-                }
-                let element = match engine {
-                    Engine::Sqlite => embedded(engine, value, ty),
-                    Engine::Postgres => orderable(engine, value, ty),
-                };
-                let template = match engine {
-                    Engine::Sqlite => "json_group_array(DISTINCT {} ORDER BY {} ASC NULLS FIRST)",
-                    Engine::Postgres => "json_agg(DISTINCT {} ORDER BY {} ASC NULLS FIRST)",
-                };
-                Ok((
-                    custom(engine, template, vec![element.clone(), element]),
-                    Type::Built,
-                ))
-            }
-            _ => Err(Error::invalid(
-                LABEL,
-                format!(
-                    "unknown operator {} (count, sum, average, max, min, first, last, push, add_to_set)",
-                    shown(operator)
-                ),
-            )),
+            ));
         }
+        let engine = self.engine;
+        Ok(match parsed {
+            Operator::Count => (Expr::cust("COUNT(*)"), Type::Integer),
+            Operator::Sum => (sql::call("sum", vec![value]), Type::Integer),
+            Operator::Average => (average(engine, value), Type::Float),
+            Operator::Max | Operator::Min => (extreme(engine, parsed, value, ty), ty),
+            Operator::First | Operator::Last | Operator::Push => self.in_order(parsed, value, ty),
+            Operator::AddToSet => (add_to_set(engine, value, ty), Type::Built),
+        })
+    }
+
+    /// `first`, `last` or `push`: the values taken in this relation's order.
+    fn in_order(&self, operator: Operator, value: SimpleExpr, ty: Type) -> (SimpleExpr, Type) {
+        let engine = self.engine;
+        let mut args = vec![embedded(engine, value, ty)];
+        let (template, ty) = match (engine, operator) {
+            (Engine::Sqlite, Operator::Push) => ("json_group_array({}{})", Type::Built),
+            (Engine::Postgres, Operator::Push) => ("json_agg({}{})", Type::Built),
+            (Engine::Sqlite, Operator::First) => {
+                ("json_extract(json_group_array({}{}), '$[0]')", ty)
+            }
+            (Engine::Sqlite, _) => ("json_extract(json_group_array({}{}), '$[#-1]')", ty),
+            (Engine::Postgres, Operator::First) => ("(array_agg({}{}))[1]", ty),
+            (Engine::Postgres, _) => ("(array_agg({}{}))[COUNT(*)::int]", ty),
+        };
+        let order = aggregate_order(&self.order, &mut args, engine);
+        let template = template.replacen("{}{}", &format!("{{}}{order}"), 1);
+        (custom(engine, &template, args), ty)
     }
 
     fn count(self, name: &str) -> Result<Self> {

@@ -205,7 +205,7 @@ fn code_name(code: tonic::Code) -> &'static str {
 
 /// Samples what is read rather than counted: the database pool and the bcrypt queue.
 fn sample(ctx: &Context, max_connections: u32) {
-    let pool = ctx.store.pool_usage();
+    let pool = ctx.pool_usage();
     metrics::gauge!("spaceid_db_connections", "state" => "idle").set(f64::from(pool.idle));
     metrics::gauge!("spaceid_db_connections", "state" => "in_use")
         .set(f64::from(pool.open.saturating_sub(pool.idle)));

@@ -25,7 +25,7 @@ pub async fn watch(
 ) {
     let mut writable = true;
     loop {
-        let checked = match tokio::time::timeout(CHECK_TIMEOUT, ctx.store.heartbeat()).await {
+        let checked = match tokio::time::timeout(CHECK_TIMEOUT, ctx.heartbeat()).await {
             Ok(result) => result.map_err(|err| err.to_string()),
             Err(_) => Err(format!("no answer within {} s", CHECK_TIMEOUT.as_secs())),
         };

@@ -23,52 +23,9 @@ pub const WRONG_CODE: &str = "wrong, used or expired code";
 /// cannot be sent, the new code is void at once.
 pub async fn send(ctx: &Context, user: &User, purpose: CodePurpose, address: &Email) -> Result<()> {
     let now = ctx.clock.now();
-    let ttl = match purpose {
-        CodePurpose::VerifyEmail => ctx.codes.email_ttl,
-        CodePurpose::EnableMfa
-        | CodePurpose::DisableMfa
-        | CodePurpose::SignIn
-        | CodePurpose::SignInFromNewAddress => ctx.codes.mfa_ttl,
-    };
-    // The code before, if it is live, or was voided (its mail failed) within a code's
-    // lifetime: its tries carry over, so neither a resend nor a failing mail buys guesses.
-    let previous = store::codes::get(&ctx.store, &user.domain_id, &user.user_id, purpose.slot())
-        .await?
-        .filter(|previous| {
-            previous.is_live(now)
-                || (previous.consumed_at.is_none()
-                    && previous.is_void()
-                    && previous.created_at + ttl > now)
-        });
-    if let Some(previous) = &previous
-        && previous.attempts >= MAX_CODE_ATTEMPTS
-    {
-        let ends = previous.expires_at.max(previous.created_at + ttl);
-        return Err(Error::Throttled {
-            what: "too many wrong codes; request a new code when this one has expired",
-            retry_after_secs: (ends - now).num_seconds().max(1),
-        });
-    }
-    let mails = purpose.mails();
-    if !store::codes::count_mail(
-        &ctx.store,
-        &user.domain_id,
-        &user.user_id,
-        mails,
-        now,
-        MAIL_WINDOW,
-        MAILS_PER_WINDOW,
-    )
-    .await?
-    {
-        let window_ends = store::codes::get(&ctx.store, &user.domain_id, &user.user_id, mails)
-            .await?
-            .map_or(now + MAIL_WINDOW, |count| count.expires_at);
-        return Err(Error::Throttled {
-            what: "too many codes sent for this purpose",
-            retry_after_secs: (window_ends - now).num_seconds().max(1),
-        });
-    }
+    let ttl = lifetime(ctx, purpose);
+    let previous = carried_over(ctx, user, purpose, now, ttl).await?;
+    within_mail_limit(ctx, user, purpose, now).await?;
     let code = Code::generate()?;
     let row = OneTimeCode {
         code_id: CodeId::generate(),
@@ -90,25 +47,101 @@ pub async fn send(ctx: &Context, user: &User, purpose: CodePurpose, address: &Em
     };
     store::codes::replace(&ctx.store, &row, previous.is_some()).await?;
     let minutes = u32::try_from(ttl.num_minutes().max(1)).unwrap_or(u32::MAX);
-    let code = code.expose().to_owned();
-    let template = match purpose {
-        CodePurpose::VerifyEmail => Template::VerifyEmailCode { code, minutes },
-        CodePurpose::EnableMfa
-        | CodePurpose::DisableMfa
-        | CodePurpose::SignIn
-        | CodePurpose::SignInFromNewAddress => Template::MfaCode { code, minutes },
-    };
     let mail = Mail {
         to: address.clone(),
         name: user.name.as_str().to_owned(),
         language: user.language.as_str().to_owned(),
-        template,
+        template: template(purpose, code.expose().to_owned(), minutes),
     };
     if let Err(error) = ctx.mailer.send(&mail).await {
         store::codes::void(&ctx.store, &row.code_id).await?;
         return Err(error);
     }
     Ok(())
+}
+
+/// How long a code for `purpose` lives.
+fn lifetime(ctx: &Context, purpose: CodePurpose) -> chrono::TimeDelta {
+    match purpose {
+        CodePurpose::VerifyEmail => ctx.codes.email_ttl,
+        CodePurpose::EnableMfa
+        | CodePurpose::DisableMfa
+        | CodePurpose::SignIn
+        | CodePurpose::SignInFromNewAddress => ctx.codes.mfa_ttl,
+    }
+}
+
+/// The user's code for `purpose` before the new one, if its tries carry over; refused
+/// while that code has had all its tries.
+async fn carried_over(
+    ctx: &Context,
+    user: &User,
+    purpose: CodePurpose,
+    now: chrono::DateTime<chrono::Utc>,
+    ttl: chrono::TimeDelta,
+) -> Result<Option<OneTimeCode>> {
+    // The code before, if it is live, or was voided (its mail failed) within a code's
+    // lifetime: its tries carry over, so neither a resend nor a failing mail buys guesses.
+    let previous = store::codes::get(&ctx.store, &user.domain_id, &user.user_id, purpose.slot())
+        .await?
+        .filter(|previous| {
+            previous.is_live(now)
+                || (previous.consumed_at.is_none()
+                    && previous.is_void()
+                    && previous.created_at + ttl > now)
+        });
+    if let Some(previous) = &previous
+        && previous.attempts >= MAX_CODE_ATTEMPTS
+    {
+        let ends = previous.expires_at.max(previous.created_at + ttl);
+        return Err(Error::Throttled {
+            what: "too many wrong codes; request a new code when this one has expired",
+            retry_after_secs: (ends - now).num_seconds().max(1),
+        });
+    }
+    Ok(previous)
+}
+
+/// Counts one more mail for `purpose`, refused once `MAILS_PER_WINDOW` were sent within
+/// `MAIL_WINDOW`.
+async fn within_mail_limit(
+    ctx: &Context,
+    user: &User,
+    purpose: CodePurpose,
+    now: chrono::DateTime<chrono::Utc>,
+) -> Result<()> {
+    let mails = purpose.mails();
+    if store::codes::count_mail(
+        &ctx.store,
+        &user.domain_id,
+        &user.user_id,
+        mails,
+        now,
+        MAIL_WINDOW,
+        MAILS_PER_WINDOW,
+    )
+    .await?
+    {
+        return Ok(());
+    }
+    let window_ends = store::codes::get(&ctx.store, &user.domain_id, &user.user_id, mails)
+        .await?
+        .map_or(now + MAIL_WINDOW, |count| count.expires_at);
+    Err(Error::Throttled {
+        what: "too many codes sent for this purpose",
+        retry_after_secs: (window_ends - now).num_seconds().max(1),
+    })
+}
+
+/// The mail that carries a code for `purpose`.
+fn template(purpose: CodePurpose, code: String, minutes: u32) -> Template {
+    match purpose {
+        CodePurpose::VerifyEmail => Template::VerifyEmailCode { code, minutes },
+        CodePurpose::EnableMfa
+        | CodePurpose::DisableMfa
+        | CodePurpose::SignIn
+        | CodePurpose::SignInFromNewAddress => Template::MfaCode { code, minutes },
+    }
 }
 
 /// Checks a submitted code against the user's live code for `purpose`: the submission is

@@ -6,6 +6,7 @@ pub mod codes;
 pub mod domains;
 pub mod profile;
 pub mod reset;
+#[cfg(feature = "bench")]
 pub mod seed;
 pub mod system_tokens;
 pub mod tokens;

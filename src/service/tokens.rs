@@ -101,52 +101,11 @@ pub async fn issue(ctx: &Context, sign_in: SignIn) -> Result<IssuedTokens> {
         client,
         verify_code,
     } = sign_in;
-    if domain_id.is_empty() {
-        return Err(Error::required("domain_id"));
-    }
-    if user_id.is_empty() {
-        return Err(Error::required("credentials.user_id"));
-    }
-    if password.is_empty() {
-        return Err(Error::required("credentials.password"));
-    }
-    if domain_id.as_str().len() > MAX_DOMAIN_ID_BYTES {
-        return Err(Error::invalid("domain_id", "is not a domain id"));
-    }
-    if user_id.chars().count() > UserId::MAX_LEN {
-        return Err(Error::invalid(
-            "credentials.user_id",
-            "must be at most 255 characters",
-        ));
-    }
-    let user_id = UserId::new(normalized(&user_id));
+    let user_id = account_name(&domain_id, &user_id, &password)?;
     let lifetime = ctx.tokens.access_lifetime(timeout)?;
     let mut attempt =
         Attempt::start(ctx, &domain_id, &account_key(user_id.as_str()), client).await?;
-    let user = store::users::get(&ctx.store, &domain_id, &user_id).await?;
-    let hash = user
-        .as_ref()
-        .filter(|user| user.auth_type == AuthType::Local)
-        .and_then(|user| user.password_hash.as_deref());
-    let matched = match ctx.hasher.verify(&password, hash).await {
-        // Not checked at all: the attempt does not count against the account.
-        Err(busy @ Error::Busy(_)) => {
-            attempt.take_back(ctx).await?;
-            return Err(busy);
-        }
-        other => other?,
-    };
-    let user = match user {
-        Some(user) if matched && user.state != UserState::Disabled => user,
-        Some(_) if matched => {
-            metrics::counter!("spaceid_sign_in_failures_total").increment(1);
-            return Err(Error::authentication("the user is disabled"));
-        }
-        _ => {
-            metrics::counter!("spaceid_sign_in_failures_total").increment(1);
-            return Err(Error::authentication("wrong user_id or password"));
-        }
-    };
+    let user = password_holder(ctx, &domain_id, &user_id, &password, &mut attempt).await?;
     second_factor(ctx, &user, verify_code, &mut attempt).await?;
     // The password was checked against the copy read above. The sign-in counts only if that
     // copy is still current: a password change, reset, disable or delete that committed
@@ -177,6 +136,65 @@ pub async fn issue(ctx: &Context, sign_in: SignIn) -> Result<IssuedTokens> {
         access_token: jwt::sign(&keys.access, &access)?,
         refresh_token: jwt::sign(&keys.refresh, &refresh)?,
     })
+}
+
+/// The account a sign-in names, once every credential is given and the names are of a
+/// length worth looking up.
+fn account_name(domain_id: &DomainId, user_id: &str, password: &str) -> Result<UserId> {
+    if domain_id.is_empty() {
+        return Err(Error::required("domain_id"));
+    }
+    if user_id.is_empty() {
+        return Err(Error::required("credentials.user_id"));
+    }
+    if password.is_empty() {
+        return Err(Error::required("credentials.password"));
+    }
+    if domain_id.as_str().len() > MAX_DOMAIN_ID_BYTES {
+        return Err(Error::invalid("domain_id", "is not a domain id"));
+    }
+    if user_id.chars().count() > UserId::MAX_LEN {
+        return Err(Error::invalid(
+            "credentials.user_id",
+            "must be at most 255 characters",
+        ));
+    }
+    Ok(UserId::new(normalized(user_id)))
+}
+
+/// The LOCAL user `user_id` names, if `password` is theirs and they are not disabled. An
+/// unknown user is checked against a dummy hash, so every refusal takes as long.
+async fn password_holder(
+    ctx: &Context,
+    domain_id: &DomainId,
+    user_id: &UserId,
+    password: &str,
+    attempt: &mut Attempt,
+) -> Result<User> {
+    let user = store::users::get(&ctx.store, domain_id, user_id).await?;
+    let hash = user
+        .as_ref()
+        .filter(|user| user.auth_type == AuthType::Local)
+        .and_then(|user| user.password_hash.as_deref());
+    let matched = match ctx.hasher.verify(password, hash).await {
+        // Not checked at all: the attempt does not count against the account.
+        Err(busy @ Error::Busy(_)) => {
+            attempt.take_back(ctx).await?;
+            return Err(busy);
+        }
+        other => other?,
+    };
+    match user {
+        Some(user) if matched && user.state != UserState::Disabled => Ok(user),
+        Some(_) if matched => {
+            metrics::counter!("spaceid_sign_in_failures_total").increment(1);
+            Err(Error::authentication("the user is disabled"))
+        }
+        _ => {
+            metrics::counter!("spaceid_sign_in_failures_total").increment(1);
+            Err(Error::authentication("wrong user_id or password"))
+        }
+    }
 }
 
 /// Checks `password` against `user`'s own for a signed-in caller (`update_password`), counted

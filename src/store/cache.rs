@@ -195,13 +195,9 @@ impl UserCache {
     }
 
     /// How many records are held.
-    pub fn len(&self) -> usize {
+    #[cfg(test)]
+    fn len(&self) -> usize {
         self.entries.len()
-    }
-
-    /// Whether no record is held.
-    pub fn is_empty(&self) -> bool {
-        self.entries.len() == 0
     }
 
     fn generation(&self, stripe: usize) -> std::sync::MutexGuard<'_, u64> {

@@ -27,7 +27,6 @@ use crate::query::{self, Engine, Field, Kind, Resource, Search, Stat};
 /// What a query may touch of a workspace's members: the user's own fields, never its
 /// password hash, MFA settings or credential version.
 pub static RESOURCE: Resource = Resource {
-    name: "workspace user",
     fields: &[
         Field {
             key: "user_id",

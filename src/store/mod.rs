@@ -6,6 +6,7 @@
 //! commits together. The SeaORM connection behind an executor is reachable from this
 //! module only, so no other layer can run SQL or name an entity.
 
+#[cfg(feature = "bench")]
 pub mod bulk;
 pub mod cache;
 pub mod codes;

@@ -574,8 +574,8 @@ async fn a_refresh_token_from_before_mfa_mints_nothing_after_it() {
 
 #[tokio::test]
 async fn on_sqlite_too_a_long_statement_is_interrupted_at_the_statement_timeout() {
-    use spaceid::domain::{Name, Role, RoleType, Tags, UserId, UserState};
-    use spaceid::store::{Store, bulk};
+    use spaceid::testing::domain::{Name, Role, RoleType, Tags, UserId, UserState};
+    use spaceid::testing::store::{Store, bulk};
     if std::env::var("SPACEID_TEST_POSTGRES_URL").is_ok_and(|url| !url.is_empty()) {
         return;
     }

@@ -36,7 +36,7 @@ async fn bench_runs_every_scenario_without_errors_and_reports_json() {
         panic!("not the bench command");
     };
     let options = args.options().expect("bench options");
-    let report = spaceid::bench::run(app.ctx.clone(), &settings, &options)
+    let report = spaceid::testing::bench::run(app.ctx.clone(), &settings, &options)
         .await
         .expect("bench run");
     let json = report.to_json();
@@ -136,11 +136,11 @@ async fn bench_runs_every_scenario_without_errors_and_reports_json() {
     assert!(report.to_table().contains("list-large"));
 
     // A second run finds the data set and adds nothing.
-    let options = spaceid::bench::BenchOptions {
-        scenarios: spaceid::bench::Scenario::parse_list(Some("list-large")).unwrap(),
+    let options = spaceid::testing::bench::BenchOptions {
+        scenarios: spaceid::testing::bench::Scenario::parse_list(Some("list-large")).unwrap(),
         ..options
     };
-    let again = spaceid::bench::run(app.ctx.clone(), &settings, &options)
+    let again = spaceid::testing::bench::run(app.ctx.clone(), &settings, &options)
         .await
         .expect("second bench run")
         .to_json();
@@ -157,6 +157,6 @@ async fn bench_runs_every_scenario_without_errors_and_reports_json() {
 
 #[test]
 fn unknown_scenarios_are_refused_by_name() {
-    let err = spaceid::bench::Scenario::parse_list(Some("list-large,lst")).unwrap_err();
+    let err = spaceid::testing::bench::Scenario::parse_list(Some("list-large,lst")).unwrap_err();
     assert!(err.to_string().contains("lst"), "{err}");
 }

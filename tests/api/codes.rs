@@ -2,13 +2,13 @@
 //! mail read from an SMTP listener on loopback and a test clock for expiry.
 
 use chrono::TimeDelta;
-use spaceid::auth::{Claims, TokenKind, jwt};
-use spaceid::clock::Clock;
-use spaceid::domain::TokenRole;
 use spaceid::pb::identity::{
     ConfirmEmailRequest, ConfirmMfaRequest, DisableMfaRequest, EnableMfaRequest, IssueTokenRequest,
     VerifyEmailRequest, issue_token_request::AuthType, mfa::State as MfaState,
 };
+use spaceid::testing::auth::{Claims, TokenKind, jwt};
+use spaceid::testing::clock::Clock;
+use spaceid::testing::domain::TokenRole;
 use tonic::Code;
 
 use crate::helpers::*;
@@ -315,11 +315,11 @@ async fn a_mail_server_that_refuses_leaves_no_live_code() {
         "ERROR_MAIL_UNAVAILABLE",
         &[],
     );
-    let stored = spaceid::store::codes::get(
+    let stored = spaceid::testing::store::codes::get(
         &f.app.ctx.store,
         &f.domain_id.as_str().into(),
         &"bob@acme.test".into(),
-        spaceid::domain::CodeSlot::VerifyEmail,
+        spaceid::testing::domain::CodeSlot::VerifyEmail,
     )
     .await
     .unwrap()
@@ -559,14 +559,19 @@ async fn external_users_cannot_use_mfa() {
     let sink = SmtpSink::start().await;
     let app = TestApp::spawn_with(&["--smtp-url", &sink.url()]).await;
     let acme = app.domain("acme").await;
-    spaceid::service::admin::create_user(&app.ctx, &acme.id(), new_user("ext@acme.test", None))
-        .await
-        .unwrap();
+    spaceid::testing::service::admin::create_user(
+        &app.ctx,
+        &acme.id(),
+        new_user("ext@acme.test", None),
+    )
+    .await
+    .unwrap();
     // EXTERNAL users sign in elsewhere: mint the token their sign-in would give.
-    let user = spaceid::store::users::get(&app.ctx.store, &acme.id(), &"ext@acme.test".into())
-        .await
-        .unwrap()
-        .unwrap();
+    let user =
+        spaceid::testing::store::users::get(&app.ctx.store, &acme.id(), &"ext@acme.test".into())
+            .await
+            .unwrap()
+            .unwrap();
     let keys = app.ctx.keys.signing_keys(&acme.id()).await.unwrap();
     let claims = Claims::for_user(TokenKind::Access, &user, 600, app.clock.now().timestamp())
         .with_role(TokenRole::User, None);

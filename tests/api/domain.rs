@@ -3,15 +3,15 @@
 
 use chrono::TimeDelta;
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
-use spaceid::auth::{Claims, jwt};
-use spaceid::clock::Clock;
 use spaceid::pb::core::AuthenticationRequest;
 use spaceid::pb::identity::{
     DomainRequest, DomainSearchQuery, GetDomainAuthRequest, UserProfileRequest,
     WorkspaceUserSearchQuery, domain_auth_info::ExternalAuthState, grant_token_request::Scope,
 };
-use spaceid::service::system_tokens;
-use spaceid::store;
+use spaceid::testing::auth::{Claims, jwt};
+use spaceid::testing::clock::Clock;
+use spaceid::testing::service::system_tokens;
+use spaceid::testing::store;
 use tonic::{Code, Request};
 
 use crate::cli::one_error_line;
@@ -259,7 +259,7 @@ async fn a_revoked_system_token_stops_working_on_every_replica() {
     let unknown = system_tokens::revoke(&a.ctx, &"0".repeat(32)).await;
     assert!(matches!(
         unknown,
-        Err(spaceid::error::Error::NotFound { .. })
+        Err(spaceid::testing::error::Error::NotFound { .. })
     ));
 }
 

@@ -306,7 +306,7 @@ async fn a_stop_closes_a_connection_when_its_last_call_ends_even_if_the_client_i
         &acme,
         "slow@acme.test",
         13,
-        spaceid::domain::UserState::Enabled,
+        spaceid::testing::domain::UserState::Enabled,
     )
     .await;
 

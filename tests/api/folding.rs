@@ -12,7 +12,6 @@ use proptest::prelude::*;
 use proptest::test_runner::{Config, TestCaseError, TestRunner};
 use regex_syntax::hir::{ClassUnicode, ClassUnicodeRange};
 use serde_json::{Value, json};
-use spaceid::domain::{Email, Name, Tags};
 use spaceid::pb::core::{
     AggregateGroup, AggregateGroupField, AggregateGroupKey, Filter, Query, StatisticsAggregate,
     StatisticsQuery, aggregate_group_field, aggregate_group_key, filter,
@@ -22,6 +21,7 @@ use spaceid::pb::identity::{
     WorkspaceUserFindRequest, WorkspaceUserSearchQuery, WorkspaceUserStatQuery,
     grant_token_request::Scope,
 };
+use spaceid::testing::domain::{Email, Name, Tags};
 use unicode_normalization::UnicodeNormalization;
 
 use crate::helpers::*;
@@ -178,7 +178,7 @@ async fn engine(label: &'static str, app: TestApp) -> Engine {
         new.name = Some(Name::parse(person.name).unwrap());
         new.email = Email::parse(person.user_id).ok();
         new.tags = Tags::parse(person.tags.as_object().unwrap().clone()).unwrap();
-        spaceid::service::admin::create_user(&app.ctx, &acme.id(), new)
+        spaceid::testing::service::admin::create_user(&app.ctx, &acme.id(), new)
             .await
             .unwrap();
         if person.member {

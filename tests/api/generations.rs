@@ -4,7 +4,6 @@
 
 use prost::Message;
 use serde_json::json;
-use spaceid::domain::RequiredAction;
 use spaceid::pb::core::{Page, Query};
 use spaceid::pb::current::identity::{
     UpdatePasswordUserProfileRequest, UpdateUserProfileRequest, UsersSummaryInfo,
@@ -15,7 +14,8 @@ use spaceid::pb::identity::{
     ConfirmMfaRequest, DisableMfaRequest, EnableMfaRequest, UserProfileRequest,
     WorkspaceUserSearchQuery, grant_token_request::Scope,
 };
-use spaceid::store::users::UserChanges;
+use spaceid::testing::domain::RequiredAction;
+use spaceid::testing::store::users::UserChanges;
 use tonic::Code;
 
 use crate::helpers::*;
@@ -160,7 +160,7 @@ async fn find_world(app: &TestApp, acme: &TestDomain) -> (String, String) {
         app.user(acme, &format!("local-{n}@acme.test")).await;
     }
     for n in 1..=2 {
-        spaceid::service::admin::create_user(
+        spaceid::testing::service::admin::create_user(
             &app.ctx,
             &acme.id(),
             new_user(&format!("external-{n}@acme.test"), None),

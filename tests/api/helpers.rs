@@ -8,13 +8,6 @@ use clap::Parser;
 use sea_orm::{ConnectionTrait, Database};
 use spaceid::{
     cli::Cli,
-    clock::ShiftedClock,
-    config::Settings,
-    context::Context,
-    domain::{
-        AuthType, DomainId, Name, NewUser, Password, RoleBinding, RoleId, SigningKey, Tags, UserId,
-        UserState, Workspace, WorkspaceId,
-    },
     pb::identity::{
         GrantTokenRequest, IssueTokenRequest, TokenInfo,
         domain_client::DomainClient,
@@ -23,8 +16,17 @@ use spaceid::{
         user_profile_client::UserProfileClient,
         workspace_user_client::WorkspaceUserClient,
     },
-    service::{admin, system_tokens},
-    store::{self, users::UserChanges},
+    testing::{
+        clock::ShiftedClock,
+        config::Settings,
+        context::Context,
+        domain::{
+            AuthType, DomainId, Name, NewUser, Password, RoleBinding, RoleId, SigningKey, Tags,
+            UserId, UserState, Workspace, WorkspaceId,
+        },
+        service::{admin, system_tokens},
+        store::{self, users::UserChanges},
+    },
 };
 use tokio::{net::TcpListener, sync::oneshot, task::JoinHandle};
 use tonic::{Request, transport::Channel};
@@ -135,7 +137,7 @@ impl TestApp {
             let stop = async {
                 let _ = stop.await;
             };
-            spaceid::server::serve(server_ctx, &settings, listener, stop)
+            spaceid::testing::server::serve(server_ctx, &settings, listener, stop)
                 .await
                 .expect("server failed");
         });
@@ -223,7 +225,8 @@ impl TestApp {
         name: &str,
         lifetime: chrono::TimeDelta,
     ) -> system_tokens::IssuedSystemToken {
-        let name = spaceid::domain::SystemTokenName::parse(name).expect("a system token name");
+        let name =
+            spaceid::testing::domain::SystemTokenName::parse(name).expect("a system token name");
         system_tokens::create(&self.ctx, &name, lifetime)
             .await
             .expect("create a system token")
@@ -639,7 +642,10 @@ pub fn assert_status<T: std::fmt::Debug>(
 
 /// Creates a fresh database on the PostgreSQL server at `server_url` and returns its URL.
 pub async fn fresh_postgres_database(server_url: &str) -> String {
-    let name = format!("spaceid_test_{}", spaceid::domain::ids::random_hex(8));
+    let name = format!(
+        "spaceid_test_{}",
+        spaceid::testing::domain::ids::random_hex(8)
+    );
     let admin = Database::connect(server_url)
         .await
         .expect("connect to PostgreSQL");

@@ -2,7 +2,10 @@
 //! bounded tags, and user ids that cannot impersonate each other.
 
 use serde_json::json;
-use spaceid::{error::Error, pb::identity::UpdateUserProfileRequest, service::admin};
+use spaceid::{
+    pb::identity::UpdateUserProfileRequest,
+    testing::{error::Error, service::admin},
+};
 use tonic::Code;
 
 use crate::helpers::*;
@@ -104,7 +107,7 @@ async fn look_alike_and_case_variant_user_ids_are_refused() {
         "\u{202e}bob@acme.test",
         "bob@acme.test\u{feff}",
     ] {
-        let status = spaceid::domain::UserId::parse(hidden).unwrap_err();
+        let status = spaceid::testing::domain::UserId::parse(hidden).unwrap_err();
         assert!(
             matches!(&status, Error::InvalidParameter { key, .. } if key == "user_id"),
             "{hidden:?}: {status:?}"

@@ -74,7 +74,7 @@ async fn calls_are_logged_without_secrets() {
         log.contains("Unauthenticated"),
         "the refused sign-in is logged with its code"
     );
-    let stored = spaceid::store::users::get(&app.ctx.store, &acme.id(), &acme.admin())
+    let stored = spaceid::testing::store::users::get(&app.ctx.store, &acme.id(), &acme.admin())
         .await
         .unwrap()
         .unwrap();
@@ -135,8 +135,10 @@ async fn a_reply_that_fails_while_being_sent_is_logged_with_its_code() {
     app.set_user(
         &acme.domain_id,
         &acme.admin_id,
-        spaceid::store::users::UserChanges {
-            tags: Some(spaceid::domain::Tags::parse(tags.as_object().unwrap().clone()).unwrap()),
+        spaceid::testing::store::users::UserChanges {
+            tags: Some(
+                spaceid::testing::domain::Tags::parse(tags.as_object().unwrap().clone()).unwrap(),
+            ),
             ..Default::default()
         },
     )
@@ -172,7 +174,7 @@ async fn a_call_that_times_out_is_logged() {
         &acme,
         "slow@acme.test",
         15,
-        spaceid::domain::UserState::Enabled,
+        spaceid::testing::domain::UserState::Enabled,
     )
     .await;
     let (mut server, address) = serve(&app, &["--request-timeout", "1"]);

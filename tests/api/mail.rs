@@ -3,7 +3,7 @@
 
 use std::{process::Command, time::Duration};
 
-use spaceid::{
+use spaceid::testing::{
     domain::Email,
     error::Error,
     mail::{FirstSignIn, Mail, Mailer, Template},

@@ -408,7 +408,7 @@ async fn health_is_not_serving_while_the_database_cannot_be_written() {
     let unwritable = Unwritable::make(&app).await;
     // The documented bound: one interval, plus a check that waits out SQLite's busy
     // timeout (`readiness::CHECK_TIMEOUT`).
-    let bound = Duration::from_secs(1) + spaceid::server::readiness::CHECK_TIMEOUT;
+    let bound = Duration::from_secs(1) + spaceid::testing::server::readiness::CHECK_TIMEOUT;
     health_becomes(
         &app,
         ServingStatus::NotServing,

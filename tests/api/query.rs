@@ -13,8 +13,8 @@ use sea_orm::sea_query::{
 };
 use sea_orm::{ConnectionTrait, Database, DatabaseConnection};
 use serde_json::{Map, Value, json};
-use spaceid::error::Error;
-use spaceid::query::{
+use spaceid::testing::error::Error;
+use spaceid::testing::query::{
     Condition, Engine, Field, GroupField, GroupKey, Kind, MAX_CONDITIONS, MAX_LIST_VALUES,
     MAX_PAGE_LIMIT, MAX_SORT_KEYS, MAX_STAGES, Page, ProjectField, Resource, Search, SortKey,
     Stage, Stat, compile_search, compile_stat, fold_json, fold_text,
@@ -66,7 +66,6 @@ const FIELDS: &[Field] = &[
 /// The test resource: `query_items` without its `password` column (and its folded
 /// columns, which no key names).
 static ITEMS: Resource = Resource {
-    name: "item",
     fields: FIELDS,
     keyword_fields: &["id", "name"],
     tiebreak: "id",

@@ -25,9 +25,13 @@ async fn fixture(flags: &[&str]) -> (TestApp, SmtpSink, TestDomain) {
     let acme = app.domain("acme").await;
     app.user(&acme, "bob@acme.test").await;
     app.user(&acme, "carol@acme.test").await;
-    spaceid::service::admin::create_user(&app.ctx, &acme.id(), new_user("ext@acme.test", None))
-        .await
-        .unwrap();
+    spaceid::testing::service::admin::create_user(
+        &app.ctx,
+        &acme.id(),
+        new_user("ext@acme.test", None),
+    )
+    .await
+    .unwrap();
     for (user_id, verified) in [
         ("bob@acme.test", true),
         ("carol@acme.test", false),
@@ -36,9 +40,9 @@ async fn fixture(flags: &[&str]) -> (TestApp, SmtpSink, TestDomain) {
         app.set_user(
             &acme.domain_id,
             user_id,
-            spaceid::store::users::UserChanges {
+            spaceid::testing::store::users::UserChanges {
                 email: Some(
-                    spaceid::domain::Email::parse(&format!(
+                    spaceid::testing::domain::Email::parse(&format!(
                         "{}@mail.test",
                         &user_id[..user_id.find('@').unwrap()]
                     ))

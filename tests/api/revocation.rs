@@ -9,14 +9,16 @@ use chrono::TimeDelta;
 use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use serde_json::json;
 use spaceid::{
-    auth::keys,
-    domain::{KeyPurpose, UserState},
     pb::identity::{
         GrantTokenInfo, UpdateUserProfileRequest, UserInfo, UserProfileRequest,
         grant_token_request::Scope,
     },
-    service::admin,
-    store::{self, users::UserChanges},
+    testing::{
+        auth::keys,
+        domain::{KeyPurpose, UserState},
+        service::admin,
+        store::{self, users::UserChanges},
+    },
 };
 use tonic::Code;
 
@@ -330,7 +332,7 @@ async fn a_record_read_while_a_write_is_uncommitted_is_not_served_after_the_comm
     let bob = "bob@acme.test";
     app.user(&acme, bob).await;
     let store = &app.ctx.store;
-    let state = |user: Option<Arc<spaceid::domain::User>>| user.unwrap().state;
+    let state = |user: Option<Arc<spaceid::testing::domain::User>>| user.unwrap().state;
     let (acme_id, bob_id) = (acme.id(), bob.into());
     let cached = || store::users::get_cached(store, &acme_id, &bob_id);
     assert_eq!(state(cached().await.unwrap()), UserState::Enabled);
@@ -470,7 +472,7 @@ async fn a_second_key_of_a_domain_verifies_by_kid_and_unknown_kids_fail() {
             "the second key's signature under the first's kid",
         ),
         (
-            sign(&spaceid::domain::ids::random_hex(16), &claims),
+            sign(&spaceid::testing::domain::ids::random_hex(16), &claims),
             "an unknown kid",
         ),
         (
@@ -498,8 +500,8 @@ async fn a_flood_of_made_up_keys_and_domains_costs_no_query_each() {
 
     let calls = (0..200).map(|_| {
         let mut claims = claims_of(&genuine);
-        claims["did"] = json!(spaceid::domain::DomainId::generate());
-        let header = json!({"alg": "RS256", "kid": spaceid::domain::ids::random_hex(16)});
+        claims["did"] = json!(spaceid::testing::domain::DomainId::generate());
+        let header = json!({"alg": "RS256", "kid": spaceid::testing::domain::ids::random_hex(16)});
         let encode = |value: &serde_json::Value| {
             use base64::Engine;
             base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(value.to_string())

@@ -1,8 +1,8 @@
 //! What every client of the server relies on: reflection, health, limits, UNIMPLEMENTED
 //! for calls not offered yet, and a graceful stop.
 
-use spaceid::domain::UserState;
 use spaceid::pb::identity::UpdateUserProfileRequest;
+use spaceid::testing::domain::UserState;
 use tonic::Code;
 use tonic_health::pb::{
     HealthCheckRequest, health_check_response::ServingStatus, health_client::HealthClient,

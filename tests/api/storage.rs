@@ -2,7 +2,7 @@
 //! multi-row writes that commit whole or not at all, and upgrades that carry the rows there
 //! are along.
 
-use spaceid::{
+use spaceid::testing::{
     domain::{CodeSlot, DomainId, UserId, UserState},
     error::Error,
     store,
@@ -74,7 +74,7 @@ async fn a_failed_init_writes_nothing() {
         before.push(app.count(&format!("SELECT COUNT(*) FROM {table}")).await);
     }
 
-    let result = spaceid::service::admin::init_domain(
+    let result = spaceid::testing::service::admin::init_domain(
         &app.ctx,
         "acme",
         new_user("second@acme.test", Some(PASSWORD)),
@@ -112,8 +112,8 @@ async fn every_domain_gets_the_managed_roles_and_two_key_pairs() {
     let keys = app.domain_keys(&acme.domain_id).await;
     assert_eq!(keys.len(), 2);
     let kinds: Vec<_> = keys.iter().map(|k| k.purpose).collect();
-    assert!(kinds.contains(&spaceid::domain::KeyPurpose::Access));
-    assert!(kinds.contains(&spaceid::domain::KeyPurpose::Refresh));
+    assert!(kinds.contains(&spaceid::testing::domain::KeyPurpose::Access));
+    assert!(kinds.contains(&spaceid::testing::domain::KeyPurpose::Refresh));
     for key in &keys {
         assert_eq!(key.public_jwk["kty"], "RSA");
         assert!(
@@ -130,13 +130,13 @@ async fn a_workspace_group_binds_its_members_in_each_workspace_in_one_transactio
     let ops = app.workspace(&acme, "ops").await;
     let dev = app.workspace(&acme, "dev").await;
     app.user(&acme, "bob@acme.test").await;
-    let member = |user_id: &str, role_id: &str| spaceid::service::admin::GroupMember {
+    let member = |user_id: &str, role_id: &str| spaceid::testing::service::admin::GroupMember {
         user_id: user_id.into(),
         role_id: role_id.into(),
     };
     let workspaces = [ops.workspace_id.clone(), dev.workspace_id.clone()];
 
-    let bad = spaceid::service::admin::create_workspace_group(
+    let bad = spaceid::testing::service::admin::create_workspace_group(
         &app.ctx,
         &acme.id(),
         "platform",
@@ -154,7 +154,7 @@ async fn a_workspace_group_binds_its_members_in_each_workspace_in_one_transactio
     );
     assert_eq!(app.count("SELECT COUNT(*) FROM workspace_groups").await, 0);
 
-    let group = spaceid::service::admin::create_workspace_group(
+    let group = spaceid::testing::service::admin::create_workspace_group(
         &app.ctx,
         &acme.id(),
         "platform",
@@ -185,10 +185,10 @@ fn code(
     user_id: &UserId,
     purpose: CodeSlot,
     expires_in: i64,
-) -> spaceid::domain::OneTimeCode {
+) -> spaceid::testing::domain::OneTimeCode {
     let now = chrono::Utc::now();
-    spaceid::domain::OneTimeCode {
-        code_id: spaceid::domain::CodeId::generate(),
+    spaceid::testing::domain::OneTimeCode {
+        code_id: spaceid::testing::domain::CodeId::generate(),
         domain_id: domain_id.clone(),
         user_id: user_id.clone(),
         purpose,
@@ -409,8 +409,9 @@ async fn admin_create(
     app: &TestApp,
     domain: &TestDomain,
     user_id: &str,
-) -> Result<spaceid::domain::User, Error> {
-    spaceid::service::admin::create_user(&app.ctx, &domain.id(), new_user(user_id, None)).await
+) -> Result<spaceid::testing::domain::User, Error> {
+    spaceid::testing::service::admin::create_user(&app.ctx, &domain.id(), new_user(user_id, None))
+        .await
 }
 
 #[tokio::test]
@@ -455,10 +456,10 @@ async fn upgrading_folds_the_text_of_every_existing_user() {
     let acme = app.domain("acme").await;
     let workspace_id = app.workspace(&acme, "One").await.workspace_id;
     let mut jorg = new_user("jorg@acme.test", None);
-    jorg.name = Some(spaceid::domain::Name::parse("JÖRG Müller").unwrap());
+    jorg.name = Some(spaceid::testing::domain::Name::parse("JÖRG Müller").unwrap());
     let tags = serde_json::json!({"team": "ΣΟΦΙΑ"});
-    jorg.tags = spaceid::domain::Tags::parse(tags.as_object().unwrap().clone()).unwrap();
-    spaceid::service::admin::create_user(&app.ctx, &acme.id(), jorg)
+    jorg.tags = spaceid::testing::domain::Tags::parse(tags.as_object().unwrap().clone()).unwrap();
+    spaceid::testing::service::admin::create_user(&app.ctx, &acme.id(), jorg)
         .await
         .unwrap();
     let member_role = "managed-workspace-member";
@@ -501,7 +502,7 @@ async fn upgrading_folds_the_text_of_every_existing_user() {
         &upgraded.ctx.store,
         &acme.id(),
         &workspace_id,
-        &spaceid::domain::FindFilter {
+        &spaceid::testing::domain::FindFilter {
             keyword: Some("ü119@".into()),
             ..Default::default()
         },
@@ -511,8 +512,8 @@ async fn upgrading_folds_the_text_of_every_existing_user() {
     .unwrap();
     let ids: Vec<_> = found.results.iter().map(|u| u.user_id.as_str()).collect();
     assert_eq!(ids, ["Ü119@acme.test"]);
-    let search = spaceid::query::Search {
-        filter: vec![spaceid::query::Condition {
+    let search = spaceid::testing::query::Search {
+        filter: vec![spaceid::testing::query::Condition {
             key: "tags.team".into(),
             operator: "contain".into(),
             value: serde_json::json!("σοφια"),
@@ -523,7 +524,7 @@ async fn upgrading_folds_the_text_of_every_existing_user() {
         &upgraded.ctx.store,
         &acme.id(),
         &workspace_id,
-        &spaceid::domain::MemberFilter::default(),
+        &spaceid::testing::domain::MemberFilter::default(),
         &search,
     )
     .await

@@ -3,7 +3,7 @@
 //! account for good; and the bcrypt queue answers at once when it is full.
 
 use chrono::TimeDelta;
-use spaceid::{
+use spaceid::testing::{
     domain::{UserState, throttle::throttle_key},
     store,
 };

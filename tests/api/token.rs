@@ -1,7 +1,7 @@
 //! Token.issue and Token.grant as a client sees them.
 
-use spaceid::domain::UserState;
 use spaceid::pb::identity::{grant_token_info::RoleType, grant_token_request::Scope};
+use spaceid::testing::domain::UserState;
 use tonic::Code;
 
 use crate::helpers::*;
@@ -155,19 +155,21 @@ async fn disabled_users_cannot_sign_in_and_sign_in_records_the_time() {
     let app = TestApp::spawn().await;
     let acme = app.domain("acme").await;
     app.user(&acme, "bob@acme.test").await;
-    let before = spaceid::store::users::get(&app.ctx.store, &acme.id(), &"bob@acme.test".into())
-        .await
-        .unwrap()
-        .unwrap();
+    let before =
+        spaceid::testing::store::users::get(&app.ctx.store, &acme.id(), &"bob@acme.test".into())
+            .await
+            .unwrap()
+            .unwrap();
     assert!(before.last_accessed_at.is_none());
 
     app.issue(&acme.domain_id, "bob@acme.test", PASSWORD)
         .await
         .unwrap();
-    let after = spaceid::store::users::get(&app.ctx.store, &acme.id(), &"bob@acme.test".into())
-        .await
-        .unwrap()
-        .unwrap();
+    let after =
+        spaceid::testing::store::users::get(&app.ctx.store, &acme.id(), &"bob@acme.test".into())
+            .await
+            .unwrap()
+            .unwrap();
     assert!(after.last_accessed_at.is_some());
 
     disable(&app, &acme.domain_id, "bob@acme.test").await;
@@ -402,12 +404,16 @@ async fn a_hash_of_another_cost_is_replaced_at_sign_in_and_tokens_live_on() {
         let store = app.ctx.store.clone();
         let domain_id = acme.domain_id.clone();
         async move {
-            spaceid::store::users::get(&store, &domain_id.as_str().into(), &"old@acme.test".into())
-                .await
-                .unwrap()
-                .unwrap()
-                .password_hash
-                .unwrap()
+            spaceid::testing::store::users::get(
+                &store,
+                &domain_id.as_str().into(),
+                &"old@acme.test".into(),
+            )
+            .await
+            .unwrap()
+            .unwrap()
+            .password_hash
+            .unwrap()
         }
     };
     assert!(stored(&app).await.starts_with("$2b$06$"));

@@ -4,11 +4,11 @@
 use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
 use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use serde_json::{Value, json};
-use spaceid::auth::keys;
-use spaceid::domain::KeyPurpose;
 use spaceid::pb::identity::{
     UpdateUserProfileRequest, UserProfileRequest, grant_token_request::Scope,
 };
+use spaceid::testing::auth::keys;
+use spaceid::testing::domain::KeyPurpose;
 use tonic::Code;
 
 use crate::helpers::*;

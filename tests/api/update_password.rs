@@ -3,7 +3,7 @@
 //! like a sign-in; never the same password again; every earlier token ends.
 
 use spaceid::pb::{current::identity::UpdatePasswordUserProfileRequest, identity::UserInfo};
-use spaceid::store::users::UserChanges;
+use spaceid::testing::store::users::UserChanges;
 use tonic::Code;
 
 use crate::helpers::*;
@@ -143,7 +143,9 @@ async fn a_user_that_must_change_its_password_needs_no_current_one() {
         &acme.domain_id,
         "bob@acme.test",
         UserChanges {
-            required_actions: Some(vec![spaceid::domain::RequiredAction::UpdatePassword]),
+            required_actions: Some(vec![
+                spaceid::testing::domain::RequiredAction::UpdatePassword,
+            ]),
             ..UserChanges::default()
         },
     )

@@ -190,8 +190,8 @@ async fn changing_the_email_makes_it_unverified() {
     app.set_user(
         &acme.domain_id,
         &acme.admin_id,
-        spaceid::store::users::UserChanges {
-            email: Some(spaceid::domain::Email::parse("old@acme.test").ok()),
+        spaceid::testing::store::users::UserChanges {
+            email: Some(spaceid::testing::domain::Email::parse("old@acme.test").ok()),
             email_verified: Some(true),
             ..Default::default()
         },
@@ -350,8 +350,10 @@ async fn a_password_change_clears_update_password_and_takes_effect() {
     app.set_user(
         &acme.domain_id,
         &acme.admin_id,
-        spaceid::store::users::UserChanges {
-            required_actions: Some(vec![spaceid::domain::RequiredAction::UpdatePassword]),
+        spaceid::testing::store::users::UserChanges {
+            required_actions: Some(vec![
+                spaceid::testing::domain::RequiredAction::UpdatePassword,
+            ]),
             ..Default::default()
         },
     )
@@ -397,9 +399,13 @@ async fn a_password_change_clears_update_password_and_takes_effect() {
 async fn external_users_cannot_sign_in_with_a_password() {
     let app = TestApp::spawn().await;
     let acme = app.domain("acme").await;
-    spaceid::service::admin::create_user(&app.ctx, &acme.id(), new_user("ext@acme.test", None))
-        .await
-        .unwrap();
+    spaceid::testing::service::admin::create_user(
+        &app.ctx,
+        &acme.id(),
+        new_user("ext@acme.test", None),
+    )
+    .await
+    .unwrap();
     // EXTERNAL users have no password here: a LOCAL sign-in fails like an unknown user.
     assert_status(
         app.issue(&acme.domain_id, "ext@acme.test", PASSWORD).await,

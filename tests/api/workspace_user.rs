@@ -649,11 +649,14 @@ async fn create_with_reset_password_mails_an_invitation_and_requires_a_new_passw
         .find(|m| m.to == "invited@acme.test")
         .expect("an invitation in the outbox");
     assert!(mail.text.contains("reset-password?token="), "{}", mail.text);
-    let user =
-        spaceid::store::users::get(&w.app.ctx.store, &w.acme.id(), &"invited@acme.test".into())
-            .await
-            .unwrap()
-            .unwrap();
+    let user = spaceid::testing::store::users::get(
+        &w.app.ctx.store,
+        &w.acme.id(),
+        &"invited@acme.test".into(),
+    )
+    .await
+    .unwrap()
+    .unwrap();
     assert!(user.must_update_password());
     assert!(user.password_hash.is_none());
     let no_email = CreateWorkspaceUserRequest {
@@ -838,7 +841,7 @@ async fn a_token_acts_with_the_binding_its_user_holds_now() {
 #[tokio::test]
 async fn one_membership_binding_covers_a_workspace() {
     let w = world().await;
-    let admin = spaceid::service::admin::create_role_binding;
+    let admin = spaceid::testing::service::admin::create_role_binding;
     // A `*` member cannot also be bound in one workspace, and a member of one workspace
     // cannot also get a `*` membership.
     let result = admin(
@@ -850,7 +853,10 @@ async fn one_membership_binding_covers_a_workspace() {
     )
     .await;
     assert!(
-        matches!(result, Err(spaceid::error::Error::AlreadyExists { .. })),
+        matches!(
+            result,
+            Err(spaceid::testing::error::Error::AlreadyExists { .. })
+        ),
         "{result:?}"
     );
     let result = admin(
@@ -862,7 +868,10 @@ async fn one_membership_binding_covers_a_workspace() {
     )
     .await;
     assert!(
-        matches!(result, Err(spaceid::error::Error::AlreadyExists { .. })),
+        matches!(
+            result,
+            Err(spaceid::testing::error::Error::AlreadyExists { .. })
+        ),
         "{result:?}"
     );
     // A domain admin binding combines with a membership.
@@ -904,12 +913,16 @@ async fn the_kept_member_count_follows_every_write() {
     assert_eq!(info.total_count, 6);
     assert_eq!(info.results.len(), 6);
     // Deleting users (their bindings go with them) and a `*` binding.
-    spaceid::service::admin::delete_user(&w.app.ctx, &w.acme.id(), &"n1@acme.test".into())
+    spaceid::testing::service::admin::delete_user(&w.app.ctx, &w.acme.id(), &"n1@acme.test".into())
         .await
         .unwrap();
-    spaceid::service::admin::delete_user(&w.app.ctx, &w.acme.id(), &"everywhere@acme.test".into())
-        .await
-        .unwrap();
+    spaceid::testing::service::admin::delete_user(
+        &w.app.ctx,
+        &w.acme.id(),
+        &"everywhere@acme.test".into(),
+    )
+    .await
+    .unwrap();
     let info = unfiltered().await;
     assert_eq!(info.results.len(), 4);
     assert_eq!(info.total_count, 4);

@@ -2,7 +2,6 @@
 //! that list users, workspaces and role bindings and delete bindings.
 
 use spaceid::{
-    domain::{Name, UserState, Workspace},
     pb::identity::{
         MyWorkspaceGroupInfo, MyWorkspaceInfo, UserProfileRequest,
         WorkspaceGroupUserProfileRequest,
@@ -10,7 +9,10 @@ use spaceid::{
         my_workspace_info::{RoleType, State},
         role_binding_info,
     },
-    service::admin::{self, GroupMember},
+    testing::{
+        domain::{Name, UserState, Workspace},
+        service::admin::{self, GroupMember},
+    },
 };
 use tonic::Code;
 
@@ -205,7 +207,7 @@ async fn a_domain_wide_binding_holds_in_every_workspace() {
     app.bind(&acme, user_id, "managed-workspace-member", None)
         .await;
     // One membership binding covers a workspace: the `*` one already does.
-    let second = spaceid::service::admin::create_role_binding(
+    let second = spaceid::testing::service::admin::create_role_binding(
         &app.ctx,
         &acme.id(),
         &user_id.into(),
@@ -214,7 +216,10 @@ async fn a_domain_wide_binding_holds_in_every_workspace() {
     )
     .await;
     assert!(
-        matches!(second, Err(spaceid::error::Error::AlreadyExists { .. })),
+        matches!(
+            second,
+            Err(spaceid::testing::error::Error::AlreadyExists { .. })
+        ),
         "{second:?}"
     );
 
