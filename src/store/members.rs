@@ -103,7 +103,7 @@ pub static RESOURCE: Resource = Resource {
 const MEMBER_ROLES: [&str; 2] = ["WORKSPACE_OWNER", "WORKSPACE_MEMBER"];
 
 /// The user columns of the base relation, named as the user's fields, and their folded
-/// forms (`query::fold_text`), which no allow-list names as keys.
+/// forms (`query::fold_text`, the last `FOLDED_COLUMNS`), which no allow-list names as keys.
 const USER_COLUMNS: [&str; 17] = [
     "domain_id",
     "user_id",
@@ -123,6 +123,38 @@ const USER_COLUMNS: [&str; 17] = [
     "email_folded",
     "tags_folded",
 ];
+
+/// How many of `USER_COLUMNS`, at the end, are folded forms. Only a query that matches text
+/// (conditions or a keyword) reads them; a plain page leaves them out of the relation, which
+/// SQLite would otherwise carry through the union of its two arms for every member.
+const FOLDED_COLUMNS: usize = 4;
+
+/// Which columns the base relation carries.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Columns {
+    /// The user's fields only.
+    Plain,
+    /// The fields and their folded forms, for conditions and keywords.
+    WithFolded,
+}
+
+impl Columns {
+    /// What `search` needs.
+    fn for_search(search: &Search) -> Self {
+        if search.filter.is_empty() && search.filter_or.is_empty() && search.keyword.is_none() {
+            Self::Plain
+        } else {
+            Self::WithFolded
+        }
+    }
+
+    fn user_columns(self) -> &'static [&'static str] {
+        match self {
+            Self::Plain => &USER_COLUMNS[..USER_COLUMNS.len() - FOLDED_COLUMNS],
+            Self::WithFolded => &USER_COLUMNS,
+        }
+    }
+}
 
 /// The binding columns of the base relation, outside the query's reach (`rb_` names are in
 /// no allow-list).
@@ -147,7 +179,13 @@ pub async fn list(
 ) -> Result<Listing<Member>> {
     let compiled = query::compile_search(
         &RESOURCE,
-        base(engine(db), domain_id, workspace_id, filter),
+        base(
+            engine(db),
+            domain_id,
+            workspace_id,
+            filter,
+            Columns::for_search(search),
+        ),
         search,
         engine(db),
     )?;
@@ -184,7 +222,8 @@ pub async fn get(
         user_id: Some(user_id.clone()),
         ..MemberFilter::default()
     };
-    let found = rows(db, &base(engine(db), domain_id, workspace_id, &filter)).await?;
+    let statement = base(engine(db), domain_id, workspace_id, &filter, Columns::Plain);
+    let found = rows(db, &statement).await?;
     found.first().map(member_from_row).transpose()
 }
 
@@ -217,6 +256,7 @@ pub async fn stat(
             domain_id,
             workspace_id,
             &MemberFilter::default(),
+            Columns::WithFolded,
         ),
         stat,
         engine(db),
@@ -388,13 +428,14 @@ fn base(
     domain_id: &DomainId,
     workspace_id: &WorkspaceId,
     filter: &MemberFilter,
+    columns: Columns,
 ) -> SelectStatement {
     match engine {
         Engine::Sqlite => {
-            let mut statement = arm(domain_id, &[workspace_id.as_str()], filter);
+            let mut statement = arm(domain_id, &[workspace_id.as_str()], filter, columns);
             statement.union(
                 UnionType::All,
-                arm(domain_id, &[WORKSPACE_WILDCARD], filter),
+                arm(domain_id, &[WORKSPACE_WILDCARD], filter, columns),
             );
             statement
         }
@@ -402,15 +443,21 @@ fn base(
             domain_id,
             &[workspace_id.as_str(), WORKSPACE_WILDCARD],
             filter,
+            columns,
         ),
     }
 }
 
-fn arm(domain_id: &DomainId, workspace_ids: &[&str], filter: &MemberFilter) -> SelectStatement {
+fn arm(
+    domain_id: &DomainId,
+    workspace_ids: &[&str],
+    filter: &MemberFilter,
+    columns: Columns,
+) -> SelectStatement {
     let (u, b, d) = (Alias::new("u"), Alias::new("b"), Alias::new("d"));
     let col = |table: &Alias, column: &str| Expr::col((table.clone(), Alias::new(column)));
     let mut select = Query::select();
-    for column in USER_COLUMNS {
+    for &column in columns.user_columns() {
         // The keys the join matches on come from the binding, so both engines read the
         // bindings in `user_id` order off their index, without sorting.
         let table = if matches!(column, "domain_id" | "user_id") {

@@ -460,7 +460,15 @@ pub fn test_settings(database_url: &str, flags: &[&str]) -> Settings {
     } else {
         &["--shutdown-grace", "5"]
     };
-    let args = base.iter().chain(grace).chain(flags);
+    // Calls may take 5 minutes unless the test gives its own limit: on a starved machine a
+    // sign-in that hashes at cost 15 can take longer than the default 30 s, and a test of
+    // something else must then run longer, not fail.
+    let timeout: &[&str] = if flags.contains(&"--request-timeout") {
+        &[]
+    } else {
+        &["--request-timeout", "300"]
+    };
+    let args = base.iter().chain(grace).chain(timeout).chain(flags);
     Cli::try_parse_from(args)
         .expect("test settings")
         .settings()
