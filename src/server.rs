@@ -1,7 +1,8 @@
 //! The tonic server: the four SpaceONE services in the API generation the settings ask for,
-//! reflection (v1 and v1alpha, listing those four in that generation's files), health (NOT_SERVING while the database cannot be written), limits on connections
-//! and calls, TLS, the edge every call passes (status corrections, a request id, a log line
-//! and metrics), the metrics endpoint, and graceful shutdown.
+//! reflection (v1 and v1alpha, listing those four in that generation's files), health
+//! (NOT_SERVING while the database cannot be written), limits on connections and calls, TLS,
+//! the edge every call passes (status corrections, a request id, a log line and metrics),
+//! the metrics endpoint, and graceful shutdown.
 
 use std::{future::Future, net::SocketAddr, pin::Pin, sync::Arc, time::Duration};
 
