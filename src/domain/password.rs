@@ -54,6 +54,10 @@ impl Password {
             Some("must be at least 8 characters long")
         } else if value.len() >= MAX_BYTES {
             Some("must be shorter than 72 bytes")
+        } else if value.chars().any(char::is_control) {
+            // A NUL ends the password early in most bcrypt libraries (another service
+            // checking the same hash would see a shorter one), and no keyboard types these.
+            Some("must not contain control characters")
         } else if !value.chars().any(|c| c.is_lowercase()) {
             Some("must contain a lower-case letter")
         } else if !value.chars().any(|c| c.is_uppercase()) {
@@ -324,6 +328,8 @@ mod tests {
         assert!(reason("PASSW0RDX").contains("lower-case"));
         assert!(reason("passw0rdx").contains("upper-case"));
         assert!(reason("Passwordx").contains("digit"));
+        assert!(reason("Pass\0w0rdx").contains("control characters"));
+        assert!(reason("Pass\tw0rdx").contains("control characters"));
         assert!(reason(&format!("Pa5{}", "s".repeat(69))).contains("72 bytes"));
         assert!(Password::parse(&format!("Pa5{}", "s".repeat(68))).is_ok());
         assert!(matches!(
