@@ -12,7 +12,7 @@ use crate::auth::{Permission, Principal};
 use crate::config::ApiGeneration;
 use crate::context::Context;
 use crate::domain::{
-    Code, DomainId, Email, Language, Name, Password, Timezone, UserId, WorkspaceGroupId,
+    Code, DomainId, Email, Language, Name, Password, Timezone, User, UserId, WorkspaceGroupId,
 };
 use crate::error::Error;
 use crate::pb::current::identity::UpdatePasswordUserProfileRequest;
@@ -39,7 +39,7 @@ impl UserProfileApi {
     }
 
     /// A user as this generation's `UserInfo`.
-    fn info(&self, user: &crate::domain::User) -> UserInfo {
+    fn info(&self, user: &User) -> UserInfo {
         user_info(user, self.generation)
     }
 

@@ -12,11 +12,7 @@ use proptest::prelude::*;
 use proptest::test_runner::{Config, TestCaseError, TestRunner};
 use regex_syntax::hir::{ClassUnicode, ClassUnicodeRange};
 use serde_json::{Value, json};
-use spaceid::pb::core::{
-    AggregateGroup, AggregateGroupField, AggregateGroupKey, Filter, Query, StatisticsAggregate,
-    StatisticsQuery, aggregate_group_field, aggregate_group_key, filter,
-    statistics_aggregate::AggregateAlias,
-};
+use spaceid::pb::core::{Filter, Query, StatisticsAggregate, StatisticsQuery, filter};
 use spaceid::pb::identity::{
     WorkspaceUserFindRequest, WorkspaceUserSearchQuery, WorkspaceUserStatQuery,
     grant_token_request::Scope,
@@ -344,24 +340,7 @@ impl Engine {
 }
 
 fn group_by(key: &str) -> StatisticsAggregate {
-    StatisticsAggregate {
-        aggregate_alias: Some(AggregateAlias::Group(AggregateGroup {
-            keys: vec![AggregateGroupKey {
-                key_alias: Some(aggregate_group_key::KeyAlias::Key(key.into())),
-                name_alias: Some(aggregate_group_key::NameAlias::Name("k".into())),
-                date_format: String::new(),
-            }],
-            fields: vec![AggregateGroupField {
-                key_alias: None,
-                name_alias: Some(aggregate_group_field::NameAlias::Name("count".into())),
-                operator_alias: Some(aggregate_group_field::OperatorAlias::Operator(
-                    "count".into(),
-                )),
-                fields: vec![],
-                conditions: vec![],
-            }],
-        })),
-    }
+    count_by(key, "k")
 }
 
 fn json_of_struct(value: &prost_types::Struct) -> Value {

@@ -667,3 +667,29 @@ pub async fn fresh_postgres_database(server_url: &str) -> String {
         .expect("a database URL with a path");
     format!("{base}/{name}")
 }
+
+/// A `stat` stage that counts the members per value of `key`, as `{name: value, "count": n}`.
+pub fn count_by(key: &str, name: &str) -> spaceid::pb::core::StatisticsAggregate {
+    use spaceid::pb::core::{
+        AggregateGroup, AggregateGroupField, AggregateGroupKey, StatisticsAggregate,
+        aggregate_group_field, aggregate_group_key, statistics_aggregate::AggregateAlias,
+    };
+    StatisticsAggregate {
+        aggregate_alias: Some(AggregateAlias::Group(AggregateGroup {
+            keys: vec![AggregateGroupKey {
+                key_alias: Some(aggregate_group_key::KeyAlias::Key(key.into())),
+                name_alias: Some(aggregate_group_key::NameAlias::Name(name.into())),
+                date_format: String::new(),
+            }],
+            fields: vec![AggregateGroupField {
+                key_alias: None,
+                name_alias: Some(aggregate_group_field::NameAlias::Name("count".into())),
+                operator_alias: Some(aggregate_group_field::OperatorAlias::Operator(
+                    "count".into(),
+                )),
+                fields: vec![],
+                conditions: vec![],
+            }],
+        })),
+    }
+}

@@ -414,28 +414,7 @@ async fn stat_groups_members_by_state() {
 }
 
 fn group_by_state() -> spaceid::pb::core::StatisticsAggregate {
-    use spaceid::pb::core::{
-        AggregateGroup, AggregateGroupField, AggregateGroupKey, StatisticsAggregate,
-        aggregate_group_field, aggregate_group_key, statistics_aggregate::AggregateAlias,
-    };
-    StatisticsAggregate {
-        aggregate_alias: Some(AggregateAlias::Group(AggregateGroup {
-            keys: vec![AggregateGroupKey {
-                key_alias: Some(aggregate_group_key::KeyAlias::Key("state".into())),
-                name_alias: Some(aggregate_group_key::NameAlias::Name("state".into())),
-                date_format: String::new(),
-            }],
-            fields: vec![AggregateGroupField {
-                key_alias: None,
-                name_alias: Some(aggregate_group_field::NameAlias::Name("count".into())),
-                operator_alias: Some(aggregate_group_field::OperatorAlias::Operator(
-                    "count".into(),
-                )),
-                fields: vec![],
-                conditions: vec![],
-            }],
-        })),
-    }
+    count_by("state", "state")
 }
 
 /// A Struct as JSON, whole numbers as integers.
